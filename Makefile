@@ -1,0 +1,39 @@
+# The two commands: `make run` and `make test` (see README.md).
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-installed
+
+.PHONY: run test setup lint bench doctor
+
+# Reinstall Python packages only when the dependency list changes.
+$(STAMP): pyproject.toml scripts/make-venv
+	scripts/make-venv $(VENV)
+	touch $@
+
+# Everything `make run` and `make test` share: packages, guest assets, database, course.
+setup: $(STAMP)
+	scripts/host-packages run
+	$(PY) manage.py build_guest_assets
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py import_course
+	$(PY) manage.py create_demo_users
+
+run: setup
+	scripts/serve
+
+test: setup
+	scripts/host-packages test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+doctor: $(STAMP)
+	$(PY) manage.py sandbox_doctor
+
+bench: setup
+	$(PY) bench/sandbox_overhead.py

@@ -1,0 +1,282 @@
+"""Reading and writing the course as files (DESIGN.md, "Content as files").
+
+Layout: ``course.yaml`` (course and modules) and one ``<NN>-<slug>/`` folder per
+lesson holding ``index.md`` (YAML front matter + Markdown). Parsing is separate from
+importing so a whole directory is validated before anything touches the database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LESSON_DIR_RE = re.compile(r"^\d+-[a-z0-9-]+$")
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*\n?(.*)\Z", re.S | re.M)
+COURSE_FILE = "course.yaml"
+LESSON_FILE = "index.md"
+
+
+class ContentError(Exception):
+    """One or more files are malformed; ``problems`` lists "path: reason" lines."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class ModuleSpec:
+    slug: str
+    title: str
+    order: int
+
+
+@dataclass
+class CourseSpec:
+    slug: str
+    title: str
+    description: str
+    modules: list[ModuleSpec]
+
+
+@dataclass
+class LessonSpec:
+    source_dir: str
+    slug: str
+    title: str
+    order: int
+    module: str
+    summary: str
+    objectives: list[str]
+    labs: list[str]
+    body: str
+    published: bool = True
+    extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"quiz.yaml": text}
+
+
+@dataclass
+class CourseContent:
+    course: CourseSpec
+    lessons: list[LessonSpec]
+
+
+def normalise_body(text: str) -> str:
+    """Bodies are stored without leading blank lines and with one final newline."""
+    text = text.lstrip("\n").rstrip()
+    return text + "\n" if text else ""
+
+
+def _yaml_load(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ContentError([f"{where}:{line} invalid YAML: {reason}"]) from exc
+
+
+class _Checker:
+    """Collects every problem in a mapping instead of stopping at the first."""
+
+    def __init__(self, data: Any, where: str):
+        self.where = where
+        self.problems: list[str] = []
+        if not isinstance(data, dict):
+            self.problems.append(f"{where}: expected a mapping of fields")
+            data = {}
+        self.data = data
+
+    def fail(self, message: str) -> None:
+        self.problems.append(f"{self.where}: {message}")
+
+    def text(self, key: str, *, required: bool = True, default: str = "") -> str:
+        value = self.data.get(key, None)
+        if value is None:
+            if required:
+                self.fail(f"'{key}' is required")
+            return default
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.fail(f"'{key}' must be non-empty text")
+            return default
+        return value.strip()
+
+    def slug(self, key: str) -> str:
+        value = self.text(key)
+        if value and not SLUG_RE.match(value):
+            self.fail(f"'{key}' {value!r} must be lowercase letters, digits and hyphens")
+        return value
+
+    def integer(self, key: str, *, default: int | None = None) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(f"'{key}' must be a whole number ≥ 0")
+            return 0
+        return value
+
+    def boolean(self, key: str, *, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(f"'{key}' must be true or false")
+            return default
+        return value
+
+    def text_list(self, key: str, *, slugs: bool = False) -> list[str]:
+        value = self.data.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"'{key}' must be a list of text items")
+            return []
+        if slugs and (bad := [v for v in value if not SLUG_RE.match(v)]):
+            self.fail(f"'{key}' has items that are not slugs: {', '.join(bad)}")
+        return [v.strip() for v in value]
+
+    def unknown(self, allowed: set[str]) -> None:
+        if extra := sorted(set(self.data) - allowed):
+            self.fail(f"unknown field(s): {', '.join(map(str, extra))}")
+
+
+def parse_course_file(path: Path) -> CourseSpec:
+    where = path.name
+    check = _Checker(_yaml_load(path.read_text(encoding="utf-8"), where), where)
+    check.unknown({"slug", "title", "description", "modules"})
+    modules: list[ModuleSpec] = []
+    raw_modules = check.data.get("modules")
+    if not isinstance(raw_modules, list) or not raw_modules:
+        check.fail("'modules' must be a non-empty list")
+        raw_modules = []
+    for index, raw in enumerate(raw_modules, start=1):
+        sub = _Checker(raw, f"{where}: module {index}")
+        sub.unknown({"slug", "title", "order"})
+        modules.append(ModuleSpec(sub.slug("slug"), sub.text("title"), sub.integer("order")))
+        check.problems += sub.problems
+    seen = [m.slug for m in modules]
+    if dupes := sorted({s for s in seen if seen.count(s) > 1}):
+        check.fail(f"duplicate module slug(s): {', '.join(dupes)}")
+    spec = CourseSpec(
+        slug=check.slug("slug"),
+        title=check.text("title"),
+        description=check.text("description", required=False),
+        modules=modules,
+    )
+    if check.problems:
+        raise ContentError(check.problems)
+    return spec
+
+
+def split_front_matter(text: str, where: str) -> tuple[Any, str]:
+    match = FRONT_MATTER_RE.match(text.replace("\r\n", "\n"))
+    if not match:
+        raise ContentError([f"{where}: must start with YAML front matter between '---' lines"])
+    return _yaml_load(match.group(1), where), match.group(2)
+
+
+LESSON_FIELDS = {"title", "slug", "order", "module", "summary", "objectives", "labs", "published"}
+
+
+def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
+    where = f"{directory.name}/{LESSON_FILE}"
+    index = directory / LESSON_FILE
+    if not index.is_file():
+        raise ContentError([f"{where}: missing"])
+    meta, body = split_front_matter(index.read_text(encoding="utf-8"), where)
+    check = _Checker(meta, where)
+    check.unknown(LESSON_FIELDS)
+    module = check.slug("module")
+    if module and module not in module_slugs:
+        check.fail(f"module {module!r} is not listed in {COURSE_FILE}")
+    spec = LessonSpec(
+        source_dir=directory.name,
+        slug=check.slug("slug"),
+        title=check.text("title"),
+        order=check.integer("order"),
+        module=module,
+        summary=check.text("summary", required=False),
+        objectives=check.text_list("objectives"),
+        labs=check.text_list("labs", slugs=True),
+        body=normalise_body(body),
+        published=check.boolean("published", default=True),
+        extra_files={
+            p.name: p.read_text(encoding="utf-8")
+            for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
+        },
+    )
+    if check.problems:
+        raise ContentError(check.problems)
+    return spec
+
+
+def read_course(root: Path) -> CourseContent:
+    """Parse and validate a whole content directory, reporting every problem found."""
+    if not (root / COURSE_FILE).is_file():
+        raise ContentError([f"{root}: no {COURSE_FILE} here"])
+    course = parse_course_file(root / COURSE_FILE)
+    module_slugs = {m.slug for m in course.modules}
+    lessons: list[LessonSpec] = []
+    problems: list[str] = []
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not LESSON_DIR_RE.match(directory.name):
+            continue
+        try:
+            lessons.append(parse_lesson_dir(directory, module_slugs))
+        except ContentError as exc:
+            problems += exc.problems
+    slugs = [lesson.slug for lesson in lessons]
+    if dupes := sorted({s for s in slugs if slugs.count(s) > 1}):
+        problems.append(f"{root.name}: duplicate lesson slug(s): {', '.join(dupes)}")
+    if problems:
+        raise ContentError(problems)
+    return CourseContent(course=course, lessons=lessons)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=88)
+
+
+def lesson_file_text(spec: LessonSpec) -> str:
+    meta: dict[str, Any] = {
+        "title": spec.title,
+        "slug": spec.slug,
+        "order": spec.order,
+        "module": spec.module,
+        "summary": spec.summary,
+        "objectives": spec.objectives,
+        "labs": spec.labs,
+    }
+    if not spec.published:
+        meta["published"] = False
+    return f"---\n{dump_yaml(meta)}---\n\n{spec.body}"
+
+
+def course_file_text(course: CourseSpec) -> str:
+    return dump_yaml(
+        {
+            "title": course.title,
+            "slug": course.slug,
+            "description": course.description,
+            "modules": [{"slug": m.slug, "title": m.title, "order": m.order} for m in course.modules],
+        }
+    )
+
+
+def write_course(root: Path, content: CourseContent) -> list[Path]:
+    """Write the layout ``read_course`` reads; returns the files written."""
+    root.mkdir(parents=True, exist_ok=True)
+    written = [root / COURSE_FILE]
+    written[0].write_text(course_file_text(content.course), encoding="utf-8")
+    for spec in content.lessons:
+        directory = root / spec.source_dir
+        directory.mkdir(exist_ok=True)
+        (directory / LESSON_FILE).write_text(lesson_file_text(spec), encoding="utf-8")
+        written.append(directory / LESSON_FILE)
+        for name, text in spec.extra_files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+            written.append(directory / name)
+    return written

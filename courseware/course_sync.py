@@ -1,0 +1,139 @@
+"""Import the course files into the database and export them back.
+
+``course_import`` validates the whole directory first and then applies it in one
+transaction, so a malformed file means nothing is imported. It is idempotent:
+unchanged lessons are left alone (not even re-saved). Lessons that exist in the
+database but not in the files are never deleted — they are reported, because an
+instructor may have written them in the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from . import content_files as cf
+from .models import Course, Lesson, Module
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    only_in_database: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+def _upsert(model, lookup: dict, values: dict) -> tuple[object, str]:
+    """Create or update one row, saving only when a field differs."""
+    obj = model.objects.filter(**lookup).first()
+    if obj is None:
+        return model.objects.create(**lookup, **values), "created"
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if not changed:
+        return obj, "unchanged"
+    for name in changed:
+        setattr(obj, name, values[name])
+    obj.save(update_fields=changed)
+    return obj, "updated"
+
+
+def _lesson_values(spec: cf.LessonSpec, module: Module) -> dict:
+    return {
+        "module": module,
+        "title": spec.title,
+        "order": spec.order,
+        "summary": spec.summary,
+        "objectives": spec.objectives,
+        "labs": spec.labs,
+        "body": spec.body,
+        "published": spec.published,
+        "source_dir": spec.source_dir,
+    }
+
+
+def course_import(*, root: Path) -> ImportReport:
+    content = cf.read_course(root)  # raises ContentError before any write
+    report = ImportReport()
+    with transaction.atomic():
+        course, state = _upsert(
+            Course,
+            {"slug": content.course.slug},
+            {"title": content.course.title, "description": content.course.description},
+        )
+        if state != "unchanged":
+            getattr(report, state).append(f"course {course.slug}")
+        modules: dict[str, Module] = {}
+        for spec in content.course.modules:
+            module, state = _upsert(
+                Module, {"course": course, "slug": spec.slug}, {"title": spec.title, "order": spec.order}
+            )
+            modules[spec.slug] = module
+            if state != "unchanged":
+                getattr(report, state).append(f"module {spec.slug}")
+        for spec in content.lessons:
+            lesson, state = _upsert(
+                Lesson, {"slug": spec.slug}, _lesson_values(spec, modules[spec.module])
+            )
+            getattr(report, state).append(f"lesson {spec.slug}")
+            for hook in IMPORT_HOOKS:
+                hook_state = hook(lesson=lesson, spec=spec)
+                if hook_state and hook_state != "unchanged":
+                    getattr(report, hook_state).append(f"quiz {spec.slug}")
+        file_slugs = {spec.slug for spec in content.lessons}
+        report.only_in_database = sorted(
+            Lesson.objects.filter(module__course=course)
+            .exclude(slug__in=file_slugs)
+            .values_list("slug", flat=True)
+        )
+    return report
+
+
+# Other parts of the courseware (quizzes) register functions here: an import hook
+# stores its file from ``spec.extra_files`` (already validated by read_course) and
+# returns created/updated/unchanged or None; an export hook returns {filename: text}.
+IMPORT_HOOKS: list = []
+EXPORT_HOOKS: list = []
+
+
+def course_export(*, root: Path, course: Course | None = None) -> list[Path]:
+    course = course or Course.objects.order_by("pk").first()
+    if course is None:
+        raise cf.ContentError(["there is no course in the database to export"])
+    modules = list(course.modules.order_by("order", "slug"))
+    lessons = Lesson.objects.filter(module__course=course).in_outline_order()
+    specs = []
+    for lesson in lessons:
+        extra: dict[str, str] = {}
+        for hook in EXPORT_HOOKS:
+            extra.update(hook(lesson=lesson))
+        specs.append(
+            cf.LessonSpec(
+                source_dir=lesson.source_dir or f"{lesson.order:02d}-{lesson.slug}",
+                slug=lesson.slug,
+                title=lesson.title,
+                order=lesson.order,
+                module=lesson.module.slug,
+                summary=lesson.summary,
+                objectives=list(lesson.objectives),
+                labs=list(lesson.labs),
+                body=cf.normalise_body(lesson.body),
+                published=lesson.published,
+                extra_files=extra,
+            )
+        )
+    course_spec = cf.CourseSpec(
+        slug=course.slug,
+        title=course.title,
+        description=course.description,
+        modules=[cf.ModuleSpec(m.slug, m.title, m.order) for m in modules],
+    )
+    return cf.write_course(root, cf.CourseContent(course=course_spec, lessons=specs))

@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from courseware.content_files import ContentError
+from courseware.course_sync import course_export
+
+
+class Command(BaseCommand):
+    help = "Write the course back out in the layout import_course reads."
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory")
+
+    def handle(self, *args, directory, **options):
+        try:
+            written = course_export(root=Path(directory))
+        except ContentError as exc:
+            raise CommandError("; ".join(exc.problems)) from exc
+        self.stdout.write(f"Wrote {len(written)} files to {directory}")

@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from courseware.content_files import ContentError
+from courseware.course_sync import course_import
+
+
+class Command(BaseCommand):
+    help = "Import the course from its files (idempotent); nothing is imported if a file is bad."
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", nargs="?", default=str(settings.VIRTLAB_CONTENT_DIR))
+
+    def handle(self, *args, directory, **options):
+        root = Path(directory)
+        try:
+            report = course_import(root=root)
+        except ContentError as exc:
+            lines = "\n".join(f"  {p}" for p in exc.problems)
+            raise CommandError(f"Nothing was imported from {root}:\n{lines}") from exc
+        self.stdout.write(f"Course import from {root}: {report.summary()}")
+        for label, items in (("created", report.created), ("updated", report.updated)):
+            for item in items:
+                self.stdout.write(f"  {label}: {item}")
+        if options["verbosity"] > 1:
+            for item in report.unchanged:
+                self.stdout.write(f"  unchanged: {item}")
+        for slug in report.only_in_database:
+            self.stdout.write(f"  kept (not in the files): lesson {slug}")

@@ -1,0 +1,69 @@
+"""The course outline with one student's state per lesson (read-only helpers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Course, Lesson, LessonProgress
+
+
+@dataclass
+class OutlineLesson:
+    lesson: Lesson
+    state: str  # a LessonProgress.State value
+
+    @property
+    def state_label(self) -> str:
+        return LessonProgress.State(self.state).label
+
+
+@dataclass
+class OutlineModule:
+    title: str
+    lessons: list[OutlineLesson]
+
+
+def published_lessons() -> list[Lesson]:
+    return list(Lesson.objects.published().in_outline_order())
+
+
+def build_outline(user) -> tuple[Course | None, list[OutlineModule], Lesson | None]:
+    """Modules with lesson states, and the lesson to continue with (or None)."""
+    lessons = published_lessons()
+    states = LessonProgress.objects.states_by_lesson(user)
+    modules: list[OutlineModule] = []
+    for lesson in lessons:
+        if not modules or modules[-1].title != lesson.module.title:
+            modules.append(OutlineModule(lesson.module.title, []))
+        state = states.get(lesson.pk, LessonProgress.State.NOT_STARTED)
+        modules[-1].lessons.append(OutlineLesson(lesson, state))
+    course = lessons[0].module.course if lessons else Course.objects.first()
+    return course, modules, continue_lesson(user, lessons, states)
+
+
+def continue_lesson(user, lessons: list[Lesson], states: dict[int, str]) -> Lesson | None:
+    """The last lesson opened and not done; else the first one not done."""
+    if not user.is_authenticated or not states:
+        return None
+    recent = (
+        LessonProgress.objects.for_user(user)
+        .filter(lesson__published=True)
+        .exclude(state=LessonProgress.State.DONE)
+        .select_related("lesson")
+        .order_by("-last_opened_at")
+        .first()
+    )
+    if recent:
+        return recent.lesson
+    return next((lesson for lesson in lessons if states.get(lesson.pk) != "done"), None)
+
+
+def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+    lessons = published_lessons()
+    ids = [item.pk for item in lessons]
+    if lesson.pk not in ids:
+        return None, None
+    index = ids.index(lesson.pk)
+    previous = lessons[index - 1] if index > 0 else None
+    following = lessons[index + 1] if index + 1 < len(lessons) else None
+    return previous, following

@@ -1,0 +1,68 @@
+"""Writes that touch more than one row, as small typed functions."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Lesson, LessonProgress
+from .roles import instructors_group
+
+
+def progress_open(*, user, lesson: Lesson) -> LessonProgress | None:
+    """Record that ``user`` opened ``lesson``; a done lesson stays done."""
+    if not user.is_authenticated:
+        return None
+    now = timezone.now()
+    progress, created = LessonProgress.objects.get_or_create(
+        user=user, lesson=lesson, defaults={"first_opened_at": now, "last_opened_at": now}
+    )
+    if not created:
+        progress.last_opened_at = now
+        progress.save(update_fields=["last_opened_at"])
+    return progress
+
+
+def progress_set_done(*, user, lesson: Lesson, done: bool) -> LessonProgress:
+    now = timezone.now()
+    progress, _ = LessonProgress.objects.get_or_create(
+        user=user, lesson=lesson, defaults={"first_opened_at": now, "last_opened_at": now}
+    )
+    if done:
+        progress.state = LessonProgress.State.DONE
+        progress.completed_at = progress.completed_at or now
+    else:
+        progress.state = LessonProgress.State.IN_PROGRESS
+        progress.completed_at = None
+    progress.save(update_fields=["state", "completed_at"])
+    return progress
+
+
+def instructor_grant(*, username: str) -> bool:
+    """Make ``username`` an instructor; False if they already were."""
+    user = get_user_model().objects.get(username=username)
+    group = instructors_group()
+    if user.groups.filter(pk=group.pk).exists():
+        return False
+    user.groups.add(group)
+    return True
+
+
+def demo_users_create() -> dict[str, str] | None:
+    """Create a demo instructor and student when there are no users at all.
+
+    Returns ``{username: password}`` for the accounts made (to print once), or None
+    when users already exist — a class server's real accounts are never touched.
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        if User.objects.exists():
+            return None
+        passwords = {name: secrets.token_urlsafe(12) for name in ("instructor", "student")}
+        instructor = User.objects.create_user("instructor", password=passwords["instructor"])
+        instructor.groups.add(instructors_group())
+        User.objects.create_user("student", password=passwords["student"])
+    return passwords

@@ -1,0 +1,93 @@
+"""A lab run: who asked for which lab with which parameters, and what was measured."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class LabRunQuerySet(models.QuerySet):
+    def active(self) -> LabRunQuerySet:
+        return self.filter(status__in=LabRun.ACTIVE)
+
+    def for_user(self, user) -> LabRunQuerySet:
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+    def for_lab(self, slug: str) -> LabRunQuerySet:
+        return self.filter(lab=slug)
+
+    def succeeded(self) -> LabRunQuerySet:
+        return self.filter(status=LabRun.Status.SUCCEEDED)
+
+
+class LabRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="lab_runs",
+        null=True,
+        blank=True,
+        help_text="Empty for runs started from the command line.",
+    )
+    lab = models.SlugField()
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress_step = models.CharField(max_length=200, blank=True)
+    progress_fraction = models.FloatField(default=0.0)
+    host_facts = models.JSONField(default=dict, blank=True)
+    # {"samples": [ {...}, ... ], "summary": {...}} — the shape each lab documents.
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    worker_pid = models.IntegerField(null=True, blank=True)
+
+    objects = LabRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["lab", "status"]),
+            models.Index(fields=["user", "lab", "-created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.lab} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("labs:run", kwargs={"slug": self.lab, "run_id": self.pk})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def samples(self) -> list[dict]:
+        return list(self.results.get("samples", []))
+
+    @property
+    def summary(self) -> dict:
+        return dict(self.results.get("summary", {}))
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

@@ -1,0 +1,413 @@
+"""The container driver: runc (or crun) with an OCI bundle, bubblewrap as a fallback.
+
+Every container gets fresh pid, net (empty: no route anywhere), ipc, uts and mount
+namespaces, the shared busybox root read-only, a size-limited tmpfs at /tmp, no
+capabilities, no_new_privileges, rlimits, and a run-named cgroup
+(``virtlab/vl<id>-c0``) that we create with the memory/pids/CPU limits; the OCI
+runtime nests its own leaf below it, so peak memory, OOM kills and pids-limit hits
+stay readable after the runtime has cleaned up its part. The /tmp tmpfs is mounted
+on the host inside the run's scratch dir, so the host sees what the container wrote
+and removes it without following symlinks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+
+from . import cgroups, container_assets, proc
+from .capability import Capability
+from .limits import Limits
+from .naming import name_for, run_prefix
+from .paths import scratch_root
+from .reaper import remove_scratch_dir
+
+RUNTIMES = ("crun", "runc", "bwrap")
+INSTALL = {"runc": "apt-get install -y runc", "crun": "apt-get install -y crun", "bwrap": "apt-get install -y bubblewrap"}
+OCI_LEAF = "ctr"  # the runtime's own cgroup, nested below ours
+MS_NOSUID, MS_NODEV = 2, 4
+# Messages the kernel puts in a tool's stderr when an rlimit or the tmpfs stopped it.
+NOTED_LIMITS = {b"Too many open files": "open_files", b"File too large": "file_size", b"No space left on device": "tmpfs"}
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class RuntimeUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class ContainerResult:
+    run_id: int
+    name: str
+    runtime: str
+    runtime_version: str
+    argv: list[str]
+    exit_code: int | None  # the container's status; 128+N when killed by signal N
+    stdout: bytes
+    stderr: bytes
+    truncated: bool
+    timed_out: bool
+    oom_killed: bool
+    stopped_by: str | None  # "wall", "output", "memory", "pids", "file_size", "tmpfs", "open_files"
+    limits_hit: list[str]  # every limit the container ran into, even if it carried on
+    start_latency_seconds: float | None  # request → first byte on stdout
+    wall_seconds: float  # request → everything cleaned up
+    peak_memory_bytes: int | None
+    cpu_seconds: float | None
+    output_bytes_seen: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["stdout"] = self.stdout.decode(errors="replace")
+        data["stderr"] = self.stderr.decode(errors="replace")
+        return data
+
+
+# --- runtime choice -----------------------------------------------------------------
+
+
+@cache
+def runtime_version(runtime: str) -> str:
+    try:
+        done = subprocess.run([runtime, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.splitlines()[0].strip() if done.stdout else ""
+
+
+@cache
+def probe_runtime(runtime: str) -> tuple[bool, str]:
+    """Whether ``runtime`` really runs a trivial container here (not merely installed)."""
+    if not runtime_version(runtime):
+        return False, f"{runtime} not installed"
+    if not container_assets.is_up_to_date():
+        container_assets.build()
+    try:
+        result = run_container(900_000_000 + os.getpid() % 99_999_999, ["echo", "probe-ok"], Limits(wall_seconds=10), runtime=runtime, name="probe")
+    except Exception as error:
+        return False, f"{runtime} failed: {error}"
+    if result.exit_code == 0 and b"probe-ok" in result.stdout:
+        return True, f"{runtime_version(runtime)} runs containers"
+    return False, f"{runtime} failed: {result.stderr.decode(errors='replace').strip()[:300]}"
+
+
+def choose_runtime() -> str:
+    # crun only where cgroups are unified (it refuses hybrid); then runc; then bwrap.
+    candidates = ("crun", "runc", "bwrap") if cgroups.mode() == "v2" else ("runc", "bwrap")
+    for runtime in candidates:
+        if probe_runtime(runtime)[0]:
+            return runtime
+    raise RuntimeUnavailable("no container runtime works on this host (" + INSTALL["runc"] + ")")
+
+
+# --- scratch directory ---------------------------------------------------------------
+
+
+def _make_scratch(run_id: int, name: str, tmpfs_mib: int) -> Path:
+    root = scratch_root()
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = root / name_for(run_id, name)
+    if os.path.lexists(scratch):
+        remove_scratch_dir(scratch)  # a leftover of a crashed attempt with the same name
+    scratch.mkdir(mode=0o700)
+    tmp = scratch / "tmp"
+    tmp.mkdir(mode=0o1777)
+    options = f"size={tmpfs_mib}m,mode=1777".encode()
+    if _libc.mount(b"tmpfs", os.fsencode(str(tmp)), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+        error = ctypes.get_errno()
+        remove_scratch_dir(scratch)
+        raise OSError(error, f"mount tmpfs on {tmp}: {os.strerror(error)}")
+    return scratch
+
+
+def _tmpfs_full(scratch: Path) -> bool:
+    try:
+        stats = os.statvfs(scratch / "tmp")
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
+
+
+# --- running --------------------------------------------------------------------------
+
+
+def _container_env(run_id: int) -> dict[str, str]:
+    return {"PATH": "/bin:/usr/bin", "HOME": "/root", "TERM": "dumb", proc.RUN_ENV: run_prefix(run_id)}
+
+
+def _oci_argv(runtime: str, scratch: Path, cid: str, *, detach: bool = False) -> list[str]:
+    return [runtime, "run", *(["--detach"] if detach else []), "--bundle", str(scratch), cid]
+
+
+def _bwrap_argv(argv: list[str], scratch: Path, hostname: str, env: dict[str, str], ro_binds: dict[str, str]) -> list[str]:
+    command = ["bwrap", "--unshare-all", "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    command += ["--ro-bind", str(container_assets.rootfs_dir()), "/", "--proc", "/proc", "--dev", "/dev"]
+    command += ["--bind", str(scratch / "tmp"), "/tmp", "--hostname", hostname, "--cap-drop", "ALL", "--clearenv"]
+    for host_path, container_path in ro_binds.items():
+        command += ["--ro-bind", host_path, container_path]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, "--chdir", "/", "--", *argv]
+
+
+def _prepare(run_id: int, argv: list[str], limits: Limits, runtime: str, name: str, hostname: str | None, ro_binds: dict[str, str] | None) -> tuple[str, Path, cgroups.Cgroup, list[str]]:
+    """Scratch dir, limited cgroup and the host command line for one container."""
+    if not container_assets.is_up_to_date():
+        container_assets.build()
+    cid = name_for(run_id, name)
+    group = cgroups.create(cid, memory_bytes=limits.memory_mib << 20, pids=limits.pids, cpu_percent=limits.cpu_percent)
+    try:
+        scratch = _make_scratch(run_id, name, limits.tmpfs_mib)
+    except BaseException:
+        group.remove()
+        raise
+    env = _container_env(run_id)
+    if runtime == "bwrap":
+        return cid, scratch, group, _bwrap_argv(argv, scratch, hostname or cid, env, ro_binds or {})
+    config = container_assets.oci_config(
+        argv=argv,
+        limits=limits,
+        rootfs=container_assets.rootfs_dir(),
+        tmp_dir=scratch / "tmp",
+        hostname=hostname or cid,
+        cgroups_path=f"/{cgroups.PARENT}/{cid}/{OCI_LEAF}",
+        env=env,
+        ro_binds=ro_binds,
+    )
+    # The limits live on our group; the runtime's leaf only joins it.
+    config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}
+    container_assets.write_bundle(scratch, config)
+    return cid, scratch, group, _oci_argv(runtime, scratch, cid)
+
+
+def _cleanup(runtime: str, cid: str, scratch: Path, group: cgroups.Cgroup) -> None:
+    group.kill_all()
+    state_root = Path(f"/run/{runtime}")
+    if runtime != "bwrap" and os.path.lexists(state_root / cid):
+        subprocess.run([runtime, "delete", "--force", cid], capture_output=True, timeout=30)
+    group.remove()
+    remove_scratch_dir(scratch)
+
+
+def run_container(
+    run_id: int,
+    argv: list[str],
+    limits: Limits,
+    *,
+    runtime: str = "auto",
+    name: str = "c0",
+    hostname: str | None = None,
+    stdin: bytes | None = None,
+    ro_binds: dict[str, str] | None = None,
+) -> ContainerResult:
+    """Run ``argv`` in a fresh container until it exits or a limit stops it; always cleans up.
+
+    ``ro_binds`` maps host paths to container paths bound read-only (e.g. ``{"/usr":
+    "/usr"}`` to run a host tool); the mount points must exist in the rootfs.
+    """
+    requested_at = time.monotonic()
+    chosen = choose_runtime() if runtime == "auto" else runtime
+    cid, scratch, group, command = _prepare(run_id, list(argv), limits, chosen, name, hostname, ro_binds)
+    try:
+        outcome = proc.run(
+            command,
+            run_id=run_id,
+            wall_seconds=limits.wall_seconds,
+            output_bytes=limits.output_bytes,
+            kill_after_output_bytes=2 * limits.output_bytes + 64 * 1024,
+            stdin=stdin,
+            # bwrap runs inside our group from the start; an OCI runtime puts the container there itself.
+            cgroup=group if chosen == "bwrap" else None,
+            on_kill=group.kill_all,
+            open_files=limits.open_files if chosen == "bwrap" else None,
+            file_size_bytes=(limits.file_size_mib << 20) if chosen == "bwrap" else None,
+        )
+        measured = {
+            "peak": group.memory_peak(),
+            "cpu": group.cpu_seconds(),
+            "oom": group.oom_kills(),
+            "pids_hits": group.pids_limit_hits(),
+            "throttled": group.cpu_throttled(),
+            "tmpfs_full": _tmpfs_full(scratch),
+        }
+    finally:
+        _cleanup(chosen, cid, scratch, group)
+    return _result(run_id, name, chosen, list(argv), outcome, measured, requested_at)
+
+
+def _exit_code(returncode: int | None) -> int | None:
+    if returncode is None:
+        return None
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _result(run_id: int, name: str, runtime: str, argv: list[str], outcome: proc.ProcResult, measured: dict, requested_at: float) -> ContainerResult:
+    exit_code = _exit_code(outcome.returncode)
+    hits: list[str] = []
+    if outcome.timed_out:
+        hits.append("wall")
+    if outcome.truncated:
+        hits.append("output")
+    if measured["oom"]:
+        hits.append("memory")
+    if measured["pids_hits"]:
+        hits.append("pids")
+    if exit_code == 128 + signal.SIGXFSZ:
+        hits.append("file_size")
+    if measured["tmpfs_full"]:
+        hits.append("tmpfs")
+    output = outcome.stdout + outcome.stderr
+    hits += [limit for text, limit in NOTED_LIMITS.items() if text in output and limit not in hits]
+    if measured["throttled"]:
+        hits.append("cpu")
+    stopped_by = None
+    if outcome.timed_out:
+        stopped_by = "wall"
+    elif outcome.killed_for_output:
+        stopped_by = "output"
+    elif measured["oom"]:
+        stopped_by = "memory"
+    elif exit_code:
+        stopped_by = next((limit for limit in ("pids", "file_size", "tmpfs", "open_files") if limit in hits), None)
+    first = outcome.first_output_at
+    return ContainerResult(
+        run_id=run_id,
+        name=name,
+        runtime=runtime,
+        runtime_version=runtime_version(runtime),
+        argv=argv,
+        exit_code=exit_code,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        truncated=outcome.truncated,
+        timed_out=outcome.timed_out,
+        oom_killed=bool(measured["oom"]),
+        stopped_by=stopped_by,
+        limits_hit=hits,
+        start_latency_seconds=None if first is None else first - requested_at,
+        wall_seconds=time.monotonic() - requested_at,
+        peak_memory_bytes=measured["peak"],
+        cpu_seconds=measured["cpu"],
+        output_bytes_seen=outcome.output_bytes_seen,
+    )
+
+
+# --- long-lived containers ----------------------------------------------------------
+
+
+class ContainerHandle:
+    """A container left running (e.g. ``sleep``) to be measured, then stopped.
+
+    The wall limit still applies: a timer stops it when ``limits.wall_seconds`` pass.
+    """
+
+    def __init__(self, run_id: int, name: str, runtime: str, cid: str, scratch: Path, group: cgroups.Cgroup, limits: Limits) -> None:
+        self.run_id, self.name, self.runtime, self.cid = run_id, name, runtime, cid
+        self.scratch, self.group = scratch, group
+        self.start_seconds: float | None = None
+        self.process: subprocess.Popen | None = None  # bwrap only: the sandbox's parent
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._timer = threading.Timer(limits.wall_seconds, self.stop)
+        self._timer.daemon = True
+
+    def memory_bytes(self) -> int | None:
+        return self.group.memory_current()
+
+    def peak_memory_bytes(self) -> int | None:
+        return self.group.memory_peak()
+
+    def alive(self) -> bool:
+        return not self._stopped and bool(self.group.pids())
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._timer.cancel()
+        self.group.kill_all()
+        if self.process is not None:
+            proc.kill_group(self.process.pid)
+            self.process.wait()
+        _cleanup(self.runtime, self.cid, self.scratch, self.group)
+
+    def __enter__(self) -> ContainerHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_container(run_id: int, argv: list[str], limits: Limits, *, runtime: str = "auto", name: str = "c0", hostname: str | None = None) -> ContainerHandle:
+    """Start a container in the background; returns once it is running."""
+    requested_at = time.monotonic()
+    chosen = choose_runtime() if runtime == "auto" else runtime
+    cid, scratch, group, command = _prepare(run_id, list(argv), limits, chosen, name, hostname, None)
+    handle = ContainerHandle(run_id, name, chosen, cid, scratch, group, limits)
+    try:
+        env = proc.sandbox_env(run_id)
+        if chosen == "bwrap":
+            handle.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=proc._make_preexec([], group.procs_files),
+            )
+            _wait_for_pid(group, timeout=limits.wall_seconds)
+        else:
+            command = _oci_argv(chosen, scratch, cid, detach=True)
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=limits.wall_seconds)
+            if done.returncode != 0:
+                raise RuntimeError(f"{chosen} could not start {cid}: {done.stderr.decode(errors='replace').strip()[:300]}")
+    except BaseException:
+        handle.stop()
+        raise
+    handle.start_seconds = time.monotonic() - requested_at
+    handle._timer.start()
+    return handle
+
+
+def _wait_for_pid(group: cgroups.Cgroup, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not group.pids() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+# --- doctor -------------------------------------------------------------------------
+
+
+def capabilities() -> list[Capability]:
+    found: list[Capability] = []
+    for runtime in ("runc", "crun", "bwrap"):
+        if not runtime_version(runtime):
+            if runtime != "crun":  # crun is optional: only useful with unified cgroups
+                found.append(Capability(runtime, False, f"{runtime} is not installed", INSTALL[runtime]))
+            continue
+        if runtime == "crun" and cgroups.mode() != "v2":
+            found.append(Capability("crun", False, f"{runtime_version('crun')} installed but cgroups are {cgroups.mode()}, crun needs unified v2", ""))
+            continue
+        ok, detail = probe_runtime(runtime)
+        found.append(Capability(runtime, ok, detail, "" if ok else INSTALL[runtime]))
+    usable = [cap.name for cap in found if cap.ok]
+    found.insert(
+        0,
+        Capability(
+            "container-runtime",
+            bool(usable),
+            f"containers run with {usable[0]}" if usable else "no container runtime works here",
+            "" if usable else INSTALL["runc"],
+        ),
+    )
+    return found

@@ -1,0 +1,307 @@
+"""Run a host command the way every sandbox process runs.
+
+The child gets its own session (so one ``killpg`` reaches everything it forks unless
+it calls ``setsid`` itself), ``VIRTLAB_RUN=<run prefix>`` in its environment (so the
+reaper can find descendants after a crash), and rlimits set between fork and exec.
+Optionally it is placed in a cgroup before exec, which also catches descendants that
+leave the session. Output is read concurrently with a byte cap; the first bytes are
+kept and the rest dropped (``truncated``), so endless output — with or without
+newlines — never grows memory.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .naming import run_prefix
+
+RUN_ENV = "VIRTLAB_RUN"
+READ_CHUNK = 64 * 1024
+# After the main process exits, descendants may still hold the pipes open; give
+# them this long to finish writing before we stop listening (and kill them).
+DRAIN_SECONDS = 0.2
+
+
+class Killable(Protocol):
+    """Something that can place a pid in itself and kill everything inside (a cgroup)."""
+
+    @property
+    def procs_files(self) -> list[str]: ...
+
+    def kill_all(self) -> int: ...
+
+
+@dataclass
+class ProcResult:
+    argv: list[str]
+    returncode: int | None  # negative: killed by that signal (Popen's convention)
+    stdout: bytes
+    stderr: bytes
+    truncated: bool  # some output was dropped because of the cap
+    timed_out: bool  # the wall-time limit killed it
+    killed_for_output: bool  # stopped because it kept writing far past the cap
+    wall_seconds: float  # spawn to exit (and pipes drained)
+    first_output_seconds: float | None  # spawn to the first byte on stdout
+    started_at: float  # time.monotonic() at spawn, to relate to a caller's clock
+    first_output_at: float | None  # time.monotonic() of the first stdout byte
+    output_bytes_seen: int = 0  # everything the process wrote, kept or not
+    pid: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def _rlimit_pairs(
+    open_files: int | None, file_size_bytes: int | None, pids: int | None, address_space: int | None
+) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    if open_files:
+        pairs.append((resource.RLIMIT_NOFILE, open_files))
+    if file_size_bytes:
+        pairs.append((resource.RLIMIT_FSIZE, file_size_bytes))
+    if pids:
+        # RLIMIT_NPROC counts per user, so for root it is ignored; the cgroup is the
+        # real pids limit. Kept for non-root hosts.
+        pairs.append((resource.RLIMIT_NPROC, pids))
+    if address_space:
+        pairs.append((resource.RLIMIT_AS, address_space))
+    return pairs
+
+
+def _make_preexec(rlimits: list[tuple[int, int]], procs_files: list[str]) -> Callable[[], None]:
+    # Runs in the forked child before exec: only plain syscalls, no allocation-heavy work.
+    encoded_files = [os.fsencode(path) for path in procs_files]
+
+    def preexec() -> None:
+        my_pid = str(os.getpid()).encode()
+        for path in encoded_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, my_pid)
+            finally:
+                os.close(fd)
+        for kind, value in rlimits:
+            resource.setrlimit(kind, (value, value))
+
+    return preexec
+
+
+def sandbox_env(run_id: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment carrying the run marker (the host's env is not inherited)."""
+    base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    base.update(env or {})
+    base[RUN_ENV] = run_prefix(run_id)
+    return base
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _OutputSink:
+    """Keeps the first ``cap`` bytes across stdout and stderr together."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept = 0
+        self.seen = 0
+        self.parts: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+
+    def add(self, stream: str, data: bytes) -> None:
+        self.seen += len(data)
+        room = self.cap - self.kept
+        if room > 0:
+            piece = data[:room]
+            self.parts[stream].append(piece)
+            self.kept += len(piece)
+
+    @property
+    def truncated(self) -> bool:
+        return self.seen > self.kept
+
+    def joined(self, stream: str) -> bytes:
+        return b"".join(self.parts[stream])
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    run_id: int,
+    wall_seconds: float,
+    output_bytes: int = 64 * 1024,
+    kill_after_output_bytes: int | None = None,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = False,
+    cwd: str | None = None,
+    stdin: bytes | None = None,
+    open_files: int | None = None,
+    file_size_bytes: int | None = None,
+    pids: int | None = None,
+    address_space_bytes: int | None = None,
+    cgroup: Killable | None = None,
+    on_kill: Callable[[], None] | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
+) -> ProcResult:
+    """Run ``argv`` to completion under the limits and return what happened.
+
+    ``kill_after_output_bytes``: once the process has written this many bytes in
+    total, stop it (``killed_for_output``) instead of draining it until the wall
+    limit. ``cgroup``: the child joins it before exec and it is killed with the group.
+    ``on_kill``: extra clean-up when we kill (e.g. a container runtime's own kill).
+    ``on_stdout``: called with each stdout chunk as it arrives (streaming hook).
+    """
+    full_env = dict(os.environ) if inherit_env else {}
+    full_env.update(sandbox_env(run_id, env))
+    preexec = _make_preexec(
+        _rlimit_pairs(open_files, file_size_bytes, pids, address_space_bytes),
+        list(cgroup.procs_files) if cgroup else [],
+    )
+    sink = _OutputSink(output_bytes)
+    started_at = time.monotonic()
+    child = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=preexec,
+        close_fds=True,
+    )
+    state = {"timed_out": False, "killed_for_output": False, "first": None}
+
+    def kill_everything() -> None:
+        kill_group(child.pid)
+        if cgroup is not None:
+            cgroup.kill_all()
+        if on_kill is not None:
+            on_kill()
+
+    try:
+        _pump(child, stdin, sink, state, started_at, wall_seconds, kill_after_output_bytes, kill_everything, on_stdout)
+    finally:
+        if child.poll() is None:
+            kill_everything()
+        child.wait()
+        # Whatever is left in the session (or the cgroup) must not outlive the run.
+        kill_group(child.pid)
+        if cgroup is not None:
+            cgroup.kill_all()
+    ended_at = time.monotonic()
+    first = state["first"]
+    return ProcResult(
+        argv=list(argv),
+        returncode=child.returncode,
+        stdout=sink.joined("stdout"),
+        stderr=sink.joined("stderr"),
+        truncated=sink.truncated,
+        timed_out=bool(state["timed_out"]),
+        killed_for_output=bool(state["killed_for_output"]),
+        wall_seconds=ended_at - started_at,
+        first_output_seconds=None if first is None else first - started_at,
+        started_at=started_at,
+        first_output_at=first,
+        output_bytes_seen=sink.seen,
+        pid=child.pid,
+    )
+
+
+def _pump(
+    child: subprocess.Popen,
+    stdin: bytes | None,
+    sink: _OutputSink,
+    state: dict,
+    started_at: float,
+    wall_seconds: float,
+    kill_after: int | None,
+    kill_everything: Callable[[], None],
+    on_stdout: Callable[[bytes], None] | None,
+) -> None:
+    selector = selectors.DefaultSelector()
+    names = {child.stdout.fileno(): "stdout", child.stderr.fileno(): "stderr"}
+    for pipe in (child.stdout, child.stderr):
+        os.set_blocking(pipe.fileno(), False)
+        selector.register(pipe.fileno(), selectors.EVENT_READ)
+    pending_in = memoryview(stdin or b"")
+    if child.stdin is not None:
+        os.set_blocking(child.stdin.fileno(), False)
+        if pending_in:
+            selector.register(child.stdin.fileno(), selectors.EVENT_WRITE)
+        else:
+            child.stdin.close()
+    deadline = started_at + wall_seconds
+    drain_deadline: float | None = None
+    open_readers = 2
+    try:
+        while open_readers:
+            now = time.monotonic()
+            if drain_deadline is None and child.poll() is not None:
+                drain_deadline = now + DRAIN_SECONDS
+            limit = deadline if drain_deadline is None else min(deadline, drain_deadline)
+            if now >= limit:
+                if now >= deadline and child.poll() is None:
+                    state["timed_out"] = True
+                    kill_everything()
+                    drain_deadline = now + DRAIN_SECONDS
+                    deadline = drain_deadline + DRAIN_SECONDS
+                    continue
+                break
+            for key, _ in selector.select(timeout=min(limit - now, 0.1)):
+                fd = key.fd
+                if child.stdin is not None and fd == child.stdin.fileno():
+                    pending_in = _feed(child, selector, pending_in)
+                    continue
+                try:
+                    data = os.read(fd, READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    selector.unregister(fd)
+                    open_readers -= 1
+                    continue
+                stream = names[fd]
+                if stream == "stdout" and state["first"] is None:
+                    state["first"] = time.monotonic()
+                sink.add(stream, data)
+                if stream == "stdout" and on_stdout is not None:
+                    on_stdout(data)
+                if kill_after is not None and sink.seen > kill_after and not state["killed_for_output"]:
+                    state["killed_for_output"] = True
+                    kill_everything()
+    finally:
+        selector.close()
+        for pipe in (child.stdin, child.stdout, child.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+def _feed(child: subprocess.Popen, selector: selectors.BaseSelector, pending: memoryview) -> memoryview:
+    fd = child.stdin.fileno()
+    try:
+        written = os.write(fd, pending)
+        pending = pending[written:]
+    except BlockingIOError:
+        return pending
+    except OSError as error:
+        if error.errno != errno.EPIPE:
+            raise
+        pending = pending[:0]
+    if not pending:
+        selector.unregister(fd)
+        child.stdin.close()
+    return pending

@@ -1,0 +1,271 @@
+"""One QEMU process: its scratch directory, serial socket, memory figures and reaping.
+
+Kept apart from ``vms.py`` so the boot logic reads top to bottom. The process is
+started in its own session with the run marker in its environment (``proc.py``'s
+conventions), optionally inside a run-named cgroup, and reaped with ``wait4`` so the
+kernel's own peak-RSS figure is kept even after it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import time
+from collections import deque
+from functools import cache
+from pathlib import Path
+
+from . import cgroups
+from .naming import run_id_of
+from .paths import scratch_root
+from .proc import kill_group, sandbox_env
+
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+TRANSCRIPT_BYTES = 4096
+
+
+class VMError(RuntimeError):
+    pass
+
+
+class VMBootTimeout(VMError):
+    """The guest did not print its boot marker before the deadline."""
+
+
+@cache
+def qemu_version() -> str:
+    try:
+        out = subprocess.run(
+            ["qemu-system-x86_64", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    match = re.search(r"version (\S+)", out)
+    return match.group(1) if match else out.strip().splitlines()[0] if out.strip() else "unknown"
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a scratch directory without following any symlink inside (or at) it."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path)  # rmtree unlinks symlinks, never descends through them
+    else:
+        os.unlink(path)
+
+
+class QemuProcess:
+    def __init__(self, run_id: int, process_name: str) -> None:
+        if run_id_of(process_name) != run_id:
+            raise ValueError(f"{process_name!r} does not belong to run {run_id}")
+        self.run_id = run_id
+        self.name = process_name
+        self.scratch = scratch_root() / process_name
+        self.serial_path = self.scratch / "serial.sock"
+        self.qmp_path = self.scratch / "qmp.sock"
+        self.log_path = self.scratch / "qemu.log"
+        if len(str(self.qmp_path)) > SOCKET_PATH_MAX:
+            raise VMError(f"scratch path too long for a unix socket: {self.qmp_path}")
+        self.popen: subprocess.Popen | None = None
+        self.cgroup: cgroups.Cgroup | None = None
+        self.started_at = 0.0
+        self.exited_at = 0.0
+        self.max_rss_bytes = 0
+        self.returncode: int | None = None
+        self._serial: socket.socket | None = None
+        self._buffer = b""
+        self.transcript: deque[str] = deque(maxlen=40)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid if self.popen else 0
+
+    # -- start ----------------------------------------------------------------------
+
+    def start(self, argv: list[str], *, memory_cap_bytes: int | None, deadline: float) -> None:
+        scratch_root().mkdir(parents=True, exist_ok=True)
+        self.scratch.mkdir(mode=0o700)  # fails if a VM of that name is already here
+        procs_files: list[str] = []
+        if memory_cap_bytes:
+            self.cgroup = cgroups.create(self.name, memory_bytes=memory_cap_bytes)
+            procs_files = self.cgroup.procs_files
+        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
+        try:
+            self.started_at = time.monotonic()
+            self.popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=sandbox_env(self.run_id),
+                cwd=self.scratch,
+                start_new_session=True,
+                preexec_fn=_join_cgroup(procs_files) if procs_files else None,
+                close_fds=True,
+            )
+        finally:
+            log.close()
+        self._connect_serial(deadline)
+
+    def _connect_serial(self, deadline: float) -> None:
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.serial_path))
+                self._serial = sock
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                sock.close()
+            if not self.alive():
+                raise VMError(f"QEMU exited before the guest started: {self.log_tail()}")
+            if time.monotonic() >= deadline:
+                raise VMError("QEMU did not open its serial socket in time")
+            time.sleep(0.002)
+
+    # -- serial -----------------------------------------------------------------------
+
+    def serial_send(self, text: str) -> None:
+        if self._serial is None:
+            raise VMError("the VM has been stopped")
+        self._serial.sendall(text.encode())
+
+    def serial_read_line(self, deadline: float) -> str:
+        """The next console line (CR/LF stripped); VMError on EOF, TimeoutError on deadline."""
+        if self._serial is None:
+            raise VMError("the VM has been stopped")
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no console line in time")
+            self._serial.settimeout(remaining)
+            try:
+                chunk = self._serial.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise VMError(f"QEMU closed the serial console: {self.log_tail()}")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\n", 1)
+        line = raw.decode(errors="replace").rstrip("\r")
+        self.transcript.append(line[:200])
+        return line
+
+    def serial_wait_line(self, expected: str, deadline: float) -> None:
+        try:
+            while self.serial_read_line(deadline) != expected:
+                pass
+        except TimeoutError as error:
+            raise VMError(f"no {expected!r} from the guest in time") from error
+
+    def serial_wait_marker(self, marker: re.Pattern, deadline: float, timeout: float) -> str:
+        try:
+            while True:
+                line = self.serial_read_line(deadline)
+                if marker.search(line):
+                    return line
+        except TimeoutError:
+            raise VMBootTimeout(
+                f"boot timeout after {timeout:g} s; console: {self.console_tail()}"
+            ) from None
+        except VMError as error:
+            raise VMError(f"guest never booted: {error}; console: {self.console_tail()}") from None
+
+    def console_tail(self, lines: int = 5) -> str:
+        tail = list(self.transcript)[-lines:]
+        return " | ".join(tail) if tail else "(nothing)"
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_bytes()[-TRANSCRIPT_BYTES:].decode(errors="replace")
+        except OSError:
+            return "(no QEMU log)"
+        return " ".join(text.split())[-600:] or "(QEMU printed nothing)"
+
+    # -- state -------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self._try_reap(block=False) is None
+
+    def _try_reap(self, block: bool) -> int | None:
+        if self.popen is None:
+            return -1
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            pid, status, usage = os.wait4(self.popen.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            self.returncode = self.popen.returncode if self.popen.returncode is not None else -1
+            return self.returncode
+        if pid == 0:
+            return None
+        self.exited_at = time.monotonic()
+        self.max_rss_bytes = usage.ru_maxrss * 1024
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.popen.returncode = self.returncode  # so Popen never waits on a reaped pid
+        return self.returncode
+
+    def wait_exit(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._try_reap(block=False) is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def memory(self) -> dict[str, int]:
+        fields = {"rss_bytes": 0, "peak_rss_bytes": 0, "pss_bytes": 0}
+        if not self.popen or not self.alive():
+            fields["peak_rss_bytes"] = self.max_rss_bytes
+            return fields
+        for path, keys in (
+            (f"/proc/{self.pid}/status", {"VmRSS:": "rss_bytes", "VmHWM:": "peak_rss_bytes"}),
+            (f"/proc/{self.pid}/smaps_rollup", {"Pss:": "pss_bytes"}),
+        ):
+            try:
+                with open(path) as handle:
+                    for line in handle:
+                        parts = line.split()
+                        if parts and parts[0] in keys:
+                            fields[keys[parts[0]]] = int(parts[1]) * 1024
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return fields
+
+    # -- reaping ---------------------------------------------------------------------
+
+    def reap(self) -> None:
+        """Kill everything this VM had and remove its files; safe to call twice."""
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+        if self.popen is not None and self.returncode is None:
+            kill_group(self.popen.pid)
+            self._try_reap(block=True)
+        if self.popen is not None:
+            kill_group(self.popen.pid)  # anything QEMU forked and left in the session
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        remove_tree(self.scratch)
+
+
+def _join_cgroup(procs_files: list[str]):
+    encoded = [os.fsencode(path) for path in procs_files]
+
+    def preexec() -> None:
+        # In the forked child before exec: QEMU's memory is charged to the cgroup from
+        # its first allocation.
+        for path in encoded:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
+
+    return preexec

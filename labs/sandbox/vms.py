@@ -1,0 +1,359 @@
+"""The VM driver: boot a real QEMU guest, measure it, talk to it, always reap it.
+
+Each VM is ``qemu-system-x86_64`` (``-M microvm``, falling back to ``q35`` when this
+QEMU has no microvm) with the guest kernel and busybox initramfs from
+``guest_assets``, no devices but a serial port, and no network. QEMU runs in its own
+session with ``VIRTLAB_RUN=vl<id>-`` in its environment and the process name
+``vl<id>-<name>``; its serial console and QMP sockets live in the scratch directory
+``scratch_root()/vl<id>-<name>/``. The serial protocol is described in
+``initramfs.py``. Every boot has a deadline: a guest that does not print its boot
+marker in time is killed and everything it had is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from functools import cache
+
+from . import guest_assets
+from .initramfs import BOOT_MARKER
+from .naming import name_for
+from .qmp import QMPClient
+from .vm_process import QemuProcess, VMBootTimeout, VMError, qemu_version
+
+__all__ = [
+    "VMBootResult",
+    "VMBootTimeout",
+    "VMError",
+    "VMHandle",
+    "VMRequestError",
+    "boot_vm",
+    "host_capacity",
+    "qemu_argv",
+]
+
+MIN_MEMORY_MIB = 64
+HOST_RESERVE_MIB = 1024  # never hand the last GiB of the host to guests
+QEMU_OVERHEAD_MIB = 192  # QEMU + TCG translation cache beyond guest RAM (cgroup cap)
+MAX_COMMAND_BYTES = 2900  # base64 of it must fit the guest tty's 4096-byte line
+OUTPUT_CAP = 64 * 1024
+MACHINES = ("microvm", "q35")
+MARKER_RE = re.compile(BOOT_MARKER + r" uptime=([0-9.]+)")
+END_RE = re.compile(r"VIRTLAB-END (\S+) rc=(-?\d+)")
+
+
+class VMRequestError(ValueError):
+    """The request asks for more than this host can give, or is malformed."""
+
+
+@dataclass
+class VMBootResult:
+    run_id: int
+    name: str
+    accelerator: str
+    accelerator_reason: str
+    machine: str
+    memory_mib: int
+    vcpus: int
+    qemu_version: str
+    kernel_release: str | None
+    boot_wall_seconds: float  # host: spawn to the boot marker on the serial console
+    guest_uptime_seconds: float  # guest: its own /proc/uptime when it printed the marker
+    rss_bytes_at_boot: int
+    pss_bytes_at_boot: int
+    peak_rss_bytes: int = 0  # VmHWM, final when the VM has exited
+    poweroff_seconds: float | None = None  # power-off request (or marker) to QEMU exit
+    total_wall_seconds: float | None = None  # spawn to QEMU exit
+    cgroup_memory_bytes: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def host_capacity() -> dict[str, int]:
+    """The most memory (MiB) and vCPUs one guest may ask for on this host right now."""
+    available_kib = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                available_kib = int(line.split()[1])
+    memory = available_kib // 1024 - HOST_RESERVE_MIB - QEMU_OVERHEAD_MIB
+    return {"memory_mib": max(memory, 0), "vcpus": len(os.sched_getaffinity(0))}
+
+
+def check_request(memory_mib: int, vcpus: int) -> None:
+    capacity = host_capacity()
+    if not MIN_MEMORY_MIB <= memory_mib <= capacity["memory_mib"]:
+        raise VMRequestError(
+            f"guest memory {memory_mib} MiB is outside {MIN_MEMORY_MIB}–"
+            f"{capacity['memory_mib']} MiB (what this host can give now)"
+        )
+    if not 1 <= vcpus <= capacity["vcpus"]:
+        raise VMRequestError(f"{vcpus} vCPUs asked; this host has {capacity['vcpus']} cores")
+
+
+def qemu_argv(
+    *,
+    process_name: str,
+    accelerator: str,
+    machine: str,
+    memory_mib: int,
+    vcpus: int,
+    serial: str | None,
+    qmp: str | None,
+    oneshot: bool = False,
+    extra_cmdline: str = "",
+    extra_args: tuple[str, ...] = (),
+) -> list[str]:
+    """The QEMU command line; ``serial``/``qmp`` are unix socket paths (None: stdio/none)."""
+    cmdline = "console=ttyS0 quiet panic=-1"
+    if machine == "microvm":
+        cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
+    if oneshot:
+        cmdline += " virtlab.mode=oneshot"
+    if extra_cmdline:
+        cmdline += " " + extra_cmdline
+    argv = [
+        "qemu-system-x86_64",
+        "-name",
+        f"{process_name},process={process_name}",
+        "-M",
+        machine,
+        "-accel",
+        accelerator,
+        "-cpu",
+        "host" if accelerator == "kvm" else "max",
+        "-m",
+        str(memory_mib),
+        "-smp",
+        str(vcpus),
+        "-nodefaults",
+        "-no-user-config",
+        "-nographic",
+        "-no-reboot",  # panic=-1 and reboot both end QEMU instead of looping
+        "-kernel",
+        str(guest_assets.kernel_path()),
+        "-initrd",
+        str(guest_assets.initramfs_path()),
+        "-append",
+        cmdline,
+    ]
+    if serial:
+        # wait=on: QEMU starts the guest only once we listen, so no output is lost.
+        argv += ["-chardev", f"socket,id=ser0,path={serial},server=on,wait=on"]
+        argv += ["-serial", "chardev:ser0"]
+    else:
+        argv += ["-serial", "stdio"]
+    if qmp:
+        argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+    return argv + list(extra_args)
+
+
+@cache
+def _accelerator_decision(accel: str) -> tuple[str, str]:
+    if accel in ("kvm", "tcg"):
+        return accel, "asked for explicitly"
+    from . import accel as accel_module  # probes by booting, which imports this module
+
+    decision = accel_module.decide()
+    return decision["accelerator"], decision["reason"]
+
+
+class VMHandle:
+    """A running guest: run commands over serial, read its memory, use QMP, stop it."""
+
+    def __init__(self, process: QemuProcess, result: VMBootResult) -> None:
+        self.process = process
+        self.boot = result
+        self._qmp: QMPClient | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def scratch(self) -> os.PathLike:
+        return self.process.scratch
+
+    def alive(self) -> bool:
+        return self.process.alive()
+
+    def run(self, command: str, timeout: float = 30.0) -> tuple[int, str]:
+        """Run ``command`` with busybox sh in the guest; return (exit status, output)."""
+        payload = command.encode()
+        if len(payload) > MAX_COMMAND_BYTES:
+            raise VMRequestError(f"command longer than {MAX_COMMAND_BYTES} bytes")
+        token = secrets.token_hex(4)
+        guest_limit = max(1, math.ceil(timeout))
+        encoded = base64.b64encode(payload).decode()
+        self.process.serial_send(f"RUN {token} {guest_limit} {encoded}\n")
+        # The guest kills the command at its own limit; allow for the reply to travel.
+        deadline = time.monotonic() + guest_limit + 5.0
+        self.process.serial_wait_line(f"VIRTLAB-BEGIN {token}", deadline)
+        lines: list[str] = []
+        kept = 0
+        while True:
+            line = self.process.serial_read_line(deadline)
+            match = END_RE.fullmatch(line)
+            if match and match.group(1) == token:
+                output = "\n".join(lines)
+                if kept > OUTPUT_CAP:
+                    output += f"\n[output truncated at {OUTPUT_CAP} bytes]"
+                return int(match.group(2)), output
+            kept += len(line) + 1
+            if kept <= OUTPUT_CAP:
+                lines.append(line)
+
+    def memory(self) -> dict[str, int]:
+        """RSS, peak RSS and PSS of the QEMU process now, in bytes."""
+        return self.process.memory()
+
+    def qmp(self, command: str, arguments: dict | None = None, timeout: float = 10.0):
+        if self._qmp is None:
+            self._qmp = QMPClient(self.process.qmp_path, timeout=timeout).connect()
+        return self._qmp.execute(command, arguments, timeout=timeout)
+
+    @property
+    def qmp_client(self) -> QMPClient:
+        if self._qmp is None:
+            self._qmp = QMPClient(self.process.qmp_path).connect()
+        return self._qmp
+
+    def poweroff(self, timeout: float = 10.0) -> VMBootResult:
+        """Ask the guest to power off; wait for QEMU to exit; fill in the exit figures."""
+        token = secrets.token_hex(4)
+        asked = time.monotonic()
+        try:
+            self.process.serial_send(f"POWEROFF {token}\n")
+            exited = self.process.wait_exit(timeout)
+        finally:
+            self.stop()
+        if not exited:
+            raise VMError(f"guest did not power off within {timeout} s (killed)")
+        self._finish(asked)
+        return self.boot
+
+    def _finish(self, since: float) -> None:
+        self.boot.poweroff_seconds = round(self.process.exited_at - since, 4)
+        self.boot.total_wall_seconds = round(self.process.exited_at - self.process.started_at, 4)
+        self.boot.peak_rss_bytes = max(self.boot.peak_rss_bytes, self.process.max_rss_bytes)
+
+    def stop(self) -> None:
+        """Kill QEMU's process group, remove its sockets, scratch dir and cgroup."""
+        if self._qmp is not None:
+            self._qmp.close()
+            self._qmp = None
+        self.process.reap()
+
+    def __enter__(self) -> VMHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def boot_vm(
+    run_id: int,
+    *,
+    memory_mib: int = 128,
+    vcpus: int = 1,
+    accel: str = "auto",
+    machine: str = "auto",
+    name: str = "vm0",
+    timeout: float = 30.0,
+    keep_running: bool = False,
+    oneshot: bool = False,
+    extra_cmdline: str = "",
+    extra_args: tuple[str, ...] = (),
+    cgroup: bool = False,
+) -> VMHandle | VMBootResult:
+    """Boot a guest and measure it.
+
+    ``keep_running``: return a VMHandle (the caller must ``stop()`` it, or use it as a
+    context manager). Otherwise power the guest off right after boot and return the
+    VMBootResult. ``oneshot``: the guest powers itself off at the marker (plain boot
+    timing, no serial round trip). ``cgroup``: cap QEMU's memory at guest RAM + overhead.
+    """
+    if accel not in ("auto", "kvm", "tcg"):
+        raise VMRequestError(f"unknown accelerator {accel!r}")
+    check_request(memory_mib, vcpus)
+    if keep_running and oneshot:
+        raise VMRequestError("a oneshot guest cannot be kept running")
+    for path in (guest_assets.kernel_path(), guest_assets.initramfs_path()):
+        if not path.exists():
+            raise VMError(f"{path} is missing: run {guest_assets.BUILD_HINT}")
+    accelerator, reason = _accelerator_decision(accel)
+    machines = MACHINES if machine == "auto" else (machine,)
+    for index, candidate in enumerate(machines):
+        try:
+            return _boot_on(
+                run_id, name, candidate, accelerator, reason, memory_mib, vcpus, timeout,
+                keep_running, oneshot, extra_cmdline, extra_args, cgroup,
+            )  # fmt: skip
+        except VMError as error:
+            # Fall back only when QEMU refused the machine type outright.
+            if index + 1 < len(machines) and "machine" in str(error).lower():
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _boot_on(
+    run_id: int, name: str, machine: str, accelerator: str, reason: str, memory_mib: int,
+    vcpus: int, timeout: float, keep_running: bool, oneshot: bool, extra_cmdline: str,
+    extra_args: tuple[str, ...], cgroup: bool,
+) -> VMHandle | VMBootResult:  # fmt: skip
+    process_name = name_for(run_id, name)
+    process = QemuProcess(run_id, process_name)
+    argv = qemu_argv(
+        process_name=process_name, accelerator=accelerator, machine=machine,
+        memory_mib=memory_mib, vcpus=vcpus, serial=str(process.serial_path),
+        qmp=str(process.qmp_path), oneshot=oneshot, extra_cmdline=extra_cmdline,
+        extra_args=extra_args,
+    )  # fmt: skip
+    cap = (memory_mib + QEMU_OVERHEAD_MIB) << 20 if cgroup else None
+    try:
+        process.start(argv, memory_cap_bytes=cap, deadline=time.monotonic() + timeout)
+        line = process.serial_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
+        marker_at = time.monotonic()
+        memory = process.memory()
+    except BaseException:
+        process.reap()
+        raise
+    result = VMBootResult(
+        run_id=run_id,
+        name=name,
+        accelerator=accelerator,
+        accelerator_reason=reason,
+        machine=machine,
+        memory_mib=memory_mib,
+        vcpus=vcpus,
+        qemu_version=qemu_version(),
+        kernel_release=guest_assets.kernel_version(),
+        boot_wall_seconds=round(marker_at - process.started_at, 4),
+        guest_uptime_seconds=float(MARKER_RE.search(line).group(1)),
+        rss_bytes_at_boot=memory["rss_bytes"],
+        pss_bytes_at_boot=memory["pss_bytes"],
+        peak_rss_bytes=memory["peak_rss_bytes"],
+        cgroup_memory_bytes=cap,
+    )
+    handle = VMHandle(process, result)
+    if keep_running:
+        return handle
+    if oneshot:
+        try:
+            exited = process.wait_exit(timeout)
+        finally:
+            handle.stop()
+        if not exited:
+            raise VMError(f"oneshot guest did not power off within {timeout} s (killed)")
+        handle._finish(marker_at)
+        return result
+    return handle.poweroff(timeout)
