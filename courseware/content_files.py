@@ -261,7 +261,9 @@ def course_file_text(course: CourseSpec) -> str:
             "title": course.title,
             "slug": course.slug,
             "description": course.description,
-            "modules": [{"slug": m.slug, "title": m.title, "order": m.order} for m in course.modules],
+            "modules": [
+                {"slug": m.slug, "title": m.title, "order": m.order} for m in course.modules
+            ],
         }
     )
 

@@ -74,7 +74,9 @@ def course_import(*, root: Path) -> ImportReport:
         modules: dict[str, Module] = {}
         for spec in content.course.modules:
             module, state = _upsert(
-                Module, {"course": course, "slug": spec.slug}, {"title": spec.title, "order": spec.order}
+                Module,
+                {"course": course, "slug": spec.slug},
+                {"title": spec.title, "order": spec.order},
             )
             modules[spec.slug] = module
             if state != "unchanged":

@@ -74,6 +74,11 @@ class Lesson(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs):
+        if self.refresh_rendering() and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "body_hash", "body_html", "toc"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("courseware:lesson", kwargs={"slug": self.slug})
 
@@ -85,11 +90,6 @@ class Lesson(models.Model):
         rendered = render_markdown(self.body)
         self.body_hash, self.body_html, self.toc = digest, rendered.html, rendered.toc
         return True
-
-    def save(self, *args, **kwargs):
-        if self.refresh_rendering() and kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "body_hash", "body_html", "toc"}
-        super().save(*args, **kwargs)
 
 
 class ProgressQuerySet(models.QuerySet):

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,68 +15,159 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Lowercase letters, digits and hyphens; stable, it is part of the URL.', unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Lowercase letters, digits and hyphens; stable, it is part of the URL.",
+                        unique=True,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Module',
+            name="Module",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Lowercase letters, digits and hyphens; stable, it is part of the URL.')),
-                ('title', models.CharField(max_length=200)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='modules', to='courseware.course')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Lowercase letters, digits and hyphens; stable, it is part of the URL."
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="modules",
+                        to="courseware.course",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['course', 'order', 'slug'],
+                "ordering": ["course", "order", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='Lesson',
+            name="Lesson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Lowercase letters, digits and hyphens; stable, it is part of the URL.', unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('summary', models.CharField(blank=True, max_length=500)),
-                ('objectives', models.JSONField(blank=True, default=list)),
-                ('labs', models.JSONField(blank=True, default=list, help_text='Slugs of the labs it links to.')),
-                ('body', models.TextField(blank=True, help_text='Markdown.')),
-                ('published', models.BooleanField(default=True)),
-                ('body_hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('body_html', models.TextField(blank=True, editable=False)),
-                ('toc', models.JSONField(blank=True, default=list, editable=False)),
-                ('source_dir', models.CharField(blank=True, max_length=200)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('module', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lessons', to='courseware.module')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Lowercase letters, digits and hyphens; stable, it is part of the URL.",
+                        unique=True,
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("summary", models.CharField(blank=True, max_length=500)),
+                ("objectives", models.JSONField(blank=True, default=list)),
+                (
+                    "labs",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Slugs of the labs it links to."
+                    ),
+                ),
+                ("body", models.TextField(blank=True, help_text="Markdown.")),
+                ("published", models.BooleanField(default=True)),
+                ("body_hash", models.CharField(blank=True, editable=False, max_length=64)),
+                ("body_html", models.TextField(blank=True, editable=False)),
+                ("toc", models.JSONField(blank=True, default=list, editable=False)),
+                ("source_dir", models.CharField(blank=True, max_length=200)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "module",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lessons",
+                        to="courseware.module",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['module__order', 'order', 'slug'],
+                "ordering": ["module__order", "order", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='LessonProgress',
+            name="LessonProgress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('not_started', 'Not started'), ('in_progress', 'In progress'), ('done', 'Done')], default='in_progress', max_length=16)),
-                ('first_opened_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_opened_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('lesson', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='progress', to='courseware.lesson')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lesson_progress', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("not_started", "Not started"),
+                            ("in_progress", "In progress"),
+                            ("done", "Done"),
+                        ],
+                        default="in_progress",
+                        max_length=16,
+                    ),
+                ),
+                ("first_opened_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_opened_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "lesson",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="progress",
+                        to="courseware.lesson",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lesson_progress",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', '-last_opened_at'], name='courseware__user_id_1558ca_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'lesson'), name='one_progress_per_lesson')],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "-last_opened_at"], name="courseware__user_id_1558ca_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "lesson"), name="one_progress_per_lesson"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='module',
-            constraint=models.UniqueConstraint(fields=('course', 'slug'), name='module_slug_per_course'),
+            model_name="module",
+            constraint=models.UniqueConstraint(
+                fields=("course", "slug"), name="module_slug_per_course"
+            ),
         ),
     ]

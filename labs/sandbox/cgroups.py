@@ -64,7 +64,8 @@ def hierarchies() -> list[Path]:
     """Every mounted hierarchy: a runtime may create our group in all of them (v1)."""
     if mode() == "v2":
         return [CGROUP_ROOT]
-    return sorted({Path(target) for target, fstype, _ in _cgroup_mounts() if fstype == "cgroup"})
+    # Hybrid hosts also get the runtime's group in the (controller-less) v2 tree.
+    return sorted({Path(target) for target, _, _ in _cgroup_mounts()})
 
 
 def parent_dirs() -> list[Path]:
@@ -111,6 +112,10 @@ class Cgroup:
     @property
     def unified(self) -> bool:
         return "unified" in self.dirs
+
+    def child(self, name: str) -> Cgroup:
+        """The group ``name`` nested below this one (e.g. an OCI runtime's own leaf)."""
+        return Cgroup(name=self.name, dirs={key: path / name for key, path in self.dirs.items()})
 
     def _dir(self, controller: str) -> Path | None:
         return self.dirs.get("unified") or self.dirs.get(controller)

@@ -195,7 +195,7 @@ def oci_config(
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount")],
+            "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
             "cgroupsPath": cgroups_path,
             "resources": {
                 "devices": [{"allow": False, "access": "rwm"}],

@@ -144,7 +144,10 @@ def _container_env(run_id: int) -> dict[str, str]:
 
 
 def _oci_argv(runtime: str, scratch: Path, cid: str, *, detach: bool = False) -> list[str]:
-    return [runtime, "run", *(["--detach"] if detach else []), "--bundle", str(scratch), cid]
+    # --keep: the runtime would otherwise remove its leaf cgroup at exit, and on v1
+    # the OOM-kill and fork-failure counters live only there (they do not propagate).
+    mode = ["--detach"] if detach else ["--keep"]
+    return [runtime, "run", *mode, "--bundle", str(scratch), cid]
 
 
 def _bwrap_argv(argv: list[str], scratch: Path, hostname: str, env: dict[str, str], ro_binds: dict[str, str]) -> list[str]:
@@ -230,11 +233,12 @@ def run_container(
             open_files=limits.open_files if chosen == "bwrap" else None,
             file_size_bytes=(limits.file_size_mib << 20) if chosen == "bwrap" else None,
         )
+        leaf = group.child(OCI_LEAF)
         measured = {
             "peak": group.memory_peak(),
             "cpu": group.cpu_seconds(),
-            "oom": group.oom_kills(),
-            "pids_hits": group.pids_limit_hits(),
+            "oom": group.oom_kills() + leaf.oom_kills(),
+            "pids_hits": group.pids_limit_hits() + leaf.pids_limit_hits(),
             "throttled": group.cpu_throttled(),
             "tmpfs_full": _tmpfs_full(scratch),
         }
@@ -368,9 +372,11 @@ def start_container(run_id: int, argv: list[str], limits: Limits, *, runtime: st
             _wait_for_pid(group, timeout=limits.wall_seconds)
         else:
             command = _oci_argv(chosen, scratch, cid, detach=True)
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=limits.wall_seconds)
+            # A detached container inherits the runtime's stdio: pipes here would stay
+            # open for the container's whole life, so nothing is captured.
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=limits.wall_seconds)
             if done.returncode != 0:
-                raise RuntimeError(f"{chosen} could not start {cid}: {done.stderr.decode(errors='replace').strip()[:300]}")
+                raise RuntimeError(f"{chosen} could not start {cid} (exit status {done.returncode})")
     except BaseException:
         handle.stop()
         raise

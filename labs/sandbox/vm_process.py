@@ -149,7 +149,7 @@ class QemuProcess:
             except TimeoutError:
                 continue
             if not chunk:
-                raise VMError(f"QEMU closed the serial console: {self.log_tail()}")
+                raise VMError(f"QEMU exited: {self.log_tail()}")
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\n", 1)
         line = raw.decode(errors="replace").rstrip("\r")
@@ -181,11 +181,17 @@ class QemuProcess:
         return " | ".join(tail) if tail else "(nothing)"
 
     def log_tail(self) -> str:
+        """QEMU's own last words, minus its routine "waiting for connection" notice."""
         try:
             text = self.log_path.read_bytes()[-TRANSCRIPT_BYTES:].decode(errors="replace")
         except OSError:
             return "(no QEMU log)"
-        return " ".join(text.split())[-600:] or "(QEMU printed nothing)"
+        lines = [
+            line.removeprefix("qemu-system-x86_64: ").strip()
+            for line in text.splitlines()
+            if line.strip() and "QEMU waiting for connection" not in line
+        ]
+        return " | ".join(lines[-3:])[-400:] or "(QEMU printed nothing)"
 
     # -- state -------------------------------------------------------------------------
 

@@ -1,0 +1,65 @@
+"""Probe everything the labs need and say how to install what is missing.
+
+``manage.py sandbox_doctor [--json]`` calls ``probe_all`` and ``render``. The VM,
+emulation and network modules are written separately and may be absent or broken
+on a host: each is imported lazily and any failure becomes a not-ok Capability
+instead of a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+
+from .capability import Capability
+
+# Modules whose capabilities() the doctor collects, in report order.
+PROBED_MODULES = ("containers", "container_assets", "cgroups", "accel", "guest_assets", "emulation", "netns")
+# Capability names without which no lab can run at all.
+REQUIRED = ("container-runtime", "container-rootfs", "cgroups")
+
+
+def _probe_module(module_name: str) -> list[Capability]:
+    try:
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        probe: Callable[[], list[Capability]] = module.capabilities
+        found = list(probe())
+    except Exception as error:  # a broken probe is itself a finding
+        return [Capability(module_name, False, f"probe failed: {type(error).__name__}: {error}", "")]
+    return [cap for cap in found if isinstance(cap, Capability)]
+
+
+def probe_all() -> list[Capability]:
+    capabilities: list[Capability] = []
+    for module_name in PROBED_MODULES:
+        capabilities += _probe_module(module_name)
+    return capabilities
+
+
+def labs_ready(capabilities: list[Capability]) -> bool:
+    """True when the required capabilities are present and ok (other labs degrade alone)."""
+    by_name = {cap.name: cap for cap in capabilities}
+    return all(name in by_name and by_name[name].ok for name in REQUIRED)
+
+
+def render(capabilities: list[Capability], *, as_json: bool = False) -> str:
+    ready = labs_ready(capabilities)
+    if as_json:
+        return json.dumps({"ready": ready, "capabilities": [cap.as_dict() for cap in capabilities]}, indent=2)
+    width = max((len(cap.name) for cap in capabilities), default=10)
+    lines = []
+    for cap in capabilities:
+        mark = "ok  " if cap.ok else "MISS"
+        lines.append(f"{mark} {cap.name:<{width}}  {cap.detail}")
+        if not cap.ok and cap.install:
+            lines.append(f"     {'':<{width}}  fix: {cap.install}")
+    lines.append("labs ready" if ready else "labs NOT ready")
+    return "\n".join(lines)
+
+
+def main(as_json: bool = False) -> int:
+    """Print the report; exit status 0 when labs can run."""
+    capabilities = probe_all()
+    print(render(capabilities, as_json=as_json))
+    return 0 if labs_ready(capabilities) else 1

@@ -1,0 +1,61 @@
+from courseware.rendering import render_markdown
+
+
+def test_markdown_features_render():
+    text = """
+## First section
+
+| tool | kind |
+|:-----|-----:|
+| runc | OCI  |
+
+```python
+print("hi")
+```
+
+!!! note "Remember"
+    Containers share the kernel.
+
+=== "Type 1"
+    Bare metal.
+=== "Type 2"
+    Hosted.
+
+- [x] read the lesson
+- [ ] run the lab
+"""
+    rendered = render_markdown(text)
+    html = rendered.html
+    assert '<h2 id="first-section">' in html
+    assert 'href="#first-section"' in html  # heading anchor
+    assert "<table>" in html and 'style="text-align:left"' in html
+    assert '<span class="nb">print</span>' in html  # pygments highlighting
+    assert 'class="admonition note"' in html
+    assert 'class="tabbed-set tabbed-alternate"' in html and 'type="radio"' in html
+    assert 'type="checkbox"' in html and "disabled" in html
+    assert rendered.toc == [{"id": "first-section", "name": "First section", "level": 2}]
+
+
+def test_dangerous_html_never_survives():
+    text = (
+        "<script>alert('x')</script>\n\n"
+        '<img src="x" onerror="alert(1)">\n\n'
+        "[click](javascript:alert(1))\n\n"
+        '<a href="javascript:alert(2)" onclick="alert(3)">raw</a>\n\n'
+        '<div style="position:fixed">styled</div>\n\n'
+        '<iframe src="https://example.org"></iframe>\n'
+    )
+    html = render_markdown(text).html.lower()
+    assert "<script" not in html
+    assert "onerror" not in html and "onclick" not in html
+    assert "javascript:" not in html
+    assert "<iframe" not in html and "<img" not in html
+    assert "position:fixed" not in html
+    assert "alert(" not in html
+
+
+def test_links_keep_safe_schemes_and_gain_rel():
+    html = render_markdown("[docs](https://example.org/doc) [mail](mailto:a@b.c)").html
+    assert 'href="https://example.org/doc"' in html
+    assert 'href="mailto:a@b.c"' in html
+    assert 'rel="noopener noreferrer"' in html
