@@ -190,3 +190,5 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "labs.staticfinders.PlotlyFinder",
 ]
+# Runs waiting or running on the whole host before new ones are refused.
+VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))

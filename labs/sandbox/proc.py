@@ -238,6 +238,7 @@ def _pump(
         os.set_blocking(pipe.fileno(), False)
         selector.register(pipe.fileno(), selectors.EVENT_READ)
     pending_in = memoryview(stdin or b"")
+    stdin_fd = child.stdin.fileno() if child.stdin is not None else -1
     if child.stdin is not None:
         os.set_blocking(child.stdin.fileno(), False)
         if pending_in:
@@ -263,7 +264,7 @@ def _pump(
                 break
             for key, _ in selector.select(timeout=min(limit - now, 0.1)):
                 fd = key.fd
-                if child.stdin is not None and fd == child.stdin.fileno():
+                if fd == stdin_fd:
                     pending_in = _feed(child, selector, pending_in)
                     continue
                 try:

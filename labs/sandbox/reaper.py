@@ -94,6 +94,30 @@ def reap(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
     return report
 
 
+def inventory(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None) -> dict[str, list[str]]:
+    """What ``reap`` would remove, without removing anything (empty lists when clean)."""
+    select = _Selector(keep, only)
+    root = scratch_root()
+    processes = _find_processes(select)
+    found = {
+        "processes": [f"{pid} (run {run_id})" for pid, run_id in processes.items() if not _is_zombie(pid)],
+        "containers": [f"{rt}:{name}" for rt, state in RUNTIME_STATE_ROOTS.items() for name in _listdir(state) if select.wants(name)],
+        "cgroups": [str(path) for path in cgroups.list_run_groups() if select.wants(path.name)],
+        "netns": [name for name in _listdir(NETNS_DIR) if select.wants(name)],
+        "links": [name for name in _listdir(SYS_NET) if select.wants(name)],
+        "mounts": [str(p) for p in mounts_below(root) if p != root and select.wants(p.relative_to(root).parts[0])],
+        "scratch_dirs": [name for name in _listdir(root) if select.wants(name)],
+    }
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True  # gone
+
+
 # --- processes --------------------------------------------------------------------
 
 
@@ -137,9 +161,12 @@ def run_id_of_process(pid: int) -> int | None:
     return None
 
 
-def find_processes(select: _Selector | None = None) -> dict[int, int]:
-    """pid → run id for every live process that belongs to a selected run."""
-    select = select or _Selector((), None)
+def find_processes(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None) -> dict[int, int]:
+    """pid → run id for every live process of a run not in ``keep`` (limited to ``only``)."""
+    return _find_processes(_Selector(keep, only))
+
+
+def _find_processes(select: _Selector) -> dict[int, int]:
     protected = _protected_pids()
     found = {}
     for entry in os.scandir("/proc"):
@@ -155,19 +182,21 @@ def find_processes(select: _Selector | None = None) -> dict[int, int]:
 
 
 def _reap_processes(select: _Selector, report: ReapReport) -> None:
+    killed: set[int] = set()
     # Repeat: a parent we kill may have forked once more before dying.
     for _ in range(5):
-        found = find_processes(select)
+        found = {pid: run_id for pid, run_id in _find_processes(select).items() if pid not in killed}
         if not found:
             return
         for pid, run_id in found.items():
             try:
                 comm = Path(f"/proc/{pid}/comm").read_text().strip()
-                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                if _is_zombie(pid):
                     continue  # already dead, waiting for its parent to collect it
                 os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
                 report.processes.append(f"{pid} {comm} (run {run_id})")
-            except (OSError, IndexError):
+            except OSError:
                 pass
 
 
@@ -260,6 +289,16 @@ def umount_detach(path: Path) -> None:
         raise OSError(error, f"umount {path}: {os.strerror(error)}")
 
 
+def clear_directory(path: Path) -> None:
+    """Delete what is inside ``path`` (not ``path`` itself); symlinks are removed, never followed."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+
+
 def remove_scratch_dir(path: Path) -> list[str]:
     """Unmount everything below a run's scratch dir, then delete it without following symlinks.
 
@@ -269,6 +308,9 @@ def remove_scratch_dir(path: Path) -> list[str]:
         raise ValueError(f"refusing to remove {path}: not a run scratch directory")
     detached = []
     for point in mounts_below(path):
+        # Empty it first: a lazy unmount keeps a tmpfs (and its memory) alive for as
+        # long as any namespace still holds it; emptying frees it now.
+        clear_directory(point)
         umount_detach(point)
         detached.append(str(point))
     if os.path.lexists(path):

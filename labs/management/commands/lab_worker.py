@@ -1,0 +1,52 @@
+import logging
+import threading
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connection
+
+from labs import capabilities
+from labs.stale import sweep
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 30
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the lab worker: probe the host, reap what crashed runs left behind, then "
+        "execute queued lab runs (django-tasks-db's db_worker) with a periodic reaper."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
+
+    def handle(self, *args, batch, **options):
+        capabilities.refresh()
+        failed, report = sweep()
+        self.stdout.write(f"lab worker: failed {len(failed)} stale run(s); reaped {report}")
+        stop = threading.Event()
+        sweeper = threading.Thread(target=self._sweep_forever, args=(stop,), daemon=True)
+        sweeper.start()
+        try:
+            call_command(
+                "db_worker",
+                queue_name="labs",
+                interval=0.5,
+                batch=batch,
+                reload=False,
+                startup_delay=False,
+            )
+        finally:
+            stop.set()
+
+    @staticmethod
+    def _sweep_forever(stop: threading.Event) -> None:
+        while not stop.wait(SWEEP_SECONDS):
+            try:
+                close_old_connections()
+                sweep()
+            except Exception:  # the sweeper must outlive a bad iteration
+                log.exception("periodic sweep failed")
+            finally:
+                connection.close()

@@ -1,0 +1,160 @@
+"""Execute one LabRun: the only place lab code meets the database.
+
+Called by the background task (``labs.tasks``) and by ``manage.py run_lab``. The run
+row is claimed with a conditional UPDATE (queued → running) so two workers never run
+it twice; samples are saved as they arrive so the page can draw them live; whatever
+happens, everything the run created on the host is reaped before we return.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from datetime import timedelta
+
+from django.utils import timezone
+
+from labs.sandbox import accel, hostfacts, reaper
+
+from .experiments import get_lab
+from .experiments.base import Progress, RunContext, Sample
+from .models import LabRun
+from .slots import NoSlot, sandbox_slot
+
+log = logging.getLogger(__name__)
+Status = LabRun.Status
+SLOT_WAIT_SECONDS = 600
+CANCEL_POLL_SECONDS = 0.5
+VM_LAB_CAPABILITIES = {"tcg", "kvm", "guest-kernel", "guest-initramfs"}
+
+
+class RunStopped(Exception):
+    """Cancelled by the student or past the run's deadline."""
+
+
+def _host_facts(lab) -> dict:
+    accelerator = None
+    if VM_LAB_CAPABILITIES & set(lab.needs):
+        decision = accel.decide()
+        accelerator = decision["accelerator"]
+    facts = hostfacts.collect(accelerator=accelerator)
+    if accelerator:
+        facts["accelerator_reason"] = decision.get("reason", "")
+    return facts
+
+
+def _finish(run: LabRun, status: str, error: str = "") -> None:
+    run.status = status
+    run.error = error[:4000]
+    run.finished_at = timezone.now()
+    if status == Status.SUCCEEDED:
+        run.progress_fraction = 1.0
+        run.progress_step = "done"
+    run.save(update_fields=["status", "error", "finished_at", "progress_fraction", "progress_step"])
+
+
+class _StopCheck:
+    """Asks the database whether the run was cancelled, at most twice a second."""
+
+    def __init__(self, run: LabRun):
+        self.run = run
+        self.last_check = 0.0
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.last_check >= CANCEL_POLL_SECONDS:
+            self.last_check = now
+            self.cancelled = LabRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        return self.cancelled or bool(self.run.deadline_at and timezone.now() > self.run.deadline_at)
+
+
+def _claim(run_id: int, max_seconds: float) -> LabRun | None:
+    now = timezone.now()
+    claimed = LabRun.objects.filter(pk=run_id, status=Status.QUEUED, cancel_requested=False).update(
+        status=Status.RUNNING,
+        started_at=now,
+        deadline_at=now + timedelta(seconds=max_seconds),
+        worker_pid=os.getpid(),
+        progress_step="starting",
+    )
+    return LabRun.objects.get(pk=run_id) if claimed else None
+
+
+def _mark_waiting(run_id: int) -> None:
+    LabRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        progress_step="waiting for a free sandbox slot"
+    )
+
+
+def execute_run(run_id: int) -> LabRun:
+    run = LabRun.objects.get(pk=run_id)
+    lab = get_lab(run.lab)
+    if lab is None:
+        _finish(run, Status.FAILED, f"There is no lab called {run.lab!r}.")
+        return run
+    if run.status != Status.QUEUED:
+        return run  # cancelled while queued, or already taken by another worker
+    _mark_waiting(run_id)
+    try:
+        with sandbox_slot(
+            wait_seconds=SLOT_WAIT_SECONDS,
+            should_give_up=lambda: LabRun.objects.filter(pk=run_id, cancel_requested=True).exists(),
+        ):
+            claimed = _claim(run_id, lab.max_seconds(run.params))
+            if claimed is None:
+                run.refresh_from_db()
+                if run.cancel_requested and run.status == Status.QUEUED:
+                    _finish(run, Status.CANCELLED, "Cancelled before it started.")
+                return run
+            return _execute_claimed(claimed, lab)
+    except NoSlot as exc:
+        run.refresh_from_db()
+        if run.cancel_requested:
+            _finish(run, Status.CANCELLED, "Cancelled before it started.")
+        else:
+            _finish(run, Status.FAILED, f"The server stayed busy: {exc}. Please try again.")
+        return run
+
+
+def _execute_claimed(run: LabRun, lab) -> LabRun:
+    samples: list[dict] = []
+    events = None
+    try:
+        run.host_facts = _host_facts(lab)
+        run.save(update_fields=["host_facts"])
+        should_stop = _StopCheck(run)
+        events = lab.run(dict(run.params), RunContext(run_id=run.pk, should_stop=should_stop))
+        for event in events:
+            if isinstance(event, Sample):
+                samples.append(event.values)
+                run.results = {"samples": samples}
+                run.save(update_fields=["results"])
+            elif isinstance(event, Progress):
+                run.progress_step = event.step[:200]
+                run.progress_fraction = max(0.0, min(1.0, event.fraction))
+                run.save(update_fields=["progress_step", "progress_fraction"])
+            if should_stop():
+                raise RunStopped
+        run.results = {"samples": samples, "summary": lab.summarize(samples, dict(run.params))}
+        run.save(update_fields=["results"])
+        _finish(run, Status.SUCCEEDED)
+    except RunStopped:
+        run.refresh_from_db(fields=["cancel_requested"])
+        if run.cancel_requested:
+            _finish(run, Status.CANCELLED, "Cancelled while running; the samples so far are kept.")
+        else:
+            limit = (run.deadline_at - run.started_at).total_seconds()
+            _finish(run, Status.FAILED, f"Stopped: the run took longer than its {limit:.0f} s limit.")
+    except Exception as exc:  # a lab failure is a result to show, not a crash
+        log.warning("lab run %s failed:\n%s", run.pk, traceback.format_exc())
+        _finish(run, Status.FAILED, f"{type(exc).__name__}: {exc}")
+    finally:
+        if events is not None:
+            events.close()  # runs the lab's own cleanup (finally blocks) first
+        report = reaper.reap(only={run.pk})
+        if report.errors:
+            log.warning("reaping run %s: %s", run.pk, report.errors)
+    return run

@@ -1,0 +1,86 @@
+"""Runs whose worker died or overran, and sandbox leftovers nobody owns any more.
+
+The sandbox reaper (``labs.sandbox.reaper``) knows names; this module knows which
+runs are really still running, so it can tell it what to keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+
+from labs.sandbox import reaper
+
+from .models import LabRun
+
+log = logging.getLogger(__name__)
+# A run past its deadline by this much is failed even if its worker still lives:
+# the runner itself stops a run at the deadline, so this only catches a stuck worker.
+DEADLINE_GRACE = timedelta(seconds=60)
+ADHOC_FIRST_ID = 900_000_000  # naming.adhoc_run_id(): tests, benchmarks, probes
+RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
+
+
+def process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+def fail_stale_runs() -> list[int]:
+    """Fail running runs whose worker is gone or that overran; return their ids."""
+    now = timezone.now()
+    failed = []
+    for run in LabRun.objects.filter(status=LabRun.Status.RUNNING):
+        if not process_alive(run.worker_pid):
+            reason = (
+                "The lab worker stopped while this run was in progress (it was restarted "
+                "or killed). Everything the run started on the server has been removed; "
+                "please run it again."
+            )
+        elif run.deadline_at and now > run.deadline_at + DEADLINE_GRACE:
+            reason = "The run went past its time limit and was stopped."
+        else:
+            continue
+        updated = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.RUNNING).update(
+            status=LabRun.Status.FAILED, error=reason, finished_at=now
+        )
+        if updated:
+            failed.append(run.pk)
+    return failed
+
+
+def reap_leftovers() -> reaper.ReapReport:
+    """Remove everything named after a run that is not running now.
+
+    Ad-hoc ids (tests, benchmarks, doctor probes) belong to other processes on this
+    host and are left to their owners.
+    """
+    running = set(LabRun.objects.filter(status=LabRun.Status.RUNNING).values_list("pk", flat=True))
+    found: set[int] = set()
+    for names in reaper.inventory(keep=running).values():
+        for name in names:
+            # Entries read "vl12-c0", "runc:vl12-c0", "/sys/fs/…/vl12-c0" or "4242 (run 12)".
+            for match in RUN_ID_IN_ENTRY.finditer(name):
+                run_id = int(match.group(1) or match.group(2))
+                if run_id < ADHOC_FIRST_ID:
+                    found.add(run_id)
+    if not found:
+        return reaper.ReapReport()
+    return reaper.reap(only=found - running)
+
+
+def sweep() -> tuple[list[int], reaper.ReapReport]:
+    failed = fail_stale_runs()
+    report = reap_leftovers()
+    if failed:
+        log.warning("failed stale runs: %s", failed)
+    return failed, report
