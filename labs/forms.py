@@ -32,5 +32,7 @@ def lab_form(lab: Lab, data=None) -> forms.Form:
                     form.add_error(param.name, str(exc))
         return cleaned
 
-    form_class = type(f"{lab.slug.title().replace('-', '')}Form", (forms.Form,), {**fields, "clean": clean})
+    form_class = type(
+        f"{lab.slug.title().replace('-', '')}Form", (forms.Form,), {**fields, "clean": clean}
+    )
     return form_class(data)

@@ -68,7 +68,9 @@ class _StopCheck:
         if not self.cancelled and now - self.last_check >= CANCEL_POLL_SECONDS:
             self.last_check = now
             self.cancelled = LabRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
-        return self.cancelled or bool(self.run.deadline_at and timezone.now() > self.run.deadline_at)
+        return self.cancelled or bool(
+            self.run.deadline_at and timezone.now() > self.run.deadline_at
+        )
 
 
 def _claim(run_id: int, max_seconds: float) -> LabRun | None:
@@ -147,7 +149,9 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
             _finish(run, Status.CANCELLED, "Cancelled while running; the samples so far are kept.")
         else:
             limit = (run.deadline_at - run.started_at).total_seconds()
-            _finish(run, Status.FAILED, f"Stopped: the run took longer than its {limit:.0f} s limit.")
+            _finish(
+                run, Status.FAILED, f"Stopped: the run took longer than its {limit:.0f} s limit."
+            )
     except Exception as exc:  # a lab failure is a result to show, not a crash
         log.warning("lab run %s failed:\n%s", run.pk, traceback.format_exc())
         _finish(run, Status.FAILED, f"{type(exc).__name__}: {exc}")

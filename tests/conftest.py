@@ -17,6 +17,25 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _immediate_tasks(settings):
+    # Unit tests run tasks in-process; tests that need the real worker switch back.
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": ["default", "labs"],
+        }
+    }
+
+
+@pytest.fixture(scope="session")
+def host_capabilities(django_db_blocker):
+    """Probe the host once per session (writes the cache the lab pages read)."""
+    from labs import capabilities
+
+    return {cap.name: cap for cap in capabilities.refresh()}
+
+
 @pytest.fixture
 def course(db, settings):
     course_import(root=settings.VIRTLAB_CONTENT_DIR)

@@ -106,6 +106,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so a lab worker started by a test sees the test's data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,6 +184,8 @@ VIRTLAB_MASTERY_THRESHOLD = float(os.environ.get("VIRTLAB_MASTERY_THRESHOLD", "0
 # Quotas: runs queued or running per student, and sandboxes at once on this host.
 VIRTLAB_MAX_ACTIVE_RUNS_PER_USER = int(os.environ.get("VIRTLAB_MAX_ACTIVE_RUNS_PER_USER", "2"))
 VIRTLAB_MAX_RUNNING_SANDBOXES = int(os.environ.get("VIRTLAB_MAX_RUNNING_SANDBOXES", "2"))
+# Runs waiting or running on the whole host before new ones are refused.
+VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
 # Where the shipped course lives as files.
 VIRTLAB_CONTENT_DIR = BASE_DIR / "courseware" / "content"
 
@@ -190,5 +194,3 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "labs.staticfinders.PlotlyFinder",
 ]
-# Runs waiting or running on the whole host before new ones are refused.
-VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))

@@ -9,6 +9,7 @@ the reaper finds them by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -27,7 +28,7 @@ CFS_PERIOD_US = 100_000
 
 @cache
 def mode() -> str:
-    """"v2" (unified), "hybrid", "v1", or "none"."""
+    """ "v2" (unified), "hybrid", "v1", or "none"."""
     mounts = _cgroup_mounts()
     if any(fstype == "cgroup2" and Path(target) == CGROUP_ROOT for target, fstype, _ in mounts):
         return "v2"
@@ -137,7 +138,13 @@ class Cgroup:
                     found.add(int(line))
         return found
 
-    def set_limits(self, *, memory_bytes: int | None = None, pids: int | None = None, cpu_percent: int | None = None) -> None:
+    def set_limits(
+        self,
+        *,
+        memory_bytes: int | None = None,
+        pids: int | None = None,
+        cpu_percent: int | None = None,
+    ) -> None:
         if self.unified:
             base = self.dirs["unified"]
             if memory_bytes:
@@ -235,7 +242,15 @@ def remove_named(name: str, timeout: float = 2.0) -> bool:
         raise ValueError(f"refusing to remove cgroup {name!r}: not a run name")
     gone = True
     for parent in parent_dirs():
-        gone = remove_tree(parent / name, timeout=timeout) and gone
+        top = parent / name
+        try:
+            os.rmdir(top)  # the common case: empty, no sub-groups
+            continue
+        except FileNotFoundError:
+            continue
+        except OSError:
+            pass
+        gone = remove_tree(top, timeout=timeout) and gone
     return gone
 
 
@@ -261,10 +276,8 @@ def remove_tree(top: Path, timeout: float = 2.0) -> bool:
 
 
 def _write_if_exists(path: Path, value: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         _write(path, value)
-    except FileNotFoundError:
-        pass
 
 
 def _kill_pids_until_empty(group: Cgroup, rounds: int = 50) -> int:
@@ -289,15 +302,27 @@ def group_dirs(name: str) -> dict[str, Path]:
     if mode() == "v2":
         return {"unified": CGROUP_ROOT / PARENT / name}
     points = v1_mountpoints()
-    return {controller: points[controller] / PARENT / name for controller in V1_CONTROLLERS if controller in points}
+    return {
+        controller: points[controller] / PARENT / name
+        for controller in V1_CONTROLLERS
+        if controller in points
+    }
 
 
 def open_group(name: str) -> Cgroup:
     """A handle on an existing (or runtime-made) group without creating anything."""
-    return Cgroup(name=name, dirs={key: path for key, path in group_dirs(name).items() if path.exists()})
+    return Cgroup(
+        name=name, dirs={key: path for key, path in group_dirs(name).items() if path.exists()}
+    )
 
 
-def create(name: str, *, memory_bytes: int | None = None, pids: int | None = None, cpu_percent: int | None = None) -> Cgroup:
+def create(
+    name: str,
+    *,
+    memory_bytes: int | None = None,
+    pids: int | None = None,
+    cpu_percent: int | None = None,
+) -> Cgroup:
     """Create group ``name`` (must be ``vl<id>-…``) with the given limits."""
     if run_id_of(name) is None:
         raise ValueError(f"cgroup name {name!r} does not carry a run id")
@@ -335,20 +360,40 @@ def list_run_groups() -> list[Path]:
             entries = list(os.scandir(parent))
         except FileNotFoundError:
             continue
-        found += [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False) and run_id_of(entry.name) is not None]
+        found += [
+            Path(entry.path)
+            for entry in entries
+            if entry.is_dir(follow_symlinks=False) and run_id_of(entry.name) is not None
+        ]
     return found
 
 
 def capabilities() -> list[Capability]:
     current = mode()
     if current == "none":
-        return [Capability("cgroups", False, "no cgroup filesystem is mounted", "mount -t cgroup2 none /sys/fs/cgroup")]
+        return [
+            Capability(
+                "cgroups",
+                False,
+                "no cgroup filesystem is mounted",
+                "mount -t cgroup2 none /sys/fs/cgroup",
+            )
+        ]
     working, broken = _probe_controllers()
     detail = f"cgroup mode {current}; working controllers: {', '.join(working) or 'none'}"
     if broken:
         detail += f"; not working: {', '.join(broken)}"
     needed_ok = all(name in working for name in ("memory", "pids"))
-    return [Capability("cgroups", needed_ok, detail, "" if needed_ok else "enable the memory and pids cgroup controllers (kernel boot options)")]
+    return [
+        Capability(
+            "cgroups",
+            needed_ok,
+            detail,
+            ""
+            if needed_ok
+            else "enable the memory and pids cgroup controllers (kernel boot options)",
+        )
+    ]
 
 
 def _probe_controllers() -> tuple[list[str], list[str]]:

@@ -70,21 +70,25 @@ def build(force: bool = False) -> str:
     os.rename(staging, target)
     if old.exists():
         shutil.rmtree(old)
-    return f"rootfs: built at {target} ({len(applets(target))} applets, {rootfs_size_bytes()} bytes)"
+    return (
+        f"rootfs: built at {target} ({len(applets(target))} applets, {rootfs_size_bytes()} bytes)"
+    )
 
 
 def _populate(root: Path) -> None:
     root.mkdir(mode=0o755)
     for name in DIRS:
         (root / name).mkdir(mode=0o755)
-    os.chmod(root / "tmp", 0o1777)
+    os.chmod(root / "tmp", 0o1777)  # noqa: S103 - a container's /tmp is world-writable by design
     os.chmod(root / "root", 0o700)
     for link, points_to in SYMLINKS.items():
         os.symlink(points_to, root / link)
     busybox = root / "bin" / "busybox"
     shutil.copy2(HOST_BUSYBOX, busybox)
-    os.chmod(busybox, 0o755)
-    listing = subprocess.run([str(HOST_BUSYBOX), "--list"], capture_output=True, text=True, check=True)
+    os.chmod(busybox, 0o755)  # noqa: S103 - an executable everyone in the container runs
+    listing = subprocess.run(
+        [str(HOST_BUSYBOX), "--list"], capture_output=True, text=True, check=True
+    )
     for applet in listing.stdout.split():
         if applet != "busybox" and "/" not in applet:
             os.symlink("busybox", root / "bin" / applet)
@@ -94,7 +98,9 @@ def _populate(root: Path) -> None:
 
 
 def applets(root: Path | None = None) -> list[str]:
-    return sorted(entry.name for entry in os.scandir((root or rootfs_dir()) / "bin") if entry.is_symlink())
+    return sorted(
+        entry.name for entry in os.scandir((root or rootfs_dir()) / "bin") if entry.is_symlink()
+    )
 
 
 def rootfs_size_bytes() -> int:
@@ -119,10 +125,16 @@ def capabilities() -> list[Capability]:
                 "container-rootfs",
                 False,
                 f"busybox root filesystem not built (or stale) at {rootfs_dir()}",
-                "python -c 'from labs.sandbox import container_assets; print(container_assets.build())'",
+                "python -c 'from labs.sandbox import container_assets as a; print(a.build())'",
             )
         ]
-    return [Capability("container-rootfs", True, f"busybox rootfs at {rootfs_dir()}, {rootfs_size_bytes()} bytes")]
+    return [
+        Capability(
+            "container-rootfs",
+            True,
+            f"busybox rootfs at {rootfs_dir()}, {rootfs_size_bytes()} bytes",
+        )
+    ]
 
 
 # --- OCI bundle -------------------------------------------------------------------
@@ -163,16 +175,58 @@ def oci_config(
     caps = list(capabilities or [])
     mib = 1024 * 1024
     mounts = [
-        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=256k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=1m"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/tmp", "type": "bind", "source": str(tmp_dir), "options": ["rbind", "nosuid", "nodev", "rw"]},
+        {
+            "destination": "/proc",
+            "type": "proc",
+            "source": "proc",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=256k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=1m"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+        {
+            "destination": "/tmp",
+            "type": "bind",
+            "source": str(tmp_dir),
+            "options": ["rbind", "nosuid", "nodev", "rw"],
+        },
     ]
     for host_path, container_path in (ro_binds or {}).items():
-        mounts.append({"destination": container_path, "type": "bind", "source": host_path, "options": ["rbind", "ro", "nosuid", "nodev"]})
+        mounts.append(
+            {
+                "destination": container_path,
+                "type": "bind",
+                "source": host_path,
+                "options": ["rbind", "ro", "nosuid", "nodev"],
+            }
+        )
     return {
         "ociVersion": "1.0.2-dev",
         "process": {
@@ -181,10 +235,17 @@ def oci_config(
             "args": list(argv),
             "env": [f"{key}={value}" for key, value in env.items()],
             "cwd": "/",
-            "capabilities": {name: caps for name in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+            "capabilities": {
+                name: caps
+                for name in ("bounding", "effective", "inheritable", "permitted", "ambient")
+            },
             "rlimits": [
                 {"type": "RLIMIT_NOFILE", "hard": limits.open_files, "soft": limits.open_files},
-                {"type": "RLIMIT_FSIZE", "hard": limits.file_size_mib * mib, "soft": limits.file_size_mib * mib},
+                {
+                    "type": "RLIMIT_FSIZE",
+                    "hard": limits.file_size_mib * mib,
+                    "soft": limits.file_size_mib * mib,
+                },
                 {"type": "RLIMIT_CORE", "hard": 0, "soft": 0},
             ],
             "noNewPrivileges": True,
@@ -195,7 +256,9 @@ def oci_config(
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "namespaces": [
+                {"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")
+            ],
             "cgroupsPath": cgroups_path,
             "resources": {
                 "devices": [{"allow": False, "access": "rwm"}],

@@ -13,7 +13,9 @@ and removes it without following symlinks.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -23,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from . import cgroups, container_assets, proc
+from . import container_setup as setup
 from .capability import Capability
 from .limits import Limits
 from .naming import name_for, run_prefix
@@ -30,11 +33,18 @@ from .paths import scratch_root
 from .reaper import remove_scratch_dir
 
 RUNTIMES = ("crun", "runc", "bwrap")
-INSTALL = {"runc": "apt-get install -y runc", "crun": "apt-get install -y crun", "bwrap": "apt-get install -y bubblewrap"}
-OCI_LEAF = "ctr"  # the runtime's own cgroup, nested below ours
+INSTALL = {
+    "runc": "apt-get install -y runc",
+    "crun": "apt-get install -y crun",
+    "bwrap": "apt-get install -y bubblewrap",
+}
 MS_NOSUID, MS_NODEV = 2, 4
 # Messages the kernel puts in a tool's stderr when an rlimit or the tmpfs stopped it.
-NOTED_LIMITS = {b"Too many open files": "open_files", b"File too large": "file_size", b"No space left on device": "tmpfs"}
+NOTED_LIMITS = {
+    b"Too many open files": "open_files",
+    b"File too large": "file_size",
+    b"No space left on device": "tmpfs",
+}
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -91,7 +101,13 @@ def probe_runtime(runtime: str) -> tuple[bool, str]:
     if not container_assets.is_up_to_date():
         container_assets.build()
     try:
-        result = run_container(900_000_000 + os.getpid() % 99_999_999, ["echo", "probe-ok"], Limits(wall_seconds=10), runtime=runtime, name="probe")
+        result = run_container(
+            900_000_000 + os.getpid() % 99_999_999,
+            ["echo", "probe-ok"],
+            Limits(wall_seconds=10),
+            runtime=runtime,
+            name="probe",
+        )
     except Exception as error:
         return False, f"{runtime} failed: {error}"
     if result.exit_code == 0 and b"probe-ok" in result.stdout:
@@ -106,98 +122,6 @@ def choose_runtime() -> str:
         if probe_runtime(runtime)[0]:
             return runtime
     raise RuntimeUnavailable("no container runtime works on this host (" + INSTALL["runc"] + ")")
-
-
-# --- scratch directory ---------------------------------------------------------------
-
-
-def _make_scratch(run_id: int, name: str, tmpfs_mib: int) -> Path:
-    root = scratch_root()
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = root / name_for(run_id, name)
-    if os.path.lexists(scratch):
-        remove_scratch_dir(scratch)  # a leftover of a crashed attempt with the same name
-    scratch.mkdir(mode=0o700)
-    tmp = scratch / "tmp"
-    tmp.mkdir(mode=0o1777)
-    options = f"size={tmpfs_mib}m,mode=1777".encode()
-    if _libc.mount(b"tmpfs", os.fsencode(str(tmp)), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
-        error = ctypes.get_errno()
-        remove_scratch_dir(scratch)
-        raise OSError(error, f"mount tmpfs on {tmp}: {os.strerror(error)}")
-    return scratch
-
-
-def _tmpfs_full(scratch: Path) -> bool:
-    try:
-        stats = os.statvfs(scratch / "tmp")
-    except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < 64 * 1024
-
-
-# --- running --------------------------------------------------------------------------
-
-
-def _container_env(run_id: int) -> dict[str, str]:
-    return {"PATH": "/bin:/usr/bin", "HOME": "/root", "TERM": "dumb", proc.RUN_ENV: run_prefix(run_id)}
-
-
-def _oci_argv(runtime: str, scratch: Path, cid: str, *, detach: bool = False) -> list[str]:
-    # --keep: the runtime would otherwise remove its leaf cgroup at exit, and on v1
-    # the OOM-kill and fork-failure counters live only there (they do not propagate).
-    mode = ["--detach"] if detach else ["--keep"]
-    return [runtime, "run", *mode, "--bundle", str(scratch), cid]
-
-
-def _bwrap_argv(argv: list[str], scratch: Path, hostname: str, env: dict[str, str], ro_binds: dict[str, str]) -> list[str]:
-    command = ["bwrap", "--unshare-all", "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-    command += ["--ro-bind", str(container_assets.rootfs_dir()), "/", "--proc", "/proc", "--dev", "/dev"]
-    command += ["--bind", str(scratch / "tmp"), "/tmp", "--hostname", hostname, "--cap-drop", "ALL", "--clearenv"]
-    for host_path, container_path in ro_binds.items():
-        command += ["--ro-bind", host_path, container_path]
-    for key, value in env.items():
-        command += ["--setenv", key, value]
-    return [*command, "--chdir", "/", "--", *argv]
-
-
-def _prepare(run_id: int, argv: list[str], limits: Limits, runtime: str, name: str, hostname: str | None, ro_binds: dict[str, str] | None) -> tuple[str, Path, cgroups.Cgroup, list[str]]:
-    """Scratch dir, limited cgroup and the host command line for one container."""
-    if not container_assets.is_up_to_date():
-        container_assets.build()
-    cid = name_for(run_id, name)
-    group = cgroups.create(cid, memory_bytes=limits.memory_mib << 20, pids=limits.pids, cpu_percent=limits.cpu_percent)
-    try:
-        scratch = _make_scratch(run_id, name, limits.tmpfs_mib)
-    except BaseException:
-        group.remove()
-        raise
-    env = _container_env(run_id)
-    if runtime == "bwrap":
-        return cid, scratch, group, _bwrap_argv(argv, scratch, hostname or cid, env, ro_binds or {})
-    config = container_assets.oci_config(
-        argv=argv,
-        limits=limits,
-        rootfs=container_assets.rootfs_dir(),
-        tmp_dir=scratch / "tmp",
-        hostname=hostname or cid,
-        cgroups_path=f"/{cgroups.PARENT}/{cid}/{OCI_LEAF}",
-        env=env,
-        ro_binds=ro_binds,
-    )
-    # The limits live on our group; the runtime's leaf only joins it.
-    config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}
-    container_assets.write_bundle(scratch, config)
-    return cid, scratch, group, _oci_argv(runtime, scratch, cid)
-
-
-def _cleanup(runtime: str, cid: str, scratch: Path, group: cgroups.Cgroup) -> None:
-    group.kill_all()
-    state_root = Path(f"/run/{runtime}")
-    if runtime != "bwrap" and os.path.lexists(state_root / cid):
-        subprocess.run([runtime, "delete", "--force", cid], capture_output=True, timeout=30)
-    group.remove()
-    remove_scratch_dir(scratch)
 
 
 def run_container(
@@ -218,7 +142,10 @@ def run_container(
     """
     requested_at = time.monotonic()
     chosen = choose_runtime() if runtime == "auto" else runtime
-    cid, scratch, group, command = _prepare(run_id, list(argv), limits, chosen, name, hostname, ro_binds)
+    cid, scratch, group, command = setup.prepare(
+        run_id, list(argv), limits, chosen, name, hostname, ro_binds
+    )
+    outcome: proc.ProcResult | None = None
     try:
         outcome = proc.run(
             command,
@@ -227,23 +154,26 @@ def run_container(
             output_bytes=limits.output_bytes,
             kill_after_output_bytes=2 * limits.output_bytes + 64 * 1024,
             stdin=stdin,
-            # bwrap runs inside our group from the start; an OCI runtime puts the container there itself.
+            # bwrap runs inside our group from the start; an OCI runtime puts the
+            # container there itself.
             cgroup=group if chosen == "bwrap" else None,
             on_kill=group.kill_all,
             open_files=limits.open_files if chosen == "bwrap" else None,
             file_size_bytes=(limits.file_size_mib << 20) if chosen == "bwrap" else None,
         )
-        leaf = group.child(OCI_LEAF)
+        leaf = group.child(setup.OCI_LEAF)
         measured = {
             "peak": group.memory_peak(),
             "cpu": group.cpu_seconds(),
             "oom": group.oom_kills() + leaf.oom_kills(),
             "pids_hits": group.pids_limit_hits() + leaf.pids_limit_hits(),
             "throttled": group.cpu_throttled(),
-            "tmpfs_full": _tmpfs_full(scratch),
+            "tmpfs_full": setup.tmpfs_full(scratch),
         }
     finally:
-        _cleanup(chosen, cid, scratch, group)
+        exited = outcome is not None and outcome.returncode is not None and outcome.returncode >= 0
+        exited = exited and not (outcome.timed_out or outcome.killed_for_output)
+        setup.cleanup(chosen, cid, scratch, group, runtime_exited=exited)
     return _result(run_id, name, chosen, list(argv), outcome, measured, requested_at)
 
 
@@ -253,7 +183,15 @@ def _exit_code(returncode: int | None) -> int | None:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _result(run_id: int, name: str, runtime: str, argv: list[str], outcome: proc.ProcResult, measured: dict, requested_at: float) -> ContainerResult:
+def _result(
+    run_id: int,
+    name: str,
+    runtime: str,
+    argv: list[str],
+    outcome: proc.ProcResult,
+    measured: dict,
+    requested_at: float,
+) -> ContainerResult:
     exit_code = _exit_code(outcome.returncode)
     hits: list[str] = []
     if outcome.timed_out:
@@ -280,7 +218,9 @@ def _result(run_id: int, name: str, runtime: str, argv: list[str], outcome: proc
     elif measured["oom"]:
         stopped_by = "memory"
     elif exit_code:
-        stopped_by = next((limit for limit in ("pids", "file_size", "tmpfs", "open_files") if limit in hits), None)
+        stopped_by = next(
+            (limit for limit in ("pids", "file_size", "tmpfs", "open_files") if limit in hits), None
+        )
     first = outcome.first_output_at
     return ContainerResult(
         run_id=run_id,
@@ -313,7 +253,16 @@ class ContainerHandle:
     The wall limit still applies: a timer stops it when ``limits.wall_seconds`` pass.
     """
 
-    def __init__(self, run_id: int, name: str, runtime: str, cid: str, scratch: Path, group: cgroups.Cgroup, limits: Limits) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        name: str,
+        runtime: str,
+        cid: str,
+        scratch: Path,
+        group: cgroups.Cgroup,
+        limits: Limits,
+    ) -> None:
         self.run_id, self.name, self.runtime, self.cid = run_id, name, runtime, cid
         self.scratch, self.group = scratch, group
         self.start_seconds: float | None = None
@@ -342,7 +291,7 @@ class ContainerHandle:
         if self.process is not None:
             proc.kill_group(self.process.pid)
             self.process.wait()
-        _cleanup(self.runtime, self.cid, self.scratch, self.group)
+        setup.cleanup(self.runtime, self.cid, self.scratch, self.group)
 
     def __enter__(self) -> ContainerHandle:
         return self
@@ -351,11 +300,21 @@ class ContainerHandle:
         self.stop()
 
 
-def start_container(run_id: int, argv: list[str], limits: Limits, *, runtime: str = "auto", name: str = "c0", hostname: str | None = None) -> ContainerHandle:
+def start_container(
+    run_id: int,
+    argv: list[str],
+    limits: Limits,
+    *,
+    runtime: str = "auto",
+    name: str = "c0",
+    hostname: str | None = None,
+) -> ContainerHandle:
     """Start a container in the background; returns once it is running."""
     requested_at = time.monotonic()
     chosen = choose_runtime() if runtime == "auto" else runtime
-    cid, scratch, group, command = _prepare(run_id, list(argv), limits, chosen, name, hostname, None)
+    cid, scratch, group, command = setup.prepare(
+        run_id, list(argv), limits, chosen, name, hostname, None
+    )
     handle = ContainerHandle(run_id, name, chosen, cid, scratch, group, limits)
     try:
         env = proc.sandbox_env(run_id)
@@ -371,12 +330,21 @@ def start_container(run_id: int, argv: list[str], limits: Limits, *, runtime: st
             )
             _wait_for_pid(group, timeout=limits.wall_seconds)
         else:
-            command = _oci_argv(chosen, scratch, cid, detach=True)
+            command = setup.oci_argv(chosen, scratch, cid, detach=True)
             # A detached container inherits the runtime's stdio: pipes here would stay
             # open for the container's whole life, so nothing is captured.
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=limits.wall_seconds)
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                timeout=limits.wall_seconds,
+            )
             if done.returncode != 0:
-                raise RuntimeError(f"{chosen} could not start {cid} (exit status {done.returncode})")
+                raise RuntimeError(
+                    f"{chosen} could not start {cid} (exit status {done.returncode})"
+                )
     except BaseException:
         handle.stop()
         raise
@@ -399,11 +367,12 @@ def capabilities() -> list[Capability]:
     for runtime in ("runc", "crun", "bwrap"):
         if not runtime_version(runtime):
             if runtime != "crun":  # crun is optional: only useful with unified cgroups
-                found.append(Capability(runtime, False, f"{runtime} is not installed", INSTALL[runtime]))
+                found.append(
+                    Capability(runtime, False, f"{runtime} is not installed", INSTALL[runtime])
+                )
             continue
         if runtime == "crun" and cgroups.mode() != "v2":
-            found.append(Capability("crun", False, f"{runtime_version('crun')} installed but cgroups are {cgroups.mode()}, crun needs unified v2", ""))
-            continue
+            continue  # installed but unusable here: crun refuses v1/hybrid cgroups
         ok, detail = probe_runtime(runtime)
         found.append(Capability(runtime, ok, detail, "" if ok else INSTALL[runtime]))
     usable = [cap.name for cap in found if cap.ok]

@@ -15,7 +15,25 @@ from collections.abc import Callable
 from .capability import Capability
 
 # Modules whose capabilities() the doctor collects, in report order.
-PROBED_MODULES = ("containers", "container_assets", "cgroups", "accel", "guest_assets", "emulation", "netns")
+PROBED_MODULES = (
+    "containers",
+    "container_assets",
+    "cgroups",
+    "accel",
+    "guest_assets",
+    "emulation",
+    "netns",
+)
+# What a module's probe needs installed: the fix we print when its import or probe fails.
+MODULE_PACKAGES = {
+    "containers": "runc bubblewrap",
+    "container_assets": "busybox-static",
+    "cgroups": "",
+    "accel": "qemu-system-x86 qemu-utils",
+    "guest_assets": "qemu-system-x86 qemu-utils busybox-static",
+    "emulation": "qemu-user-static busybox-static",
+    "netns": "iproute2 nftables",
+}
 # Capability names without which no lab can run at all.
 REQUIRED = ("container-runtime", "container-rootfs", "cgroups")
 
@@ -26,7 +44,11 @@ def _probe_module(module_name: str) -> list[Capability]:
         probe: Callable[[], list[Capability]] = module.capabilities
         found = list(probe())
     except Exception as error:  # a broken probe is itself a finding
-        return [Capability(module_name, False, f"probe failed: {type(error).__name__}: {error}", "")]
+        packages = MODULE_PACKAGES.get(module_name) or "runc bubblewrap busybox-static"
+        fix = f"apt-get install -y {packages}  (and check labs/sandbox/{module_name}.py is present)"
+        return [
+            Capability(module_name, False, f"probe failed: {type(error).__name__}: {error}", fix)
+        ]
     return [cap for cap in found if isinstance(cap, Capability)]
 
 
@@ -46,7 +68,9 @@ def labs_ready(capabilities: list[Capability]) -> bool:
 def render(capabilities: list[Capability], *, as_json: bool = False) -> str:
     ready = labs_ready(capabilities)
     if as_json:
-        return json.dumps({"ready": ready, "capabilities": [cap.as_dict() for cap in capabilities]}, indent=2)
+        return json.dumps(
+            {"ready": ready, "capabilities": [cap.as_dict() for cap in capabilities]}, indent=2
+        )
     width = max((len(cap.name) for cap in capabilities), default=10)
     lines = []
     for cap in capabilities:

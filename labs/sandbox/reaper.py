@@ -62,7 +62,11 @@ class ReapReport:
         return asdict(self)
 
     def summary(self) -> str:
-        parts = [f"{len(items)} {key}" for key, items in asdict(self).items() if items and key != "errors"]
+        parts = [
+            f"{len(items)} {key}"
+            for key, items in asdict(self).items()
+            if items and key != "errors"
+        ]
         text = ", ".join(parts) or "nothing to remove"
         return text + (f"; errors: {'; '.join(self.errors)}" if self.errors else "")
 
@@ -85,7 +89,16 @@ def reap(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
     """Remove leftovers of every run not in ``keep`` (and, with ``only``, just those runs)."""
     select = _Selector(keep, only)
     report = ReapReport()
-    steps = (_reap_processes, _reap_containers, _reap_cgroups, _reap_netns, _reap_links, _reap_nft, _reap_mounts, _reap_scratch)
+    steps = (
+        _reap_processes,
+        _reap_containers,
+        _reap_cgroups,
+        _reap_netns,
+        _reap_links,
+        _reap_nft,
+        _reap_mounts,
+        _reap_scratch,
+    )
     for step in steps:
         try:
             step(select, report)
@@ -94,18 +107,31 @@ def reap(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
     return report
 
 
-def inventory(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None) -> dict[str, list[str]]:
+def inventory(
+    *, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
+) -> dict[str, list[str]]:
     """What ``reap`` would remove, without removing anything (empty lists when clean)."""
     select = _Selector(keep, only)
     root = scratch_root()
     processes = _find_processes(select)
     found = {
-        "processes": [f"{pid} (run {run_id})" for pid, run_id in processes.items() if not _is_zombie(pid)],
-        "containers": [f"{rt}:{name}" for rt, state in RUNTIME_STATE_ROOTS.items() for name in _listdir(state) if select.wants(name)],
+        "processes": [
+            f"{pid} (run {run_id})" for pid, run_id in processes.items() if not _is_zombie(pid)
+        ],
+        "containers": [
+            f"{rt}:{name}"
+            for rt, state in RUNTIME_STATE_ROOTS.items()
+            for name in _listdir(state)
+            if select.wants(name)
+        ],
         "cgroups": [str(path) for path in cgroups.list_run_groups() if select.wants(path.name)],
         "netns": [name for name in _listdir(NETNS_DIR) if select.wants(name)],
         "links": [name for name in _listdir(SYS_NET) if select.wants(name)],
-        "mounts": [str(p) for p in mounts_below(root) if p != root and select.wants(p.relative_to(root).parts[0])],
+        "mounts": [
+            str(p)
+            for p in mounts_below(root)
+            if p != root and select.wants(p.relative_to(root).parts[0])
+        ],
         "scratch_dirs": [name for name in _listdir(root) if select.wants(name)],
     }
     return found
@@ -161,7 +187,9 @@ def run_id_of_process(pid: int) -> int | None:
     return None
 
 
-def find_processes(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None) -> dict[int, int]:
+def find_processes(
+    *, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
+) -> dict[int, int]:
     """pid → run id for every live process of a run not in ``keep`` (limited to ``only``)."""
     return _find_processes(_Selector(keep, only))
 
@@ -185,7 +213,9 @@ def _reap_processes(select: _Selector, report: ReapReport) -> None:
     killed: set[int] = set()
     # Repeat: a parent we kill may have forked once more before dying.
     for _ in range(5):
-        found = {pid: run_id for pid, run_id in _find_processes(select).items() if pid not in killed}
+        found = {
+            pid: run_id for pid, run_id in _find_processes(select).items() if pid not in killed
+        }
         if not found:
             return
         for pid, run_id in found.items():
@@ -224,9 +254,9 @@ def _listdir(path: Path) -> list[str]:
 def _reap_containers(select: _Selector, report: ReapReport) -> None:
     for runtime, state_root in RUNTIME_STATE_ROOTS.items():
         for name in _listdir(state_root):
-            if select.wants(name) and shutil.which(runtime):
-                if _run_tool([runtime, "delete", "-f", name], report):
-                    report.containers.append(f"{runtime}:{name}")
+            wanted = select.wants(name) and shutil.which(runtime)
+            if wanted and _run_tool([runtime, "delete", "-f", name], report):
+                report.containers.append(f"{runtime}:{name}")
 
 
 def _reap_cgroups(select: _Selector, report: ReapReport) -> None:
@@ -247,21 +277,23 @@ def _reap_netns(select: _Selector, report: ReapReport) -> None:
 def _reap_links(select: _Selector, report: ReapReport) -> None:
     for name in _listdir(SYS_NET):
         # Deleting one end of a veth pair removes the other: it may already be gone.
-        if select.wants(name) and (SYS_NET / name).exists():
-            if _run_tool(["ip", "link", "delete", name], report):
-                report.links.append(name)
+        wanted = select.wants(name) and (SYS_NET / name).exists()
+        if wanted and _run_tool(["ip", "link", "delete", name], report):
+            report.links.append(name)
 
 
 def _reap_nft(select: _Selector, report: ReapReport) -> None:
     if not shutil.which("nft"):
         return
     # Tables live only in the kernel; nft is the one way to list them (a few ms).
-    done = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=TOOL_TIMEOUT)
+    done = subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, timeout=TOOL_TIMEOUT
+    )
     for line in done.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] == "table" and select.wants(parts[2]):
-            if _run_tool(["nft", "delete", "table", parts[1], parts[2]], report):
-                report.nft_tables.append(f"{parts[1]} {parts[2]}")
+        wanted = len(parts) == 3 and parts[0] == "table" and select.wants(parts[2])
+        if wanted and _run_tool(["nft", "delete", "table", parts[1], parts[2]], report):
+            report.nft_tables.append(f"{parts[1]} {parts[2]}")
 
 
 # --- mounts and scratch directories --------------------------------------------------
@@ -290,7 +322,7 @@ def umount_detach(path: Path) -> None:
 
 
 def clear_directory(path: Path) -> None:
-    """Delete what is inside ``path`` (not ``path`` itself); symlinks are removed, never followed."""
+    """Delete what is inside ``path`` (not ``path`` itself); symlinks are unlinked, not followed."""
     with os.scandir(path) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):

@@ -23,7 +23,10 @@ def test_mode_is_detected():
 def test_create_limit_measure_kill_remove(run_id):
     group = cgroups.create(name_for(run_id, "g"), memory_bytes=64 << 20, pids=8, cpu_percent=50)
     try:
-        assert all(path.name == name_for(run_id, "g") and path.parent.name == "virtlab" for path in group.dirs.values())
+        assert all(
+            path.name == name_for(run_id, "g") and path.parent.name == "virtlab"
+            for path in group.dirs.values()
+        )
         sleeper = subprocess.Popen(["sleep", "60"])
         group.add_pid(sleeper.pid)
         assert sleeper.pid in group.pids()

@@ -25,7 +25,9 @@ def sh(script: str) -> list[str]:
 
 def test_fork_bomb_hits_the_pids_limit(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=15, pids=24)
-    result = containers.run_container(run_id, sh("f(){ f|f& }; f; sleep 1; echo survived; exit 1"), limits, runtime=runtime)
+    result = containers.run_container(
+        run_id, sh("f(){ f|f& }; f; sleep 1; echo survived; exit 1"), limits, runtime=runtime
+    )
     assert "pids" in result.limits_hit
     assert result.stopped_by == "pids"
     assert b"fork" in result.stderr
@@ -35,7 +37,12 @@ def test_fork_bomb_hits_the_pids_limit(run_id, runtime, no_leftovers):
 def test_memory_bomb_is_oom_killed(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=15, memory_mib=32)
     # Command substitution keeps every byte in the shell's memory, touching the pages.
-    result = containers.run_container(run_id, sh("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"), limits, runtime=runtime)
+    result = containers.run_container(
+        run_id,
+        sh("x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"),
+        limits,
+        runtime=runtime,
+    )
     assert result.oom_killed
     assert result.stopped_by == "memory"
     assert result.peak_memory_bytes <= 32 * MIB
@@ -45,7 +52,9 @@ def test_memory_bomb_is_oom_killed(run_id, runtime, no_leftovers):
 
 def test_filling_the_tmpfs_stops_at_its_size(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=15, tmpfs_mib=4, file_size_mib=64)
-    result = containers.run_container(run_id, sh("dd if=/dev/zero of=/tmp/fill bs=1M count=50"), limits, runtime=runtime)
+    result = containers.run_container(
+        run_id, sh("dd if=/dev/zero of=/tmp/fill bs=1M count=50"), limits, runtime=runtime
+    )
     assert result.exit_code != 0
     assert "tmpfs" in result.limits_hit
     assert result.stopped_by == "tmpfs"
@@ -55,7 +64,9 @@ def test_filling_the_tmpfs_stops_at_its_size(run_id, runtime, no_leftovers):
 
 def test_one_huge_file_hits_the_file_size_limit(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=15, tmpfs_mib=32, file_size_mib=2)
-    script = "dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; rc=$?; wc -c < /tmp/big; exit $rc"
+    script = (
+        "dd if=/dev/zero of=/tmp/big bs=1M count=20 2>/dev/null; rc=$?; wc -c < /tmp/big; exit $rc"
+    )
     result = containers.run_container(run_id, sh(script), limits, runtime=runtime)
     assert result.stopped_by == "file_size"
     assert int(result.stdout.split()[-1]) <= 2 * MIB
@@ -77,7 +88,9 @@ def test_endless_output_is_truncated_and_stopped(run_id, runtime, no_leftovers, 
 def test_busy_loop_is_held_to_its_cpu_quota(run_id, runtime, no_leftovers):
     def burn(percent: int) -> containers.ContainerResult:
         limits = Limits(wall_seconds=1.5, cpu_percent=percent)
-        return containers.run_container(run_id, sh("while :; do :; done"), limits, runtime=runtime, name=f"cpu{percent}")
+        return containers.run_container(
+            run_id, sh("while :; do :; done"), limits, runtime=runtime, name=f"cpu{percent}"
+        )
 
     with ThreadPoolExecutor(2) as pool:
         capped, full = pool.map(burn, [20, 100])
@@ -91,7 +104,9 @@ def test_busy_loop_is_held_to_its_cpu_quota(run_id, runtime, no_leftovers):
 
 
 def test_sleeping_past_the_wall_limit_is_killed(run_id, runtime, no_leftovers):
-    result = containers.run_container(run_id, sh("echo started; sleep 60"), Limits(wall_seconds=1), runtime=runtime)
+    result = containers.run_container(
+        run_id, sh("echo started; sleep 60"), Limits(wall_seconds=1), runtime=runtime
+    )
     assert result.timed_out
     assert result.stopped_by == "wall"
     assert result.stdout == b"started\n"
@@ -100,7 +115,10 @@ def test_sleeping_past_the_wall_limit_is_killed(run_id, runtime, no_leftovers):
 
 
 def test_a_setsid_child_does_not_outlive_the_run(run_id, runtime, no_leftovers):
-    script = "setsid sh -c 'sleep 60' </dev/null >/dev/null 2>&1 & (setsid sleep 60 &) ; echo parent-leaves"
+    script = (
+        "setsid sh -c 'sleep 60' </dev/null >/dev/null 2>&1 & (setsid sleep 60 &) ; "
+        "echo parent-leaves"
+    )
     result = containers.run_container(run_id, sh(script), Limits(wall_seconds=10), runtime=runtime)
     assert result.exit_code == 0
     assert result.stdout == b"parent-leaves\n"
@@ -193,7 +211,9 @@ def test_cleanup_does_not_follow_planted_symlinks(run_id, runtime, no_leftovers,
         mkdir /tmp/d; ln -s {host_dir} /tmp/d/deeper; ln -s / /tmp/root
         cat /tmp/evil-file || echo cannot-read; echo planted; sleep 60
     """
-    handle = containers.start_container(run_id, sh(script), Limits(wall_seconds=20), runtime=runtime)
+    handle = containers.start_container(
+        run_id, sh(script), Limits(wall_seconds=20), runtime=runtime
+    )
     try:
         planted = handle.scratch / "tmp" / "evil-dir"
         for _ in range(500):
@@ -213,7 +233,12 @@ def test_cleanup_does_not_follow_planted_symlinks(run_id, runtime, no_leftovers,
 def test_planted_links_are_not_readable_inside(run_id, runtime, no_leftovers, tmp_path):
     secret = tmp_path / "host-secret"
     secret.write_text("precious")
-    result = containers.run_container(run_id, sh(f"ln -s {secret} /tmp/evil; cat /tmp/evil || echo cannot-read"), Limits(wall_seconds=10), runtime=runtime)
+    result = containers.run_container(
+        run_id,
+        sh(f"ln -s {secret} /tmp/evil; cat /tmp/evil || echo cannot-read"),
+        Limits(wall_seconds=10),
+        runtime=runtime,
+    )
     assert b"precious" not in result.stdout and b"cannot-read" in result.stdout
     assert secret.read_text() == "precious"
     no_leftovers(run_id)
@@ -221,8 +246,13 @@ def test_planted_links_are_not_readable_inside(run_id, runtime, no_leftovers, tm
 
 def test_thousands_of_file_descriptors_hit_nofile(run_id, runtime, no_leftovers):
     # busybox tail opens every file it is given before reading any of them.
-    script = "ulimit -n; i=0; while [ $i -lt 2000 ]; do : > /tmp/f$i; i=$((i+1)); done; tail -q -n 0 /tmp/f*"
-    result = containers.run_container(run_id, sh(script), Limits(wall_seconds=20, open_files=256), runtime=runtime)
+    script = (
+        "ulimit -n; i=0; while [ $i -lt 2000 ]; do : > /tmp/f$i; i=$((i+1)); done; "
+        "tail -q -n 0 /tmp/f*"
+    )
+    result = containers.run_container(
+        run_id, sh(script), Limits(wall_seconds=20, open_files=256), runtime=runtime
+    )
     assert result.stdout.split()[0] == b"256"
     assert b"Too many open files" in result.stderr
     assert "open_files" in result.limits_hit
@@ -244,10 +274,18 @@ print("all started")
 """
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs the host's python3 to bind in")
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/python3"), reason="needs the host's python3 to bind in"
+)
 def test_threads_past_the_pids_limit(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=20, pids=32)
-    result = containers.run_container(run_id, ["/usr/bin/python3", "-c", THREAD_BOMB], limits, runtime=runtime, ro_binds={"/usr": "/usr"})
+    result = containers.run_container(
+        run_id,
+        ["/usr/bin/python3", "-c", THREAD_BOMB],
+        limits,
+        runtime=runtime,
+        ro_binds={"/usr": "/usr"},
+    )
     assert b"stopped after" in result.stdout, result.stderr
     assert int(result.stdout.split()[2]) < 32
     assert "pids" in result.limits_hit
@@ -259,11 +297,15 @@ def test_twenty_containers_at_once(run_id, runtime, no_leftovers):
     limits = Limits(wall_seconds=30, memory_mib=32, pids=16)
 
     def one(index: int) -> containers.ContainerResult:
-        return containers.run_container(run_id, sh("echo up; sleep 0.2; echo done"), limits, runtime=runtime, name=f"c{index}")
+        return containers.run_container(
+            run_id, sh("echo up; sleep 0.2; echo done"), limits, runtime=runtime, name=f"c{index}"
+        )
 
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(one, range(20)))
     for result in results:
-        assert (result.exit_code == 0 and result.stdout == b"up\ndone\n") or result.stopped_by is not None
+        assert (
+            result.exit_code == 0 and result.stdout == b"up\ndone\n"
+        ) or result.stopped_by is not None
     assert sum(result.exit_code == 0 for result in results) >= 10
     no_leftovers(run_id)

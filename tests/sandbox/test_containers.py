@@ -14,7 +14,12 @@ LIMITS = Limits(wall_seconds=20, memory_mib=64, pids=32)
 
 
 def test_runs_a_command_and_measures_it(run_id, runtime, no_leftovers):
-    result = containers.run_container(run_id, ["sh", "-c", "echo READY; hostname; echo $VIRTLAB_RUN; exit 7"], LIMITS, runtime=runtime)
+    result = containers.run_container(
+        run_id,
+        ["sh", "-c", "echo READY; hostname; echo $VIRTLAB_RUN; exit 7"],
+        LIMITS,
+        runtime=runtime,
+    )
     assert result.exit_code == 7
     assert result.stdout.decode().split() == ["READY", name_for(run_id, "c0"), run_prefix(run_id)]
     assert result.runtime == runtime and result.runtime_version
@@ -28,7 +33,11 @@ def test_runs_a_command_and_measures_it(run_id, runtime, no_leftovers):
 def test_hostname_stdin_and_readonly_root(run_id, runtime, no_leftovers):
     result = containers.run_container(
         run_id,
-        ["sh", "-c", "hostname; cat; touch /etc/x && echo ROOT-WRITABLE; echo ok > /tmp/f && cat /tmp/f"],
+        [
+            "sh",
+            "-c",
+            "hostname; cat; touch /etc/x && echo ROOT-WRITABLE; echo ok > /tmp/f && cat /tmp/f",
+        ],
         LIMITS,
         runtime=runtime,
         hostname="lab-box",
@@ -41,7 +50,12 @@ def test_hostname_stdin_and_readonly_root(run_id, runtime, no_leftovers):
 
 
 def test_no_capabilities_and_no_new_privileges(run_id, runtime, no_leftovers):
-    result = containers.run_container(run_id, ["sh", "-c", "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"], LIMITS, runtime=runtime)
+    result = containers.run_container(
+        run_id,
+        ["sh", "-c", "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"],
+        LIMITS,
+        runtime=runtime,
+    )
     status = dict(line.split(":\t") for line in result.stdout.decode().splitlines())
     assert int(status["CapEff"], 16) == 0
     assert int(status["CapBnd"], 16) == 0
@@ -51,7 +65,12 @@ def test_no_capabilities_and_no_new_privileges(run_id, runtime, no_leftovers):
 
 
 def test_a_long_lived_container_reports_memory_and_stops(run_id, runtime, no_leftovers):
-    handles = [containers.start_container(run_id, ["sleep", "60"], LIMITS, runtime=runtime, name=f"c{index}") for index in range(3)]
+    handles = [
+        containers.start_container(
+            run_id, ["sleep", "60"], LIMITS, runtime=runtime, name=f"c{index}"
+        )
+        for index in range(3)
+    ]
     try:
         assert all(handle.alive() for handle in handles)
         assert all((handle.memory_bytes() or 0) > 0 for handle in handles)
@@ -65,7 +84,9 @@ def test_a_long_lived_container_reports_memory_and_stops(run_id, runtime, no_lef
 
 
 def test_a_long_lived_container_still_has_a_wall_limit(run_id, runtime, no_leftovers):
-    handle = containers.start_container(run_id, ["sleep", "60"], Limits(wall_seconds=0.3), runtime=runtime)
+    handle = containers.start_container(
+        run_id, ["sleep", "60"], Limits(wall_seconds=0.3), runtime=runtime
+    )
     handle._timer.join(timeout=10)
     assert not handle.alive()
     no_leftovers(run_id)

@@ -15,7 +15,9 @@ def test_names_carry_the_run_id():
     assert naming.run_id_of(naming.name_for(900_000_123, "vm1")) == 900_000_123
 
 
-@pytest.mark.parametrize("name", ["vlx-c0", "xvl12-c0", "vl-c0", "vl12", "VL12-c0", "", "lo", "eth0"])
+@pytest.mark.parametrize(
+    "name", ["vlx-c0", "xvl12-c0", "vl-c0", "vl12", "VL12-c0", "", "lo", "eth0"]
+)
 def test_lookalikes_are_not_ours(name):
     assert naming.run_id_of(name) is None
 

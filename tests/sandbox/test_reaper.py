@@ -13,7 +13,10 @@ from labs.sandbox import cgroups, reaper
 from labs.sandbox.naming import name_for, run_prefix
 from labs.sandbox.paths import scratch_root
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(os.geteuid() != 0, reason="the reaper runs as root")]
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the reaper runs as root"),
+]
 
 
 def _sleeper(env_marker: str | None, argv0: str = "sleep") -> subprocess.Popen:
@@ -52,9 +55,13 @@ def lookalikes(run_id):
         subprocess.run(["ip", "netns", "delete", made["netns"]], check=True)
 
 
-def test_reap_removes_planted_leftovers_and_spares_lookalikes(run_id, lookalikes, tmp_path, no_leftovers):
+def test_reap_removes_planted_leftovers_and_spares_lookalikes(
+    run_id, lookalikes, tmp_path, no_leftovers
+):
     marked = _sleeper(run_prefix(run_id))
-    named = _sleeper(None, argv0=f"-name={name_for(run_id, 'vm0')},process={name_for(run_id, 'vm0')}")
+    named = _sleeper(
+        None, argv0=f"-name={name_for(run_id, 'vm0')},process={name_for(run_id, 'vm0')}"
+    )
     group = cgroups.create(name_for(run_id, "fake"), pids=4)
     nested = next(iter(group.dirs.values())) / "ctr"
     nested.mkdir()
@@ -73,7 +80,9 @@ def test_reap_removes_planted_leftovers_and_spares_lookalikes(run_id, lookalikes
     report = reaper.reap(only={run_id})
 
     assert not report.errors, report.errors
-    assert sorted(entry.split()[0] for entry in report.processes) == sorted([str(marked.pid), str(named.pid)])
+    assert sorted(entry.split()[0] for entry in report.processes) == sorted(
+        [str(marked.pid), str(named.pid)]
+    )
     assert marked.wait(timeout=10) == -9 and named.wait(timeout=10) == -9
     assert any(path.endswith(name_for(run_id, "fake")) for path in report.cgroups)
     assert report.scratch_dirs == [name_for(run_id, "x")]
@@ -107,7 +116,9 @@ def test_keep_and_only_select_runs(run_id):
 def test_reap_unmounts_before_deleting(run_id, tmp_path):
     scratch = scratch_root() / name_for(run_id, "m")
     (scratch / "tmp").mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(scratch / "tmp")], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(scratch / "tmp")], check=True
+    )
     os.symlink(tmp_path, scratch / "tmp" / "escape")
     (tmp_path / "survivor").write_text("x")
     report = reaper.reap(only={run_id})

@@ -1,0 +1,134 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from labs import capabilities
+from labs.models import LabRun
+from labs.sandbox.capability import Capability
+from tests.conftest import PASSWORD
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+SAMPLES = [
+    {"series": "container", "repeat": 1, "start_seconds": 0.03, "total_seconds": 0.04,
+     "peak_memory_mib": 2.0, "runtime": "runc", "guest_uptime_seconds": None},
+    {"series": "vm", "repeat": 1, "start_seconds": 2.1, "total_seconds": 2.2,
+     "peak_memory_mib": 210.0, "runtime": "QEMU", "guest_uptime_seconds": 1.2, "accelerator": "tcg"},
+]  # fmt: skip
+HOST = {"kernel": "6.1", "cpu_model": "Test CPU", "cores": 2, "accelerator": "tcg", "versions": {}}
+
+
+@pytest.fixture
+def all_ready(monkeypatch):
+    names = {"container-runtime", "container-rootfs", "cgroups", "tcg", "guest-kernel",
+             "guest-initramfs", "qemu-user", "aarch64-busybox", "netns"}  # fmt: skip
+    caps = {name: Capability(name, True, "ok") for name in names}
+    monkeypatch.setattr(capabilities, "cached", lambda: (caps, "2026-01-01T00:00:00"))
+
+
+def make_run(user, status="succeeded", samples=SAMPLES):
+    return LabRun.objects.create(
+        user=user, lab="boot-race", params={"repeats": 1, "vm_memory_mib": 128}, status=status,
+        host_facts=HOST, results={"samples": samples, "summary": {"vm_over_container_median": 70.0}},
+    )  # fmt: skip
+
+
+def test_catalogue_lists_labs_with_status(client, db, all_ready):
+    body = client.get(reverse("labs:catalogue")).content.decode()
+    assert "Boot race" in body and "Ready on this server" in body
+
+
+def test_missing_capability_is_explained_and_run_not_offered(student_client, monkeypatch):
+    caps = {"tcg": Capability("tcg", False, "qemu-system-x86_64 not found",
+                              "apt-get install -y qemu-system-x86")}  # fmt: skip
+    monkeypatch.setattr(capabilities, "cached", lambda: (caps, "2026-01-01T00:00:00"))
+    body = student_client.get(reverse("labs:detail", args=["boot-race"])).content.decode()
+    assert "cannot run this lab yet" in body
+    assert "apt-get install -y qemu-system-x86" in body
+    assert "Run on this server" not in body
+    response = student_client.post(
+        reverse("labs:start", args=["boot-race"]), {"repeats": 1, "vm_memory_mib": 128}
+    )
+    assert response.status_code == 302 and not LabRun.objects.exists()
+
+
+def test_starting_a_run_queues_it(student_client, student, all_ready):
+    url = reverse("labs:start", args=["boot-race"])
+    response = student_client.post(url, {"repeats": "2", "vm_memory_mib": "128"})
+    run = LabRun.objects.get()
+    assert response.status_code == 302 and response.url == run.get_absolute_url()
+    assert run.status == "queued" and run.user == student
+    assert run.params == {"repeats": 2, "vm_memory_mib": 128}
+
+
+def test_invalid_parameters_show_at_the_field_and_start_nothing(student_client, all_ready):
+    url = reverse("labs:start", args=["boot-race"])
+    response = student_client.post(url, {"repeats": "50", "vm_memory_mib": "128"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "Must be between 1 and 20" in body
+    assert 'id="id_repeats_error"' in body
+    assert not LabRun.objects.exists()
+
+
+def test_quota_refuses_with_a_message(student_client, student, all_ready, settings):
+    settings.VIRTLAB_MAX_ACTIVE_RUNS_PER_USER = 1
+    make_run(student, status="running")
+    url = reverse("labs:start", args=["boot-race"])
+    response = student_client.post(url, {"repeats": "1", "vm_memory_mib": "128"}, follow=True)
+    assert "You already have 1 run(s) queued or running" in response.content.decode()
+    assert LabRun.objects.count() == 1
+
+
+def test_host_backlog_refuses(student_client, instructor, all_ready, settings):
+    settings.VIRTLAB_MAX_QUEUED_RUNS = 1
+    make_run(instructor, status="queued")
+    url = reverse("labs:start", args=["boot-race"])
+    response = student_client.post(url, {"repeats": "1", "vm_memory_mib": "128"}, follow=True)
+    assert "already has 1 runs waiting" in response.content.decode()
+    assert LabRun.objects.count() == 1
+
+
+def test_run_page_full_and_fragment(student_client, student, all_ready):
+    run = make_run(student)
+    full = student_client.get(run.get_absolute_url())
+    body = full.content.decode()
+    assert full.status_code == 200 and "<html" in body
+    assert 'id="figure-' in body and "vendor/plotly" in body and "Download CSV" in body
+    assert "Test CPU" in body  # host facts in the caption
+    fragment = student_client.get(run.get_absolute_url(), **HTMX).content.decode()
+    assert fragment.lstrip().startswith('<section id="run-panel"') and "<html" not in fragment
+    assert "hx-trigger" not in fragment  # finished: polling stops
+
+
+def test_active_run_polls_and_can_be_cancelled(student_client, student, all_ready):
+    run = make_run(student, status="queued", samples=[])
+    fragment = student_client.get(run.get_absolute_url(), **HTMX).content.decode()
+    assert 'hx-trigger="every 1s"' in fragment and "Cancel run" in fragment
+    student_client.post(reverse("labs:cancel", args=["boot-race", run.pk]))
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.cancel_requested
+
+
+def test_csv_download(student_client, student, all_ready):
+    run = make_run(student)
+    response = student_client.get(reverse("labs:csv", args=["boot-race", run.pk]))
+    assert response["Content-Type"] == "text/csv"
+    assert "attachment" in response["Content-Disposition"]
+    rows = response.content.decode().splitlines()
+    assert len(rows) == 3 and rows[2].startswith(f"{run.pk},boot-race,vm,1,2.1,1.2")
+
+
+def test_runs_are_private_to_their_owner(student, instructor_client, all_ready, db):
+    from django.contrib.auth import get_user_model
+
+    run = make_run(student)
+    other = Client()
+    other.force_login(get_user_model().objects.create_user("other", password=PASSWORD))
+    assert other.get(run.get_absolute_url()).status_code == 404
+    assert other.get(reverse("labs:csv", args=["boot-race", run.pk])).status_code == 404
+    assert instructor_client.get(run.get_absolute_url()).status_code == 200
+
+
+def test_anonymous_cannot_start(client, db, all_ready):
+    response = client.post(reverse("labs:start", args=["boot-race"]), {"repeats": "1"})
+    assert response.status_code == 302 and reverse("login") in response.url
+    assert not LabRun.objects.exists()
