@@ -4,18 +4,14 @@ Every container gets fresh pid, net (empty: no route anywhere), ipc, uts and mou
 namespaces, the shared busybox root read-only, a size-limited tmpfs at /tmp, no
 capabilities, no_new_privileges, rlimits, and a run-named cgroup
 (``virtlab/vl<id>-c0``) that we create with the memory/pids/CPU limits; the OCI
-runtime nests its own leaf below it, so peak memory, OOM kills and pids-limit hits
-stay readable after the runtime has cleaned up its part. The /tmp tmpfs is mounted
-on the host inside the run's scratch dir, so the host sees what the container wrote
-and removes it without following symlinks.
+runtime nests its own leaf (``…/ctr``) below it. Peak memory and CPU time are read
+from our group, OOM kills and fork failures from the leaf too (cgroup v1 does not
+propagate those events upwards). Setup and teardown live in container_setup.py.
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,9 +24,6 @@ from . import cgroups, container_assets, proc
 from . import container_setup as setup
 from .capability import Capability
 from .limits import Limits
-from .naming import name_for, run_prefix
-from .paths import scratch_root
-from .reaper import remove_scratch_dir
 
 RUNTIMES = ("crun", "runc", "bwrap")
 INSTALL = {
@@ -38,14 +31,12 @@ INSTALL = {
     "crun": "apt-get install -y crun",
     "bwrap": "apt-get install -y bubblewrap",
 }
-MS_NOSUID, MS_NODEV = 2, 4
 # Messages the kernel puts in a tool's stderr when an rlimit or the tmpfs stopped it.
 NOTED_LIMITS = {
     b"Too many open files": "open_files",
     b"File too large": "file_size",
     b"No space left on device": "tmpfs",
 }
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class RuntimeUnavailable(RuntimeError):
