@@ -69,3 +69,53 @@ def instructor_client(instructor):
     client = Client()
     client.force_login(instructor)
     return client
+
+
+DATABASE_BACKEND_TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "labs"],
+    }
+}
+
+
+def worker_env() -> dict:
+    """Environment for a lab worker subprocess that shares this test's database file."""
+    import os
+
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{name}",
+        "DJANGO_SETTINGS_MODULE": "virtlab.settings",
+    }
+
+
+@pytest.fixture
+def lab_worker(settings, transactional_db, host_capabilities):
+    """A real `manage.py lab_worker` process on the test database; stopped afterwards."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.TASKS = DATABASE_BACKEND_TASKS
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "lab_worker"],
+        cwd=root,
+        env=worker_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,65 @@
+"""The background path: django-tasks-db's worker runs lab runs; a killed worker's
+run is failed with a clear reason and leaves nothing behind once the reaper runs."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from labs.experiments import get_lab
+from labs.models import LabRun
+from labs.sandbox import reaper
+from labs.services import run_create
+from labs.stale import sweep
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def nothing_left(run_id: int) -> bool:
+    return not any(reaper.inventory(only={run_id}).values())
+
+
+def test_worker_executes_a_queued_run(lab_worker, student):
+    run = run_create(user=student, lab=get_lab("boot-race"), params={"repeats": 1})
+    assert run.status == "queued"
+
+    def finished():
+        run.refresh_from_db()
+        return run.status in LabRun.FINISHED
+
+    wait_for(finished, 120, "the worker to finish the run")
+    assert run.status == "succeeded", run.error
+    assert {s["series"] for s in run.samples} >= {"container", "vm"}
+    assert run.worker_pid == lab_worker.pid
+    assert nothing_left(run.pk)
+
+
+def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
+    run = run_create(user=student, lab=get_lab("boot-race"), params={"repeats": 4})
+
+    def booting_a_vm():
+        run.refresh_from_db()
+        return run.status == "running" and run.progress_step.startswith("VM boot")
+
+    wait_for(booting_a_vm, 120, "the run to start booting a VM")
+    time.sleep(0.5)  # let QEMU get going
+    os.kill(lab_worker.pid, signal.SIGKILL)
+    lab_worker.wait(timeout=10)
+
+    failed, _report = sweep()
+    run.refresh_from_db()
+    assert run.pk in failed
+    assert run.status == "failed" and "lab worker stopped" in run.error
+    assert run.samples  # what was measured before the crash is kept
+    assert nothing_left(run.pk), reaper.inventory(only={run.pk})
