@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from .quiz_files import QUIZ_FILE, QuizFileError, QuizSpec, parse_quiz
+
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LESSON_DIR_RE = re.compile(r"^\d+-[a-z0-9-]+$")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*\n?(.*)\Z", re.S | re.M)
@@ -57,6 +59,7 @@ class LessonSpec:
     body: str
     published: bool = True
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"quiz.yaml": text}
+    quiz: QuizSpec | None = None  # parsed and validated from extra_files["quiz.yaml"]
 
 
 @dataclass
@@ -208,9 +211,27 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
             if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
         },
     )
+    if QUIZ_FILE in spec.extra_files:
+        try:
+            spec.quiz = parse_quiz(spec.extra_files[QUIZ_FILE], f"{directory.name}/{QUIZ_FILE}")
+        except QuizFileError as exc:
+            check.problems += exc.problems
     if check.problems:
         raise ContentError(check.problems)
     return spec
+
+
+def _duplicate_question_ids(lessons: list[LessonSpec]) -> list[str]:
+    """Question ids are stable across the whole course: attempts are keyed by them."""
+    where: dict[str, list[str]] = {}
+    for lesson in lessons:
+        for qid in lesson.quiz.qids if lesson.quiz else []:
+            where.setdefault(qid, []).append(f"{lesson.source_dir}/{QUIZ_FILE}")
+    return [
+        f"question id {qid!r} is used in more than one quiz: {', '.join(files)}"
+        for qid, files in sorted(where.items())
+        if len(files) > 1
+    ]
 
 
 def read_course(root: Path) -> CourseContent:
@@ -231,6 +252,7 @@ def read_course(root: Path) -> CourseContent:
     slugs = [lesson.slug for lesson in lessons]
     if dupes := sorted({s for s in slugs if slugs.count(s) > 1}):
         problems.append(f"{root.name}: duplicate lesson slug(s): {', '.join(dupes)}")
+    problems += _duplicate_question_ids(lessons)
     if problems:
         raise ContentError(problems)
     return CourseContent(course=course, lessons=lessons)

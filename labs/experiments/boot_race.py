@@ -14,7 +14,7 @@ from labs.sandbox.limits import Limits
 from labs.sandbox.vm_process import VMBootTimeout
 
 from .base import Column, Lab, Param, Progress, RunContext, Sample
-from .charts import SERIES_COLOURS, base_layout
+from .charts import SERIES_COLOURS, base_layout, log_range
 from .stats import median_or_none, ratio_or_none, rounded
 
 CONTAINER_ARGV = ["/bin/sh", "-c", "echo started"]
@@ -147,7 +147,12 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     title = "Start latency: containers vs VMs"
     if ratio:
         title += f" — median VM boot is {ratio:g}× a container start"
-    fig.update_yaxes(type="log", title="seconds (log scale)")
+    fig.update_yaxes(
+        type="log",
+        dtick=1,  # one label per decade
+        range=log_range([s["start_seconds"] for s in samples]),
+        title="seconds (log scale)",
+    )
     return base_layout(fig, title=title, host=host, yaxis_title="seconds (log scale)")
 
 

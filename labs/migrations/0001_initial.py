@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,29 +15,65 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LabRun',
+            name="LabRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lab', models.SlugField()),
-                ('params', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('progress_step', models.CharField(blank=True, max_length=200)),
-                ('progress_fraction', models.FloatField(default=0.0)),
-                ('host_facts', models.JSONField(blank=True, default=dict)),
-                ('results', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('deadline_at', models.DateTimeField(blank=True, null=True)),
-                ('worker_pid', models.IntegerField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, help_text='Empty for runs started from the command line.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='lab_runs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lab", models.SlugField()),
+                ("params", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("progress_step", models.CharField(blank=True, max_length=200)),
+                ("progress_fraction", models.FloatField(default=0.0)),
+                ("host_facts", models.JSONField(blank=True, default=dict)),
+                ("results", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("deadline_at", models.DateTimeField(blank=True, null=True)),
+                ("worker_pid", models.IntegerField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for runs started from the command line.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lab_runs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['lab', 'status'], name='labs_labrun_lab_6752b7_idx'), models.Index(fields=['user', 'lab', '-created_at'], name='labs_labrun_user_id_dac99f_idx'), models.Index(fields=['status', 'created_at'], name='labs_labrun_status_da2172_idx')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["lab", "status"], name="labs_labrun_lab_6752b7_idx"),
+                    models.Index(
+                        fields=["user", "lab", "-created_at"], name="labs_labrun_user_id_dac99f_idx"
+                    ),
+                    models.Index(
+                        fields=["status", "created_at"], name="labs_labrun_status_da2172_idx"
+                    ),
+                ],
             },
         ),
     ]

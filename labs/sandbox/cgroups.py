@@ -293,7 +293,7 @@ def _kill_pids_until_empty(group: Cgroup, rounds: int = 50) -> int:
                 signalled += 1
             except ProcessLookupError:
                 pass
-        time.sleep(0.002)
+        time.sleep(0.001)
     return signalled
 
 

@@ -135,7 +135,7 @@ def run_in_vm(
     script = (
         "read a _ < /proc/uptime; "
         + loop_script(iterations)
-        + "; read b _ < /proc/uptime; echo \"uptime $a $b\""
+        + '; read b _ < /proc/uptime; echo "uptime $a $b"'
     )
     asked = time.monotonic()
     rc, output = handle.run(script, timeout=timeout)
@@ -209,4 +209,6 @@ def capabilities() -> list[Capability]:
     if result.stdout.strip() != "aarch64-ok":
         detail = f"{QEMU_USER} could not run the aarch64 busybox: {result.stderr.strip()[:200]}"
         return [Capability("qemu-user", False, detail, INSTALL_QEMU_USER)]
-    return [Capability("qemu-user", True, f"{QEMU_USER} {qemu_user_version()} runs aarch64 busybox")]
+    return [
+        Capability("qemu-user", True, f"{QEMU_USER} {qemu_user_version()} runs aarch64 busybox")
+    ]

@@ -125,9 +125,7 @@ def applet_paths(busybox: Path) -> list[str]:
 
 def entries(busybox: Path) -> list[Entry]:
     result = [Entry(d, stat.S_IFDIR | 0o755) for d in DIRECTORIES]
-    result += [
-        Entry(path, stat.S_IFCHR | 0o600, rdev=rdev) for path, rdev in DEVICE_NODES.items()
-    ]
+    result += [Entry(path, stat.S_IFCHR | 0o600, rdev=rdev) for path, rdev in DEVICE_NODES.items()]
     result.append(Entry("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()))
     for applet in applet_paths(busybox):
         if applet in ("bin/busybox", "init"):

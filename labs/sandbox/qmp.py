@@ -70,7 +70,9 @@ class QMPClient:
 
     # -- commands and events ---------------------------------------------------------
 
-    def execute(self, command: str, arguments: dict | None = None, timeout: float | None = None) -> Any:
+    def execute(
+        self, command: str, arguments: dict | None = None, timeout: float | None = None
+    ) -> Any:
         """Run one command and return its ``return`` value; raise QMPError on ``error``."""
         if self._sock is None:
             raise QMPError("not connected")

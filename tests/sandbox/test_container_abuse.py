@@ -115,13 +115,15 @@ def test_sleeping_past_the_wall_limit_is_killed(run_id, runtime, no_leftovers):
 
 
 def test_a_setsid_child_does_not_outlive_the_run(run_id, runtime, no_leftovers):
+    # The child reports once it has its own session; the parent waits for that and leaves.
     script = (
-        "setsid sh -c 'sleep 60' </dev/null >/dev/null 2>&1 & (setsid sleep 60 &) ; "
+        "(setsid sh -c 'echo escaped; exec sleep 60 >/dev/null 2>&1' &) | head -n 1; "
         "echo parent-leaves"
     )
     result = containers.run_container(run_id, sh(script), Limits(wall_seconds=10), runtime=runtime)
     assert result.exit_code == 0
-    assert result.stdout == b"parent-leaves\n"
+    assert result.stdout == b"escaped\nparent-leaves\n"
+    assert result.wall_seconds < 10  # the run ended with the parent, not at the wall limit
     no_leftovers(run_id)
 
 

@@ -116,3 +116,11 @@ def test_capabilities_report_the_runtimes(runc):
     assert found["container-runtime"].ok
     assert found["runc"].ok and "runc" in found["runc"].detail
     assert all(capability.install for capability in found.values() if not capability.ok)
+
+
+def test_auto_picks_a_runtime_that_works(run_id, runc, no_leftovers):
+    result = containers.run_container(run_id, ["echo", "auto"], LIMITS)
+    assert result.stdout == b"auto\n"
+    assert result.runtime == containers.choose_runtime()
+    assert containers.probe_runtime(result.runtime)[0]
+    no_leftovers(run_id)

@@ -109,13 +109,16 @@ def test_streaming_hook_sees_stdout(run_id):
     assert b"".join(chunks) == b"one\ntwo\n"
 
 
+# The escapee says "escaped" only once it has its own session, and the parent waits
+# for that line, so the runner's kill of the process group cannot beat the setsid.
+ESCAPE = "(setsid sh -c 'echo escaped; exec sleep 60 >/dev/null 2>&1' &) | head -n 1; echo bye"
+
+
 def test_a_setsid_escapee_is_found_by_its_marker(run_id):
     # Without a cgroup the runner cannot see a child that left the session; the
     # reaper can, through the VIRTLAB_RUN marker it inherited.
-    result = proc.run(
-        ["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo bye"], run_id=run_id, wall_seconds=10
-    )
-    assert result.stdout == b"bye\n"
+    result = proc.run(["sh", "-c", ESCAPE], run_id=run_id, wall_seconds=10)
+    assert result.stdout == b"escaped\nbye\n"
     assert len(reaper.find_processes(only={run_id})) == 1
     report = reaper.reap(only={run_id})
     assert len(report.processes) == 1
@@ -126,13 +129,8 @@ def test_a_setsid_escapee_is_found_by_its_marker(run_id):
 def test_a_cgroup_catches_setsid_escapees(run_id, no_leftovers):
     group = cgroups.create(name_for(run_id, "proc"), pids=16, memory_bytes=64 << 20)
     try:
-        result = proc.run(
-            ["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo bye"],
-            run_id=run_id,
-            wall_seconds=10,
-            cgroup=group,
-        )
-        assert result.stdout == b"bye\n"
+        result = proc.run(["sh", "-c", ESCAPE], run_id=run_id, wall_seconds=10, cgroup=group)
+        assert result.stdout == b"escaped\nbye\n"
         deadline = time.monotonic() + 5
         while group.pids() and time.monotonic() < deadline:
             time.sleep(0.01)
