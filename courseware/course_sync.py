@@ -16,6 +16,7 @@ from django.db import transaction
 
 from . import content_files as cf
 from .models import Course, Lesson, Module
+from .quiz_sync import quiz_export_files, quiz_import
 
 
 @dataclass
@@ -102,8 +103,8 @@ def course_import(*, root: Path) -> ImportReport:
 # Other parts of the courseware (quizzes) register functions here: an import hook
 # stores its file from ``spec.extra_files`` (already validated by read_course) and
 # returns created/updated/unchanged or None; an export hook returns {filename: text}.
-IMPORT_HOOKS: list = []
-EXPORT_HOOKS: list = []
+IMPORT_HOOKS: list = [quiz_import]
+EXPORT_HOOKS: list = [quiz_export_files]
 
 
 def course_export(*, root: Path, course: Course | None = None) -> list[Path]:

@@ -127,3 +127,170 @@ class LessonProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.lesson} · {self.state}"
+
+
+# --- Quizzes -------------------------------------------------------------------------
+
+
+class Quiz(models.Model):
+    """A lesson's quiz: its settings; the questions hang off it."""
+
+    class ShowAnswers(models.TextChoices):
+        AFTER_EACH = "after_each", "After each submission"
+        AFTER_LAST = "after_last", "After the last attempt (or a correct answer)"
+        NEVER = "never", "Never"
+
+    lesson = models.OneToOneField(Lesson, on_delete=models.CASCADE, related_name="quiz")
+    max_attempts = models.PositiveIntegerField(default=0, help_text="0 means unlimited.")
+    min_seconds_between = models.PositiveIntegerField(default=0)
+    show_answers = models.CharField(
+        max_length=16, choices=ShowAnswers.choices, default=ShowAnswers.AFTER_EACH
+    )
+    # The settings exactly as the file wrote them, so export writes them back unchanged.
+    settings_as_written = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "quizzes"
+
+    def __str__(self) -> str:
+        return f"Quiz: {self.lesson}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("courseware:quiz", kwargs={"slug": self.lesson.slug})
+
+
+class QuestionQuerySet(models.QuerySet):
+    def active(self) -> QuestionQuerySet:
+        return self.filter(retired=False)
+
+
+class Question(models.Model):
+    """One question as the file wrote it (``spec``); ``qid`` is stable across edits."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
+    qid = models.SlugField(max_length=100, unique=True)
+    type = models.CharField(max_length=16)
+    spec = models.JSONField(help_text="The question as in quiz.yaml, answers included.")
+    content_hash = models.CharField(max_length=64, editable=False)
+    order = models.PositiveIntegerField(default=0)
+    # A question removed from its file is retired, not deleted: attempts keep pointing at it.
+    retired = models.BooleanField(default=False)
+    # Markdown rendered once per content change (prompt, choices, feedback, hints, …).
+    rendered = models.JSONField(default=dict, blank=True, editable=False)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["quiz", "order"]
+
+    def __str__(self) -> str:
+        return self.qid
+
+    def save(self, *args, **kwargs):
+        from .quiz_render import render_question, spec_hash
+
+        digest = spec_hash(self.spec)
+        if digest != self.content_hash or not self.rendered:
+            self.content_hash, self.rendered = digest, render_question(self.spec)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "content_hash", "rendered"}
+        super().save(*args, **kwargs)
+
+    @property
+    def measure(self) -> dict | None:
+        return self.spec.get("measure") if self.type == "numeric" else None
+
+
+class AttemptQuerySet(models.QuerySet):
+    def for_user(self, user) -> AttemptQuerySet:
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+
+class Attempt(models.Model):
+    """One graded submission. Append-only: rows are never updated or deleted by the app.
+
+    ``qid`` and ``content_hash`` record which question, in which version, was answered,
+    so statistics can tell answers to an edited question apart.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts"
+    )
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="attempts")
+    qid = models.CharField(max_length=100)
+    content_hash = models.CharField(max_length=64)
+    answer = models.JSONField()
+    # None: a prediction made before the student had a measurement to score it against.
+    score = models.FloatField(null=True, blank=True)
+    correct = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["user", "question", "created_at"]),
+            models.Index(fields=["question", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.qid} · {self.score}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Attempts are append-only; record a new attempt instead.")
+        super().save(*args, **kwargs)
+
+
+# --- Classes -------------------------------------------------------------------------
+
+
+class ClassroomQuerySet(models.QuerySet):
+    def taught_by(self, user) -> ClassroomQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(instructors=user).distinct()
+
+    def joined_by(self, user) -> ClassroomQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Classroom(models.Model):
+    """A class an instructor teaches; students join it with its code."""
+
+    name = models.CharField(max_length=120)
+    join_code = models.CharField(max_length=16, unique=True)
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="classes_taught"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ClassroomQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("courseware:class_detail", kwargs={"class_id": self.pk})
+
+
+class Membership(models.Model):
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="class_memberships"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["classroom", "user"], name="one_membership_per_class")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.classroom}"
