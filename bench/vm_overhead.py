@@ -10,6 +10,8 @@ prints its marker and powers off. Reports medians and our/by-hand ratios (aim â‰
 
 from __future__ import annotations
 
+import os
+import selectors
 import statistics
 import subprocess
 import sys
@@ -26,55 +28,71 @@ from labs.sandbox.proc import kill_group, sandbox_env  # noqa: E402
 TIMEOUT = 60.0
 
 
-def _by_hand(accelerator: str, machine: str) -> tuple[float, float]:
-    """(seconds to the marker, seconds to exit) for QEMU started directly."""
+def _by_hand(accelerator: str, machine: str) -> tuple[float, float] | None:
+    """(seconds to the marker, seconds to exit) for QEMU started directly; None if it hung."""
     run_id = adhoc_run_id()
     argv = vms.qemu_argv(
         process_name=name_for(run_id, "hand"), accelerator=accelerator, machine=machine,
         memory_mib=128, vcpus=1, serial=None, qmp=None, oneshot=True,
     )  # fmt: skip
     started = time.monotonic()
+    deadline = started + TIMEOUT
     child = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=sandbox_env(run_id), start_new_session=True,
     )  # fmt: skip
     marker = None
+    seen = b""
     try:
-        for line in child.stdout:
-            if b"VIRTLAB-BOOTED" in line:
-                marker = time.monotonic() - started
-                break
-        child.stdout.read()  # until QEMU exits and closes stdout
-        child.wait(TIMEOUT)
+        with selectors.DefaultSelector() as selector:
+            selector.register(child.stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not selector.select(timeout=deadline - time.monotonic()):
+                    continue
+                chunk = os.read(child.stdout.fileno(), 65536)
+                if not chunk:  # QEMU exited and closed stdout
+                    break
+                seen = (seen + chunk)[-4096:]
+                if marker is None and b"VIRTLAB-BOOTED" in seen:
+                    marker = time.monotonic() - started
+        child.wait(max(0.1, deadline - time.monotonic()))
+        done = time.monotonic() - started
+    except subprocess.TimeoutExpired:
+        return None
     finally:
-        kill_group(child.pid)
+        kill_group(child.pid)  # a hung guest must not outlive the benchmark
         child.wait()
         child.stdout.close()
-    if marker is None:
-        raise RuntimeError("the hand-run guest never printed its marker")
-    return marker, time.monotonic() - started
+    return None if marker is None else (marker, done)
 
 
-def _ours() -> tuple[float, float, str, str]:
-    result = vms.boot_vm(adhoc_run_id(), oneshot=True, timeout=TIMEOUT, name="bench")
+def _ours() -> tuple[float, float, str, str] | None:
+    try:
+        result = vms.boot_vm(adhoc_run_id(), oneshot=True, timeout=TIMEOUT, name="bench")
+    except vms.VMBootTimeout:
+        return None
     return result.boot_wall_seconds, result.total_wall_seconds, result.accelerator, result.machine
 
 
 def bench_vms(repeats: int = 5) -> list[dict]:
     """One row per measure: medians for our driver and by hand, and their ratio."""
     guest_assets.build()
-    _, _, accelerator, machine = _ours()  # warm caches (and the accelerator decision)
+    warm = _ours() or _ours()  # warm caches (and the accelerator decision)
+    if warm is None:
+        raise RuntimeError(f"two warm-up boots timed out after {TIMEOUT:g} s")
+    _, _, accelerator, machine = warm
+    hangs = {"ours": 0, "hand": 0}
     samples: dict[str, list[float]] = {k: [] for k in ("ours_marker", "ours_exit", "hand_marker", "hand_exit")}  # fmt: skip
     for index in range(repeats):
         # Alternate the order so drift on a busy host hits both sides alike.
         order = ("ours", "hand") if index % 2 == 0 else ("hand", "ours")
         for side in order:
-            if side == "ours":
-                marker, done, _, _ = _ours()
-            else:
-                marker, done = _by_hand(accelerator, machine)
-            samples[f"{side}_marker"].append(marker)
-            samples[f"{side}_exit"].append(done)
+            measured = _ours() if side == "ours" else _by_hand(accelerator, machine)
+            if measured is None:
+                hangs[side] += 1  # reported, not averaged in
+                continue
+            samples[f"{side}_marker"].append(measured[0])
+            samples[f"{side}_exit"].append(measured[1])
     rows = []
     for measure, label in (("marker", "spawn to boot marker"), ("exit", "spawn to QEMU exit")):
         ours = statistics.median(samples[f"ours_{measure}"])
@@ -86,6 +104,8 @@ def bench_vms(repeats: int = 5) -> list[dict]:
                 "baseline_seconds": round(hand, 4),
                 "ratio": round(ours / hand, 3),
                 "repeats": repeats,
+                "hangs_ours": hangs["ours"],
+                "hangs_baseline": hangs["hand"],
                 "target_ratio": 1.1,
             }
         )

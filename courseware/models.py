@@ -279,6 +279,12 @@ class Classroom(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("courseware:class_detail", kwargs={"class_id": self.pk})
 
+    @property
+    def display_code(self) -> str:
+        """The join code in two halves, easier to read out in a classroom."""
+        half = len(self.join_code) // 2
+        return f"{self.join_code[:half]}-{self.join_code[half:]}"
+
 
 class Membership(models.Model):
     classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="memberships")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import class_views, quiz_views, views
 
 app_name = "courseware"
 
@@ -9,4 +9,22 @@ urlpatterns = [
     path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
     path("lessons/<slug:slug>/done/", views.lesson_mark_done, name="lesson_done"),
     path("teach/", views.teach_overview, name="teach"),
+    path("lessons/<slug:slug>/quiz/", quiz_views.quiz_detail, name="quiz"),
+    path(
+        "lessons/<slug:slug>/quiz/<slug:qid>/",
+        quiz_views.question_submit,
+        name="question_submit",
+    ),
+    path("attempts/", quiz_views.my_attempts, name="my_attempts"),
+    path("classes/", class_views.class_list, name="classes"),
+    path("classes/new/", class_views.class_new, name="class_new"),
+    path("classes/join/", class_views.class_join_view, name="class_join"),
+    path("classes/<int:class_id>/", class_views.class_detail, name="class_detail"),
+    path("classes/<int:class_id>/gradebook.csv", class_views.gradebook_csv, name="gradebook_csv"),
+    path("classes/<int:class_id>/analytics/", class_views.class_analytics, name="class_analytics"),
+    path(
+        "classes/<int:class_id>/students/<int:user_id>/",
+        class_views.student_attempts,
+        name="class_student",
+    ),
 ]

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from .models import Lesson, LessonProgress
 from .outline import build_outline, neighbours
+from .quiz_state import build_quiz_view
 from .roles import instructor_required, is_instructor
 from .services import progress_open, progress_set_done
 
@@ -37,6 +38,8 @@ def lesson_detail(request, slug: str):
             "done": bool(progress and progress.state == LessonProgress.State.DONE),
             "previous": previous,
             "next": following,
+            "quiz_view": build_quiz_view(lesson, request.user),
+            "source": "lesson",
         },
     )
 

@@ -99,6 +99,19 @@ def check_request(memory_mib: int, vcpus: int) -> None:
         raise VMRequestError(f"{vcpus} vCPUs asked; this host has {capacity['vcpus']} cores")
 
 
+@cache
+def host_tsc_khz() -> int | None:
+    """The host CPU's clock in kHz from /proc/cpuinfo (its TSC rate on constant-TSC CPUs)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("cpu MHz"):
+                    return int(float(line.split(":", 1)[1]) * 1000)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def qemu_argv(
     *,
     process_name: str,
@@ -116,6 +129,13 @@ def qemu_argv(
     cmdline = "console=ttyS0 quiet panic=-1"
     if machine == "microvm":
         cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
+    if accelerator == "tcg":
+        cmdline += _tcg_clock_args()
+    if accelerator == "tcg" and (khz := host_tsc_khz()):
+        # Under TCG the guest's TSC ticks at the host's rate, but the kernel's early
+        # calibration against the emulated PIT fails about one boot in four here and
+        # the guest then hangs with no clocksource. Telling it the rate skips that.
+        cmdline += f" tsc_early_khz={khz}"
     if oneshot:
         cmdline += " virtlab.mode=oneshot"
     if extra_cmdline:
@@ -154,6 +174,28 @@ def qemu_argv(
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv + list(extra_args)
+
+
+@cache
+def host_tsc_khz() -> int | None:
+    """The host's TSC rate: under TCG the guest's RDTSC reads the host's TSC."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("cpu MHz"):
+                    return int(float(line.split(":")[1]) * 1000)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _tcg_clock_args() -> str:
+    # A TCG guest calibrates its TSC against the emulated PIT; when the host is busy,
+    # vCPU stalls spoil every sample, microvm has no HPET/PM timer to fall back on, and
+    # the guest hangs with "tsc: Unable to calibrate against PIT". Telling it the rate
+    # (and that the TSC, really the host's, is reliable) removes the calibration.
+    khz = host_tsc_khz()
+    return f" tsc_early_khz={khz} tsc=reliable" if khz else ""
 
 
 @cache

@@ -1,0 +1,119 @@
+"""Classes: create and join, the gradebook (page and CSV), question analytics, and
+one student's attempts. An instructor sees only the classes they teach, and within
+them only their students; anything else is a 404, so class ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST
+
+from . import analytics
+from .forms import ClassroomForm, JoinClassForm
+from .gradebook import build_gradebook, gradebook_csv_text
+from .models import Attempt, Classroom
+from .quiz_services import JoinError, class_create, class_join
+from .roles import instructor_required, is_instructor
+
+
+def _taught_class(request, class_id: int) -> Classroom:
+    return get_object_or_404(Classroom.objects.taught_by(request.user), pk=class_id)
+
+
+@login_required
+def class_list(request):
+    teaching = is_instructor(request.user)
+    context = {
+        "taught": Classroom.objects.taught_by(request.user).prefetch_related("memberships")
+        if teaching
+        else [],
+        "joined": Classroom.objects.joined_by(request.user),
+        "create_form": ClassroomForm() if teaching else None,
+        "join_form": JoinClassForm(),
+    }
+    return render(request, "courseware/classes.html", context)
+
+
+@instructor_required
+@require_POST
+def class_new(request):
+    form = ClassroomForm(request.POST)
+    if not form.is_valid():
+        context = {
+            "taught": Classroom.objects.taught_by(request.user),
+            "joined": Classroom.objects.joined_by(request.user),
+            "create_form": form,
+            "join_form": JoinClassForm(),
+        }
+        return render(request, "courseware/classes.html", context, status=400)
+    classroom = class_create(instructor=request.user, name=form.cleaned_data["name"])
+    messages.success(
+        request, f"Class “{classroom.name}” created. Students join it with the code {classroom.display_code}."
+    )
+    return redirect(classroom)
+
+
+@login_required
+def class_join_view(request):
+    form = JoinClassForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            classroom, created = class_join(user=request.user, code=form.cleaned_data["code"])
+        except JoinError as exc:
+            form.add_error("code", str(exc))
+        else:
+            if created:
+                messages.success(request, f"You joined “{classroom.name}”.")
+            else:
+                messages.info(request, f"You are already in “{classroom.name}”.")
+            return redirect("courseware:classes")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "courseware/class_join.html", {"form": form}, status=status)
+
+
+@instructor_required
+def class_detail(request, class_id: int):
+    classroom = _taught_class(request, class_id)
+    gradebook = build_gradebook(
+        classroom, sort=request.GET.get("sort", "student"), direction=request.GET.get("dir", "asc")
+    )
+    return render(request, "courseware/gradebook.html", {"classroom": classroom, "gradebook": gradebook})
+
+
+@instructor_required
+def gradebook_csv(request, class_id: int):
+    classroom = _taught_class(request, class_id)
+    text = gradebook_csv_text(build_gradebook(classroom))
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    filename = f"gradebook-{slugify(classroom.name) or classroom.pk}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@instructor_required
+def class_analytics(request, class_id: int):
+    classroom = _taught_class(request, class_id)
+    return render(
+        request,
+        "courseware/analytics.html",
+        {"classroom": classroom, "lessons": analytics.class_analytics(classroom)},
+    )
+
+
+@instructor_required
+def student_attempts(request, class_id: int, user_id: int):
+    classroom = _taught_class(request, class_id)
+    student = get_object_or_404(get_user_model(), pk=user_id, class_memberships__classroom=classroom)
+    attempts = (
+        Attempt.objects.filter(user=student)
+        .select_related("question__quiz__lesson")
+        .order_by("-created_at", "-pk")[:500]
+    )
+    context = {"attempts": attempts, "subject": student, "own": False, "classroom": classroom}
+    return render(request, "courseware/attempts.html", context)
+

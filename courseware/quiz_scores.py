@@ -1,0 +1,190 @@
+"""Scores from attempts: one question, one lesson, many students (read-only).
+
+Policy, in one place:
+
+- A question's score is its best attempt's score (0 when unanswered). A student who
+  answered correctly cannot submit again.
+- A lesson's quiz score is the mean of its active questions' scores; the lesson is
+  mastered when that reaches ``VIRTLAB_MASTERY_THRESHOLD``.
+- Predict-then-measure: the student makes one prediction (one attempt). It is scored
+  against their *most recent* succeeded run of the lab that reports the key, and
+  re-scored at read time whenever a newer run exists. The stored attempt keeps the
+  score it had when it was made (None before any run); it is never rewritten, so
+  attempts stay append-only. Until there is a measurement the prediction scores 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+
+from .grading import Grade, grade, is_prediction
+from .models import Attempt, Question
+
+try:  # labs is a sibling app; quizzes work (with "not available") without it
+    from labs.models import LabRun
+except ImportError:  # pragma: no cover
+    LabRun = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float
+    run_id: int
+    lab: str
+    finished_at: datetime | None
+
+
+MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
+
+
+def measurements_for(user_ids: Iterable[int], questions: Iterable[Question]) -> dict[MeasureKey, Measurement]:
+    """Each student's latest succeeded run value for every measured key the questions use."""
+    wanted = {(q.spec["measure"]["lab"], q.spec["measure"]["key"]) for q in questions if is_prediction(q.spec)}
+    user_ids = list(user_ids)
+    if not wanted or not user_ids or LabRun is None:
+        return {}
+    runs = (
+        LabRun.objects.filter(
+            user_id__in=user_ids,
+            lab__in={lab for lab, _ in wanted},
+            status=LabRun.Status.SUCCEEDED,
+        )
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "user_id", "lab", "finished_at", "results__summary")
+    )
+    found: dict[MeasureKey, Measurement] = {}
+    for pk, user_id, lab, finished_at, summary in runs:
+        if not isinstance(summary, dict):
+            continue
+        for wanted_lab, key in wanted:
+            value = summary.get(key)
+            if wanted_lab != lab or (user_id, lab, key) in found:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[(user_id, lab, key)] = Measurement(float(value), pk, lab, finished_at)
+    return found
+
+
+def measurement_of(question: Question, user_id: int, found: dict[MeasureKey, Measurement]) -> Measurement | None:
+    if not is_prediction(question.spec):
+        return None
+    measure = question.spec["measure"]
+    return found.get((user_id, measure["lab"], measure["key"]))
+
+
+def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement | None) -> Grade:
+    """The grade an attempt has now (predictions are re-scored against the latest run)."""
+    if is_prediction(question.spec):
+        return grade(question.spec, attempt.answer, measured=measurement.value if measurement else None)
+    return Grade(score=attempt.score, correct=attempt.correct)
+
+
+@dataclass
+class QuestionResult:
+    attempts: list[Attempt] = field(default_factory=list)
+    score: float = 0.0  # best (or, for a prediction, current) score; 0 when unanswered
+    correct: bool = False
+    pending: bool = False  # a prediction waiting for a measurement
+    last_grade: Grade | None = None
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.attempts)
+
+
+def question_result(question: Question, attempts: list[Attempt], measurement: Measurement | None) -> QuestionResult:
+    """``attempts`` are this student's attempts at this question, oldest first."""
+    result = QuestionResult(attempts=attempts)
+    if not attempts:
+        return result
+    if is_prediction(question.spec):
+        current = attempt_grade(question, attempts[0], measurement)
+        result.last_grade = current
+        result.pending = current.score is None
+        result.score = current.score or 0.0
+        result.correct = current.correct
+        return result
+    result.last_grade = attempt_grade(question, attempts[-1], None)
+    result.score = max((a.score or 0.0) for a in attempts)
+    result.correct = any(a.correct for a in attempts)
+    return result
+
+
+def mastery_threshold() -> float:
+    return float(settings.VIRTLAB_MASTERY_THRESHOLD)
+
+
+def lesson_score(results: Iterable[QuestionResult]) -> float:
+    results = list(results)
+    return sum(r.score for r in results) / len(results) if results else 0.0
+
+
+@dataclass
+class LessonQuizScore:
+    lesson_id: int
+    questions: int
+    answered: int
+    score: float
+
+    @property
+    def mastered(self) -> bool:
+        return self.questions > 0 and self.score >= mastery_threshold() - 1e-9
+
+    @property
+    def percent(self) -> int:
+        return round(self.score * 100)
+
+
+def attempts_by_user_question(user_ids: Iterable[int], questions: Iterable[Question]) -> dict[tuple[int, int], list[Attempt]]:
+    grouped: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
+    for attempt in Attempt.objects.filter(user_id__in=list(user_ids), question__in=list(questions)).order_by(
+        "created_at", "pk"
+    ):
+        grouped[(attempt.user_id, attempt.question_id)].append(attempt)
+    return grouped
+
+
+def active_questions_by_lesson(lesson_ids: Iterable[int]) -> dict[int, list[Question]]:
+    by_lesson: dict[int, list[Question]] = defaultdict(list)
+    for question in (
+        Question.objects.active()
+        .filter(quiz__lesson_id__in=list(lesson_ids))
+        .select_related("quiz")
+        .order_by("quiz__lesson_id", "order")
+    ):
+        by_lesson[question.quiz.lesson_id].append(question)
+    return by_lesson
+
+
+def lesson_scores(user_ids: Iterable[int], lesson_ids: Iterable[int]) -> dict[tuple[int, int], LessonQuizScore]:
+    """(user id, lesson id) → quiz score, for every lesson that has a quiz."""
+    user_ids, lesson_ids = list(user_ids), list(lesson_ids)
+    by_lesson = active_questions_by_lesson(lesson_ids)
+    questions = [q for qs in by_lesson.values() for q in qs]
+    attempts = attempts_by_user_question(user_ids, questions)
+    found = measurements_for(user_ids, questions)
+    scores: dict[tuple[int, int], LessonQuizScore] = {}
+    for user_id in user_ids:
+        for lesson_id, lesson_questions in by_lesson.items():
+            results = [
+                question_result(q, attempts.get((user_id, q.pk), []), measurement_of(q, user_id, found))
+                for q in lesson_questions
+            ]
+            scores[(user_id, lesson_id)] = LessonQuizScore(
+                lesson_id=lesson_id,
+                questions=len(results),
+                answered=sum(1 for r in results if r.answered),
+                score=lesson_score(results),
+            )
+    return scores
+
+
+def overall_score(scores: Iterable[LessonQuizScore]) -> float | None:
+    """The mean lesson quiz score over lessons that have a quiz."""
+    values = [s.score for s in scores if s.questions]
+    return sum(values) / len(values) if values else None

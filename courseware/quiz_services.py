@@ -1,0 +1,100 @@
+"""Writes for quizzes and classes: submitting an attempt, creating and joining classes."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .grading import AnswerError, grade, is_prediction, parse_answer
+from .models import Attempt, Classroom, Membership, Question
+from .quiz_scores import measurement_of, measurements_for
+
+
+class SubmissionRejected(Exception):
+    """The submission breaks a limit; nothing was recorded. The message says why."""
+
+
+def submission_block(*, question: Question, attempts: Sequence[Attempt], now=None) -> str | None:
+    """Why a new attempt would be refused right now, or None when it is allowed."""
+    quiz = question.quiz
+    if is_prediction(question.spec) and attempts:
+        return "You have made your prediction. It stays as it is, so it can be compared with what you measure."
+    if any(a.correct for a in attempts):
+        return "You have already answered this question correctly."
+    if quiz.max_attempts and len(attempts) >= quiz.max_attempts:
+        plural = "attempt" if quiz.max_attempts == 1 else "attempts"
+        return f"You have used all {quiz.max_attempts} {plural} for this question."
+    if attempts and quiz.min_seconds_between:
+        elapsed = ((now or timezone.now()) - attempts[-1].created_at).total_seconds()
+        wait = math.ceil(quiz.min_seconds_between - elapsed)
+        if wait > 0:
+            unit = "second" if wait == 1 else "seconds"
+            return f"Please wait {wait} more {unit} before trying again."
+    return None
+
+
+def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]]) -> Attempt:
+    """Grade ``form`` and record it; raises SubmissionRejected or AnswerError (nothing saved)."""
+    with transaction.atomic():
+        # Serialise one student's submissions so two quick clicks cannot both slip under
+        # the limits (a row lock on PostgreSQL; SQLite's IMMEDIATE transactions do it).
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        attempts = list(Attempt.objects.filter(user=user, question=question).order_by("created_at", "pk"))
+        if reason := submission_block(question=question, attempts=attempts):
+            raise SubmissionRejected(reason)
+        answer = parse_answer(question.spec, form)  # AnswerError propagates
+        measurement = measurement_of(question, user.pk, measurements_for([user.pk], [question]))
+        result = grade(question.spec, answer, measured=measurement.value if measurement else None)
+        return Attempt.objects.create(
+            user=user,
+            question=question,
+            qid=question.qid,
+            content_hash=question.content_hash,
+            answer=answer,
+            score=result.score,
+            correct=result.correct,
+        )
+
+
+__all__ = ["AnswerError", "SubmissionRejected", "attempt_submit", "class_create", "class_join"]
+
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+JOIN_CODE_LENGTH = 8
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def normalise_join_code(code: str) -> str:
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def class_create(*, instructor, name: str) -> Classroom:
+    for _ in range(10):
+        try:
+            with transaction.atomic():
+                classroom = Classroom.objects.create(name=name.strip(), join_code=new_join_code())
+                classroom.instructors.add(instructor)
+                return classroom
+        except IntegrityError:  # a join code collision; draw another
+            continue
+    raise RuntimeError("could not find a free join code")
+
+
+class JoinError(Exception):
+    pass
+
+
+def class_join(*, user, code: str) -> tuple[Classroom, bool]:
+    """Add ``user`` to the class with ``code``; returns (class, joined now?)."""
+    classroom = Classroom.objects.filter(join_code=normalise_join_code(code)).first()
+    if classroom is None:
+        raise JoinError("No class has that join code. Check it with your instructor.")
+    _, created = Membership.objects.get_or_create(classroom=classroom, user=user)
+    return classroom, created

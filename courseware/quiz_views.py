@@ -1,0 +1,98 @@
+"""Taking a quiz: the quiz page, submitting an answer, revealing hints, own attempts.
+
+Each question is a form that posts to ``question_submit``. With htmx the response is
+the question's fragment (plus the score line, out of band); without JavaScript the
+browser follows a redirect back to the question, whose state comes from the database.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.http import HttpResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from .grading import AnswerError
+from .models import Attempt, Lesson, Question
+from .quiz_services import SubmissionRejected, attempt_submit
+from .quiz_state import QuizView, build_quiz_view, submitted_values
+from .roles import is_instructor
+
+
+def visible_lesson(request, slug: str) -> Lesson:
+    lessons = Lesson.objects.select_related("module")
+    if not is_instructor(request.user):
+        lessons = lessons.published()
+    return get_object_or_404(lessons, slug=slug)
+
+
+def _hints_from(params) -> dict[str, int]:
+    qid, shown = params.get("hint", ""), params.get("shown", "")
+    return {qid: int(shown)} if qid and shown.isdigit() else {}
+
+
+def _question(quiz_view: QuizView, qid: str):
+    for view in quiz_view.questions:
+        if view.qid == qid:
+            return view
+    raise Http404("No such question in this quiz.")
+
+
+def _fragment(request, quiz_view: QuizView, qid: str, *, with_score: bool) -> HttpResponse:
+    context = {"quiz_view": quiz_view, "item": _question(quiz_view, qid), "source": request.POST.get("source") or request.GET.get("source", "quiz")}
+    html = render_to_string("courseware/_quiz.html#question", context, request=request)
+    if with_score:
+        html += render_to_string("courseware/_quiz.html#score", {**context, "oob": True}, request=request)
+    return HttpResponse(html)
+
+
+def quiz_detail(request, slug: str):
+    lesson = visible_lesson(request, slug)
+    quiz_view = build_quiz_view(lesson, request.user, hints=_hints_from(request.GET))
+    if quiz_view is None:
+        raise Http404("This lesson has no quiz.")
+    qid = request.GET.get("hint")
+    if request.htmx and qid:
+        return _fragment(request, quiz_view, qid, with_score=False)
+    return render(request, "courseware/quiz.html", {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"})
+
+
+@login_required
+@require_POST
+def question_submit(request, slug: str, qid: str):
+    lesson = visible_lesson(request, slug)
+    question = get_object_or_404(
+        Question.objects.active().select_related("quiz"), qid=qid, quiz__lesson=lesson
+    )
+    hints = request.POST.get("hints", "")
+    hints_shown = {qid: int(hints)} if hints.isdigit() else {}
+    try:
+        attempt_submit(user=request.user, question=question, form=request.POST)
+    except (SubmissionRejected, AnswerError) as exc:
+        focus = {"qid": qid, "error": str(exc), "values": submitted_values(question, request.POST)}
+        quiz_view = build_quiz_view(lesson, request.user, hints=hints_shown, focus=focus)
+        if request.htmx:
+            return _fragment(request, quiz_view, qid, with_score=False)
+        context = {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"}
+        return render(request, "courseware/quiz.html", context, status=400)
+    if request.htmx:
+        quiz_view = build_quiz_view(lesson, request.user, hints=hints_shown, focus={"qid": qid, "just_answered": True})
+        return _fragment(request, quiz_view, qid, with_score=True)
+    messages.success(request, f"Answer to question {question.order + 1} recorded.")
+    target = lesson.get_absolute_url() if request.POST.get("source") == "lesson" else reverse("courseware:quiz", args=[lesson.slug])
+    return redirect(f"{target}#q-{qid}")
+
+
+@login_required
+def my_attempts(request):
+    """A student's own attempts, newest first (nobody else's, ever)."""
+    attempts = (
+        Attempt.objects.for_user(request.user)
+        .select_related("question__quiz__lesson")
+        .order_by("-created_at", "-pk")[:500]
+    )
+    return render(request, "courseware/attempts.html", {"attempts": attempts, "subject": request.user, "own": True})
