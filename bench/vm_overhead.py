@@ -94,6 +94,8 @@ def bench_vms(repeats: int = 5) -> list[dict]:
             samples[f"{side}_marker"].append(measured[0])
             samples[f"{side}_exit"].append(measured[1])
     rows = []
+    if not samples["ours_exit"] or not samples["hand_exit"]:
+        raise RuntimeError(f"every boot of one side hung: {hangs}")
     for measure, label in (("marker", "spawn to boot marker"), ("exit", "spawn to QEMU exit")):
         ours = statistics.median(samples[f"ours_{measure}"])
         hand = statistics.median(samples[f"hand_{measure}"])

@@ -71,7 +71,9 @@ def wrong_parts(spec: dict, answer: dict) -> list[str]:
     if qtype in ("single", "multiple"):
         choices = {str(c["id"]): c for c in spec["choices"]}
         picked = [answer.get("choice")] if qtype == "single" else answer.get("choices", [])
-        return [choices[c]["text"] for c in picked if c in choices and not choices[c].get("correct")]
+        return [
+            choices[c]["text"] for c in picked if c in choices and not choices[c].get("correct")
+        ]
     if qtype == "true_false":
         return ["True" if answer.get("value") else "False"]
     if qtype == "numeric" and not is_prediction(spec):
@@ -82,7 +84,11 @@ def wrong_parts(spec: dict, answer: dict) -> list[str]:
         return [" → ".join(answer.get("order", []))]
     if qtype == "matching":
         right = {p["left"]: p["right"] for p in spec["pairs"]}
-        return [f"{left} → {given}" for left, given in answer.get("pairs", {}).items() if right.get(left) != given]
+        return [
+            f"{left} → {given}"
+            for left, given in answer.get("pairs", {}).items()
+            if right.get(left) != given
+        ]
     return []
 
 
@@ -103,7 +109,9 @@ def lesson_question_stats(questions: list[Question], user_ids: list[int]) -> lis
     current: dict[int, list[Attempt]] = {q.pk: [] for q in questions}
     older: Counter[int] = Counter()
     by_pk = {q.pk: q for q in questions}
-    for attempt in Attempt.objects.filter(user_id__in=user_ids, question__in=questions).order_by("created_at", "pk"):
+    for attempt in Attempt.objects.filter(user_id__in=user_ids, question__in=questions).order_by(
+        "created_at", "pk"
+    ):
         if attempt.content_hash == by_pk[attempt.question_id].content_hash:
             current[attempt.question_id].append(attempt)
         else:
@@ -115,7 +123,9 @@ def lesson_question_stats(questions: list[Question], user_ids: list[int]) -> lis
         for attempt in current[question.pk]:
             if attempt.user_id in seen:
                 continue
-            graded = attempt_grade(question, attempt, measurement_of(question, attempt.user_id, found))
+            graded = attempt_grade(
+                question, attempt, measurement_of(question, attempt.user_id, found)
+            )
             if graded.score is not None:
                 seen[attempt.user_id] = (graded.score, graded.correct)
         first[question.pk] = seen
@@ -130,7 +140,11 @@ def lesson_question_stats(questions: list[Question], user_ids: list[int]) -> lis
         if len(tries) >= 3:
             xs = [tries[u][0] for u in tries]
             ys = [
-                sum(first[other.pk].get(u, (0.0, False))[0] for other in questions if other.pk != question.pk)
+                sum(
+                    first[other.pk].get(u, (0.0, False))[0]
+                    for other in questions
+                    if other.pk != question.pk
+                )
                 for u in tries
             ]
             stats.discrimination = pearson(xs, ys)

@@ -53,7 +53,8 @@ def class_new(request):
         return render(request, "courseware/classes.html", context, status=400)
     classroom = class_create(instructor=request.user, name=form.cleaned_data["name"])
     messages.success(
-        request, f"Class “{classroom.name}” created. Students join it with the code {classroom.display_code}."
+        request,
+        f"Class “{classroom.name}” created. Students join it with the code {classroom.display_code}.",
     )
     return redirect(classroom)
 
@@ -82,7 +83,9 @@ def class_detail(request, class_id: int):
     gradebook = build_gradebook(
         classroom, sort=request.GET.get("sort", "student"), direction=request.GET.get("dir", "asc")
     )
-    return render(request, "courseware/gradebook.html", {"classroom": classroom, "gradebook": gradebook})
+    return render(
+        request, "courseware/gradebook.html", {"classroom": classroom, "gradebook": gradebook}
+    )
 
 
 @instructor_required
@@ -108,7 +111,9 @@ def class_analytics(request, class_id: int):
 @instructor_required
 def student_attempts(request, class_id: int, user_id: int):
     classroom = _taught_class(request, class_id)
-    student = get_object_or_404(get_user_model(), pk=user_id, class_memberships__classroom=classroom)
+    student = get_object_or_404(
+        get_user_model(), pk=user_id, class_memberships__classroom=classroom
+    )
     attempts = (
         Attempt.objects.filter(user=student)
         .select_related("question__quiz__lesson")
@@ -116,4 +121,3 @@ def student_attempts(request, class_id: int, user_id: int):
     )
     context = {"attempts": attempts, "subject": student, "own": False, "classroom": classroom}
     return render(request, "courseware/attempts.html", context)
-

@@ -61,12 +61,12 @@ def _sort_value(row: Row, sort: str, lesson_index: dict[str, int]):
     return row.student.username.casefold()
 
 
-def build_gradebook(classroom: Classroom, *, sort: str = "student", direction: str = "asc") -> Gradebook:
+def build_gradebook(
+    classroom: Classroom, *, sort: str = "student", direction: str = "asc"
+) -> Gradebook:
     lessons = list(Lesson.objects.published().in_outline_order())
     students = list(
-        get_user_model()
-        .objects.filter(class_memberships__classroom=classroom)
-        .order_by("username")
+        get_user_model().objects.filter(class_memberships__classroom=classroom).order_by("username")
     )
     user_ids = [s.pk for s in students]
     lesson_ids = [lesson.pk for lesson in lessons]

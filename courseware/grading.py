@@ -176,16 +176,22 @@ def ordering_score(answer: Sequence[str], correct: Sequence[str]) -> float:
 
 def _result(score: float, feedback: Sequence[str] = (), **detail: Any) -> Grade:
     score = min(1.0, max(0.0, score))
-    return Grade(score=score, correct=score >= 1.0 - FLOAT_EPSILON, feedback=tuple(feedback), detail=detail)
+    return Grade(
+        score=score, correct=score >= 1.0 - FLOAT_EPSILON, feedback=tuple(feedback), detail=detail
+    )
 
 
-def grade(spec: Mapping[str, Any], answer: Mapping[str, Any], *, measured: float | None = None) -> Grade:
+def grade(
+    spec: Mapping[str, Any], answer: Mapping[str, Any], *, measured: float | None = None
+) -> Grade:
     """Score a parsed answer. ``measured`` is the student's own value for predictions."""
     qtype = spec["type"]
     if qtype in ("single", "multiple"):
         choices = {str(c["id"]): c for c in spec["choices"]}
         picked = [answer["choice"]] if qtype == "single" else list(answer.get("choices", []))
-        feedback = [choices[c]["feedback"] for c in picked if c in choices and choices[c].get("feedback")]
+        feedback = [
+            choices[c]["feedback"] for c in picked if c in choices and choices[c].get("feedback")
+        ]
         correct_ids = {cid for cid, c in choices.items() if c.get("correct")}
         if qtype == "single":
             return _result(1.0 if picked[0] in correct_ids else 0.0, feedback)

@@ -263,9 +263,7 @@ class Classroom(models.Model):
 
     name = models.CharField(max_length=120)
     join_code = models.CharField(max_length=16, unique=True)
-    instructors = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, related_name="classes_taught"
-    )
+    instructors = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="classes_taught")
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ClassroomQuerySet.as_manager()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .models import Course, Lesson, LessonProgress
+from .quiz_scores import LessonQuizScore, lesson_scores, overall_score
 
 
 @dataclass
 class OutlineLesson:
     lesson: Lesson
     state: str  # a LessonProgress.State value
+    quiz: LessonQuizScore | None = None  # the student's quiz score, if there is a quiz
 
     @property
     def state_label(self) -> str:
@@ -31,14 +33,22 @@ def build_outline(user) -> tuple[Course | None, list[OutlineModule], Lesson | No
     """Modules with lesson states, and the lesson to continue with (or None)."""
     lessons = published_lessons()
     states = LessonProgress.objects.states_by_lesson(user)
+    scores = (
+        lesson_scores([user.pk], [lesson.pk for lesson in lessons]) if user.is_authenticated else {}
+    )
     modules: list[OutlineModule] = []
     for lesson in lessons:
         if not modules or modules[-1].title != lesson.module.title:
             modules.append(OutlineModule(lesson.module.title, []))
         state = states.get(lesson.pk, LessonProgress.State.NOT_STARTED)
-        modules[-1].lessons.append(OutlineLesson(lesson, state))
+        modules[-1].lessons.append(OutlineLesson(lesson, state, scores.get((user.pk, lesson.pk))))
     course = lessons[0].module.course if lessons else Course.objects.first()
     return course, modules, continue_lesson(user, lessons, states)
+
+
+def course_score(modules: list[OutlineModule]) -> float | None:
+    """The student's overall quiz score: the mean over lessons that have a quiz."""
+    return overall_score(item.quiz for module in modules for item in module.lessons if item.quiz)
 
 
 def continue_lesson(user, lessons: list[Lesson], states: dict[int, str]) -> Lesson | None:

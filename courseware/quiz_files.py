@@ -245,7 +245,9 @@ class _QuestionChecker:
             self.fail("'tolerance' must be a number ≥ 0", "tolerance")
         mode = q.get("tolerance_mode", "absolute")
         if mode not in TOLERANCE_MODES:
-            self.fail(f"'tolerance_mode' must be one of {', '.join(TOLERANCE_MODES)}", "tolerance_mode")
+            self.fail(
+                f"'tolerance_mode' must be one of {', '.join(TOLERANCE_MODES)}", "tolerance_mode"
+            )
         if "units" in q and not isinstance(q["units"], str):
             self.fail("'units' must be text", "units")
 

@@ -42,9 +42,15 @@ class Measurement:
 MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
 
 
-def measurements_for(user_ids: Iterable[int], questions: Iterable[Question]) -> dict[MeasureKey, Measurement]:
+def measurements_for(
+    user_ids: Iterable[int], questions: Iterable[Question]
+) -> dict[MeasureKey, Measurement]:
     """Each student's latest succeeded run value for every measured key the questions use."""
-    wanted = {(q.spec["measure"]["lab"], q.spec["measure"]["key"]) for q in questions if is_prediction(q.spec)}
+    wanted = {
+        (q.spec["measure"]["lab"], q.spec["measure"]["key"])
+        for q in questions
+        if is_prediction(q.spec)
+    }
     user_ids = list(user_ids)
     if not wanted or not user_ids or LabRun is None:
         return {}
@@ -70,7 +76,9 @@ def measurements_for(user_ids: Iterable[int], questions: Iterable[Question]) -> 
     return found
 
 
-def measurement_of(question: Question, user_id: int, found: dict[MeasureKey, Measurement]) -> Measurement | None:
+def measurement_of(
+    question: Question, user_id: int, found: dict[MeasureKey, Measurement]
+) -> Measurement | None:
     if not is_prediction(question.spec):
         return None
     measure = question.spec["measure"]
@@ -80,7 +88,9 @@ def measurement_of(question: Question, user_id: int, found: dict[MeasureKey, Mea
 def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement | None) -> Grade:
     """The grade an attempt has now (predictions are re-scored against the latest run)."""
     if is_prediction(question.spec):
-        return grade(question.spec, attempt.answer, measured=measurement.value if measurement else None)
+        return grade(
+            question.spec, attempt.answer, measured=measurement.value if measurement else None
+        )
     return Grade(score=attempt.score, correct=attempt.correct)
 
 
@@ -97,7 +107,9 @@ class QuestionResult:
         return bool(self.attempts)
 
 
-def question_result(question: Question, attempts: list[Attempt], measurement: Measurement | None) -> QuestionResult:
+def question_result(
+    question: Question, attempts: list[Attempt], measurement: Measurement | None
+) -> QuestionResult:
     """``attempts`` are this student's attempts at this question, oldest first."""
     result = QuestionResult(attempts=attempts)
     if not attempts:
@@ -140,11 +152,13 @@ class LessonQuizScore:
         return round(self.score * 100)
 
 
-def attempts_by_user_question(user_ids: Iterable[int], questions: Iterable[Question]) -> dict[tuple[int, int], list[Attempt]]:
+def attempts_by_user_question(
+    user_ids: Iterable[int], questions: Iterable[Question]
+) -> dict[tuple[int, int], list[Attempt]]:
     grouped: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
-    for attempt in Attempt.objects.filter(user_id__in=list(user_ids), question__in=list(questions)).order_by(
-        "created_at", "pk"
-    ):
+    for attempt in Attempt.objects.filter(
+        user_id__in=list(user_ids), question__in=list(questions)
+    ).order_by("created_at", "pk"):
         grouped[(attempt.user_id, attempt.question_id)].append(attempt)
     return grouped
 
@@ -161,7 +175,9 @@ def active_questions_by_lesson(lesson_ids: Iterable[int]) -> dict[int, list[Ques
     return by_lesson
 
 
-def lesson_scores(user_ids: Iterable[int], lesson_ids: Iterable[int]) -> dict[tuple[int, int], LessonQuizScore]:
+def lesson_scores(
+    user_ids: Iterable[int], lesson_ids: Iterable[int]
+) -> dict[tuple[int, int], LessonQuizScore]:
     """(user id, lesson id) → quiz score, for every lesson that has a quiz."""
     user_ids, lesson_ids = list(user_ids), list(lesson_ids)
     by_lesson = active_questions_by_lesson(lesson_ids)
@@ -172,7 +188,9 @@ def lesson_scores(user_ids: Iterable[int], lesson_ids: Iterable[int]) -> dict[tu
     for user_id in user_ids:
         for lesson_id, lesson_questions in by_lesson.items():
             results = [
-                question_result(q, attempts.get((user_id, q.pk), []), measurement_of(q, user_id, found))
+                question_result(
+                    q, attempts.get((user_id, q.pk), []), measurement_of(q, user_id, found)
+                )
                 for q in lesson_questions
             ]
             scores[(user_id, lesson_id)] = LessonQuizScore(

@@ -44,7 +44,9 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
         # Serialise one student's submissions so two quick clicks cannot both slip under
         # the limits (a row lock on PostgreSQL; SQLite's IMMEDIATE transactions do it).
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        attempts = list(Attempt.objects.filter(user=user, question=question).order_by("created_at", "pk"))
+        attempts = list(
+            Attempt.objects.filter(user=user, question=question).order_by("created_at", "pk")
+        )
         if reason := submission_block(question=question, attempts=attempts):
             raise SubmissionRejected(reason)
         answer = parse_answer(question.spec, form)  # AnswerError propagates

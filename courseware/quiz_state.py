@@ -172,7 +172,11 @@ def _form_values(question: Question, answer: dict) -> dict[str, Any]:
     if "order" in answer:
         return {"positions": {item_key(qid, t): i + 1 for i, t in enumerate(answer["order"])}}
     if "pairs" in answer:
-        return {"matches": {item_key(qid, left): item_key(qid, right) for left, right in answer["pairs"].items()}}
+        return {
+            "matches": {
+                item_key(qid, left): item_key(qid, right) for left, right in answer["pairs"].items()
+            }
+        }
     return {}
 
 
@@ -191,14 +195,23 @@ def submitted_values(question: Question, form) -> dict[str, Any]:
             positions[key] = int(raw) if raw.isdigit() else None
         return {"positions": positions}
     if question.type == "matching":
-        return {"matches": {item_key(qid, p["left"]): form.get(f"match-{item_key(qid, p['left'])}", "") for p in spec["pairs"]}}
+        return {
+            "matches": {
+                item_key(qid, p["left"]): form.get(f"match-{item_key(qid, p['left'])}", "")
+                for p in spec["pairs"]
+            }
+        }
     return {}
 
 
 def _lab_info(question: Question) -> dict[str, Any]:
     slug = question.spec["measure"]["lab"]
     lab = get_lab(slug) if get_lab else None
-    info: dict[str, Any] = {"slug": slug, "available": lab is not None, "title": getattr(lab, "title", slug)}
+    info: dict[str, Any] = {
+        "slug": slug,
+        "available": lab is not None,
+        "title": getattr(lab, "title", slug),
+    }
     if lab is not None:
         try:
             info["url"] = reverse("labs:detail", args=[slug])
@@ -238,7 +251,9 @@ def build_question_view(
         measurement=measurement,
     )
     last = result.attempts[-1] if result.attempts else None
-    view.values = values if values is not None else (_form_values(question, last.answer) if last else {})
+    view.values = (
+        values if values is not None else (_form_values(question, last.answer) if last else {})
+    )
     checked = view.values.get("checked", set())
     if question.type in ("single", "multiple"):
         for choice in spec["choices"]:
@@ -249,11 +264,23 @@ def build_question_view(
             view.choices.append(entry)
         if last and values is None:
             picked = last.answer.get("choices") or [last.answer.get("choice")]
-            view.feedback = [html["choices"][c]["feedback"] for c in picked if c in html["choices"] and html["choices"][c]["feedback"]]
+            view.feedback = [
+                html["choices"][c]["feedback"]
+                for c in picked
+                if c in html["choices"] and html["choices"][c]["feedback"]
+            ]
         if reveal:
-            view.correct_answer = {"choices": [html["choices"][str(c["id"])]["text"] for c in spec["choices"] if c.get("correct")]}
+            view.correct_answer = {
+                "choices": [
+                    html["choices"][str(c["id"])]["text"]
+                    for c in spec["choices"]
+                    if c.get("correct")
+                ]
+            }
     elif question.type == "true_false":
-        view.choices = [{"id": v, "html": v.title(), "checked": v in checked} for v in ("true", "false")]
+        view.choices = [
+            {"id": v, "html": v.title(), "checked": v in checked} for v in ("true", "false")
+        ]
         if reveal:
             view.correct_answer = {"text": "True" if spec["answer"] else "False"}
     elif question.type == "numeric":
@@ -261,10 +288,19 @@ def build_question_view(
             view.lab = _lab_info(question)
             if measurement is not None:
                 low, high = tolerance_range(spec, measurement.value)
-                view.correct_answer = {"measured": number(measurement.value), "low": number(low), "high": number(high)}
+                view.correct_answer = {
+                    "measured": number(measurement.value),
+                    "low": number(low),
+                    "high": number(high),
+                }
         elif reveal:
             low, high = tolerance_range(spec, float(spec["answer"]))
-            view.correct_answer = {"number": number(float(spec["answer"])), "low": number(low), "high": number(high), "exact": low == high}
+            view.correct_answer = {
+                "number": number(float(spec["answer"])),
+                "low": number(low),
+                "high": number(high),
+                "exact": low == high,
+            }
     elif question.type == "text":
         if reveal and spec.get("match", "exact") != "regex":
             view.correct_answer = {"texts": list(spec["answers"])}
@@ -272,14 +308,20 @@ def build_question_view(
         positions = view.values.get("positions", {})
         for text in shuffled(qid, spec["items"], seed):
             key = item_key(qid, text)
-            view.items.append({"key": key, "html": html["items"][text], "position": positions.get(key)})
+            view.items.append(
+                {"key": key, "html": html["items"][text], "position": positions.get(key)}
+            )
         if reveal:
-            view.correct_answer = {"items": [html["items"][t] for t in spec["items"]]}
+            view.correct_answer = {"order": [html["items"][t] for t in spec["items"]]}
     elif question.type == "matching":
         matches = view.values.get("matches", {})
         for pair in spec["pairs"]:
             key = item_key(qid, pair["left"])
-            entry = {"key": key, "html": html["lefts"][pair["left"]], "selected": matches.get(key, "")}
+            entry = {
+                "key": key,
+                "html": html["lefts"][pair["left"]],
+                "selected": matches.get(key, ""),
+            }
             if reveal:
                 entry["correct_html"] = html["rights"][pair["right"]]
                 entry["was_right"] = bool(last) and matches.get(key) == item_key(qid, pair["right"])
@@ -308,7 +350,11 @@ class QuizView:
 
 
 def build_quiz_view(
-    lesson: Lesson, user, *, hints: dict[str, int] | None = None, focus: dict[str, Any] | None = None
+    lesson: Lesson,
+    user,
+    *,
+    hints: dict[str, int] | None = None,
+    focus: dict[str, Any] | None = None,
 ) -> QuizView | None:
     """The quiz for ``user``; ``focus`` = {"qid", "error", "values", "just_answered"} for
     the question just submitted."""
@@ -326,7 +372,11 @@ def build_quiz_view(
     for number_, question in enumerate(questions, start=1):
         measurement = measurement_of(question, user_id, found)
         result = question_result(question, attempts.get((user_id, question.pk), []), measurement)
-        extra = {k: v for k, v in focus.items() if k != "qid"} if focus.get("qid") == question.qid else {}
+        extra = (
+            {k: v for k, v in focus.items() if k != "qid"}
+            if focus.get("qid") == question.qid
+            else {}
+        )
         views.append(
             build_question_view(
                 question,

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -43,10 +42,16 @@ def _question(quiz_view: QuizView, qid: str):
 
 
 def _fragment(request, quiz_view: QuizView, qid: str, *, with_score: bool) -> HttpResponse:
-    context = {"quiz_view": quiz_view, "item": _question(quiz_view, qid), "source": request.POST.get("source") or request.GET.get("source", "quiz")}
+    context = {
+        "quiz_view": quiz_view,
+        "item": _question(quiz_view, qid),
+        "source": request.POST.get("source") or request.GET.get("source", "quiz"),
+    }
     html = render_to_string("courseware/_quiz.html#question", context, request=request)
     if with_score:
-        html += render_to_string("courseware/_quiz.html#score", {**context, "oob": True}, request=request)
+        html += render_to_string(
+            "courseware/_quiz.html#score", {**context, "oob": True}, request=request
+        )
     return HttpResponse(html)
 
 
@@ -58,7 +63,11 @@ def quiz_detail(request, slug: str):
     qid = request.GET.get("hint")
     if request.htmx and qid:
         return _fragment(request, quiz_view, qid, with_score=False)
-    return render(request, "courseware/quiz.html", {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"})
+    return render(
+        request,
+        "courseware/quiz.html",
+        {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"},
+    )
 
 
 @login_required
@@ -80,10 +89,16 @@ def question_submit(request, slug: str, qid: str):
         context = {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"}
         return render(request, "courseware/quiz.html", context, status=400)
     if request.htmx:
-        quiz_view = build_quiz_view(lesson, request.user, hints=hints_shown, focus={"qid": qid, "just_answered": True})
+        quiz_view = build_quiz_view(
+            lesson, request.user, hints=hints_shown, focus={"qid": qid, "just_answered": True}
+        )
         return _fragment(request, quiz_view, qid, with_score=True)
     messages.success(request, f"Answer to question {question.order + 1} recorded.")
-    target = lesson.get_absolute_url() if request.POST.get("source") == "lesson" else reverse("courseware:quiz", args=[lesson.slug])
+    target = (
+        lesson.get_absolute_url()
+        if request.POST.get("source") == "lesson"
+        else reverse("courseware:quiz", args=[lesson.slug])
+    )
     return redirect(f"{target}#q-{qid}")
 
 
@@ -95,4 +110,8 @@ def my_attempts(request):
         .select_related("question__quiz__lesson")
         .order_by("-created_at", "-pk")[:500]
     )
-    return render(request, "courseware/attempts.html", {"attempts": attempts, "subject": request.user, "own": True})
+    return render(
+        request,
+        "courseware/attempts.html",
+        {"attempts": attempts, "subject": request.user, "own": True},
+    )

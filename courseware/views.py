@@ -4,8 +4,8 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from .models import Lesson, LessonProgress
-from .outline import build_outline, neighbours
+from .models import Classroom, Lesson, LessonProgress
+from .outline import build_outline, course_score, neighbours
 from .quiz_state import build_quiz_view
 from .roles import instructor_required, is_instructor
 from .services import progress_open, progress_set_done
@@ -13,9 +13,15 @@ from .services import progress_open, progress_set_done
 
 def home(request):
     course, modules, resume = build_outline(request.user)
-    return render(
-        request, "courseware/home.html", {"course": course, "modules": modules, "resume": resume}
-    )
+    overall = course_score(modules) if request.user.is_authenticated else None
+    context = {"course": course, "modules": modules, "resume": resume, "overall": overall}
+    if overall is not None:
+        context["overall_percent"] = round(overall * 100)
+        context["mastered"] = sum(
+            1 for m in modules for item in m.lessons if item.quiz and item.quiz.mastered
+        )
+        context["with_quiz"] = sum(1 for m in modules for item in m.lessons if item.quiz)
+    return render(request, "courseware/home.html", context)
 
 
 def _visible_lesson(request, slug: str) -> Lesson:
@@ -64,4 +70,5 @@ def teach_overview(request):
         started=Count("progress"),
         finished=Count("progress", filter=Q(progress__state=LessonProgress.State.DONE)),
     )
-    return render(request, "courseware/teach.html", {"lessons": lessons})
+    classes = Classroom.objects.taught_by(request.user)
+    return render(request, "courseware/teach.html", {"lessons": lessons, "classes": classes})

@@ -7,85 +7,185 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('courseware', '0001_initial'),
+        ("courseware", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Classroom',
+            name="Classroom",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('join_code', models.CharField(max_length=16, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instructors', models.ManyToManyField(related_name='classes_taught', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("join_code", models.CharField(max_length=16, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instructors",
+                    models.ManyToManyField(
+                        related_name="classes_taught", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'pk'],
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Quiz',
+            name="Quiz",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('max_attempts', models.PositiveIntegerField(default=0, help_text='0 means unlimited.')),
-                ('min_seconds_between', models.PositiveIntegerField(default=0)),
-                ('show_answers', models.CharField(choices=[('after_each', 'After each submission'), ('after_last', 'After the last attempt (or a correct answer)'), ('never', 'Never')], default='after_each', max_length=16)),
-                ('settings_as_written', models.JSONField(blank=True, default=dict)),
-                ('lesson', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='quiz', to='courseware.lesson')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "max_attempts",
+                    models.PositiveIntegerField(default=0, help_text="0 means unlimited."),
+                ),
+                ("min_seconds_between", models.PositiveIntegerField(default=0)),
+                (
+                    "show_answers",
+                    models.CharField(
+                        choices=[
+                            ("after_each", "After each submission"),
+                            ("after_last", "After the last attempt (or a correct answer)"),
+                            ("never", "Never"),
+                        ],
+                        default="after_each",
+                        max_length=16,
+                    ),
+                ),
+                ("settings_as_written", models.JSONField(blank=True, default=dict)),
+                (
+                    "lesson",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quiz",
+                        to="courseware.lesson",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'quizzes',
+                "verbose_name_plural": "quizzes",
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qid', models.SlugField(max_length=100, unique=True)),
-                ('type', models.CharField(max_length=16)),
-                ('spec', models.JSONField(help_text='The question as in quiz.yaml, answers included.')),
-                ('content_hash', models.CharField(editable=False, max_length=64)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('retired', models.BooleanField(default=False)),
-                ('rendered', models.JSONField(blank=True, default=dict, editable=False)),
-                ('quiz', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='courseware.quiz')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("qid", models.SlugField(max_length=100, unique=True)),
+                ("type", models.CharField(max_length=16)),
+                (
+                    "spec",
+                    models.JSONField(help_text="The question as in quiz.yaml, answers included."),
+                ),
+                ("content_hash", models.CharField(editable=False, max_length=64)),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("retired", models.BooleanField(default=False)),
+                ("rendered", models.JSONField(blank=True, default=dict, editable=False)),
+                (
+                    "quiz",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="courseware.quiz",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['quiz', 'order'],
+                "ordering": ["quiz", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('classroom', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='courseware.classroom')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='class_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "classroom",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="courseware.classroom",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="class_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('classroom', 'user'), name='one_membership_per_class')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("classroom", "user"), name="one_membership_per_class"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qid', models.CharField(max_length=100)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('answer', models.JSONField()),
-                ('score', models.FloatField(blank=True, null=True)),
-                ('correct', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quiz_attempts', to=settings.AUTH_USER_MODEL)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to='courseware.question')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("qid", models.CharField(max_length=100)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("answer", models.JSONField()),
+                ("score", models.FloatField(blank=True, null=True)),
+                ("correct", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quiz_attempts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attempts",
+                        to="courseware.question",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
-                'indexes': [models.Index(fields=['user', 'question', 'created_at'], name='courseware__user_id_121e44_idx'), models.Index(fields=['question', 'created_at'], name='courseware__questio_c21ffb_idx')],
+                "ordering": ["created_at", "pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "question", "created_at"],
+                        name="courseware__user_id_121e44_idx",
+                    ),
+                    models.Index(
+                        fields=["question", "created_at"], name="courseware__questio_c21ffb_idx"
+                    ),
+                ],
             },
         ),
     ]

@@ -130,7 +130,7 @@ def entries(busybox: Path) -> list[Entry]:
     for applet in applet_paths(busybox):
         if applet in ("bin/busybox", "init"):
             continue
-        target = "/bin/busybox".encode()
+        target = b"/bin/busybox"
         result.append(Entry(applet, stat.S_IFLNK | 0o777, target))
     result.append(Entry("init", stat.S_IFREG | 0o755, GUEST_INIT.encode()))
     return sorted(result, key=lambda e: e.path)

@@ -70,6 +70,7 @@ class QemuProcess:
         self.serial_path = self.scratch / "serial.sock"
         self.qmp_path = self.scratch / "qmp.sock"
         self.log_path = self.scratch / "qemu.log"
+        self.disk_path = self.scratch / "disk.qcow2"
         if len(str(self.qmp_path)) > SOCKET_PATH_MAX:
             raise VMError(f"scratch path too long for a unix socket: {self.qmp_path}")
         self.popen: subprocess.Popen | None = None
@@ -88,9 +89,13 @@ class QemuProcess:
 
     # -- start ----------------------------------------------------------------------
 
-    def start(self, argv: list[str], *, memory_cap_bytes: int | None, deadline: float) -> None:
+    def start(
+        self, argv: list[str], *, memory_cap_bytes: int | None, deadline: float, disk_mib: int = 0
+    ) -> None:
         scratch_root().mkdir(parents=True, exist_ok=True)
         self.scratch.mkdir(mode=0o700)  # fails if a VM of that name is already here
+        if disk_mib:
+            self._create_disk(disk_mib)
         procs_files: list[str] = []
         if memory_cap_bytes:
             self.cgroup = cgroups.create(self.name, memory_bytes=memory_cap_bytes)
@@ -112,6 +117,15 @@ class QemuProcess:
         finally:
             log.close()
         self._connect_serial(deadline)
+
+    def _create_disk(self, size_mib: int) -> None:
+        """An empty qcow2 image: savevm needs one to hold the VM state."""
+        result = subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", str(self.disk_path), f"{size_mib}M"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise VMError(f"qemu-img create failed: {result.stderr.strip()}")
 
     def _connect_serial(self, deadline: float) -> None:
         while True:

@@ -129,13 +129,14 @@ def qemu_argv(
     cmdline = "console=ttyS0 quiet panic=-1"
     if machine == "microvm":
         cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
-    if accelerator == "tcg":
-        cmdline += _tcg_clock_args()
     if accelerator == "tcg" and (khz := host_tsc_khz()):
         # Under TCG the guest's TSC ticks at the host's rate, but the kernel's early
-        # calibration against the emulated PIT fails about one boot in four here and
-        # the guest then hangs with no clocksource. Telling it the rate skips that.
-        cmdline += f" tsc_early_khz={khz}"
+        # calibration against the emulated PIT fails when the host is busy (vCPU stalls
+        # spoil every sample; microvm has no HPET/PM timer to fall back on) and the
+        # guest then hangs with no clocksource. Telling it the rate skips that;
+        # tsc=reliable stops the jiffies-based watchdog (itself skewed by the same
+        # stalls) from later demoting the TSC, so guest-clock timings stay host-true.
+        cmdline += f" tsc_early_khz={khz} tsc=reliable"
     if oneshot:
         cmdline += " virtlab.mode=oneshot"
     if extra_cmdline:
@@ -174,28 +175,6 @@ def qemu_argv(
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv + list(extra_args)
-
-
-@cache
-def host_tsc_khz() -> int | None:
-    """The host's TSC rate: under TCG the guest's RDTSC reads the host's TSC."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("cpu MHz"):
-                    return int(float(line.split(":")[1]) * 1000)
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _tcg_clock_args() -> str:
-    # A TCG guest calibrates its TSC against the emulated PIT; when the host is busy,
-    # vCPU stalls spoil every sample, microvm has no HPET/PM timer to fall back on, and
-    # the guest hangs with "tsc: Unable to calibrate against PIT". Telling it the rate
-    # (and that the TSC, really the host's, is reliable) removes the calibration.
-    khz = host_tsc_khz()
-    return f" tsc_early_khz={khz} tsc=reliable" if khz else ""
 
 
 @cache
@@ -315,6 +294,7 @@ def boot_vm(
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
     cgroup: bool = False,
+    snapshot_disk_mib: int = 0,
 ) -> VMHandle | VMBootResult:
     """Boot a guest and measure it.
 
@@ -322,6 +302,8 @@ def boot_vm(
     context manager). Otherwise power the guest off right after boot and return the
     VMBootResult. ``oneshot``: the guest powers itself off at the marker (plain boot
     timing, no serial round trip). ``cgroup``: cap QEMU's memory at guest RAM + overhead.
+    ``snapshot_disk_mib``: attach an empty qcow2 image of that size (not visible to the
+    guest) so ``savevm``/``loadvm`` have somewhere to keep VM state.
     """
     if accel not in ("auto", "kvm", "tcg"):
         raise VMRequestError(f"unknown accelerator {accel!r}")
@@ -337,7 +319,7 @@ def boot_vm(
         try:
             return _boot_on(
                 run_id, name, candidate, accelerator, reason, memory_mib, vcpus, timeout,
-                keep_running, oneshot, extra_cmdline, extra_args, cgroup,
+                keep_running, oneshot, extra_cmdline, extra_args, cgroup, snapshot_disk_mib,
             )  # fmt: skip
         except VMError as error:
             # Fall back only when QEMU refused the machine type outright.
@@ -350,10 +332,13 @@ def boot_vm(
 def _boot_on(
     run_id: int, name: str, machine: str, accelerator: str, reason: str, memory_mib: int,
     vcpus: int, timeout: float, keep_running: bool, oneshot: bool, extra_cmdline: str,
-    extra_args: tuple[str, ...], cgroup: bool,
+    extra_args: tuple[str, ...], cgroup: bool, snapshot_disk_mib: int,
 ) -> VMHandle | VMBootResult:  # fmt: skip
     process_name = name_for(run_id, name)
     process = QemuProcess(run_id, process_name)
+    if snapshot_disk_mib:
+        drive = f"if=none,id=snap0,file={process.disk_path},format=qcow2"
+        extra_args = ("-drive", drive, *extra_args)
     argv = qemu_argv(
         process_name=process_name, accelerator=accelerator, machine=machine,
         memory_mib=memory_mib, vcpus=vcpus, serial=str(process.serial_path),
@@ -362,7 +347,12 @@ def _boot_on(
     )  # fmt: skip
     cap = (memory_mib + QEMU_OVERHEAD_MIB) << 20 if cgroup else None
     try:
-        process.start(argv, memory_cap_bytes=cap, deadline=time.monotonic() + timeout)
+        process.start(
+            argv,
+            memory_cap_bytes=cap,
+            deadline=time.monotonic() + timeout,
+            disk_mib=snapshot_disk_mib,
+        )
         line = process.serial_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
         marker_at = time.monotonic()
         memory = process.memory()

@@ -1,0 +1,165 @@
+"""VM features students measure: snapshots (savevm/loadvm) and live migration.
+
+Both use real QEMU: a snapshot is the full VM state written into a qcow2 image in
+the VM's scratch directory; a migration streams a running guest from one local QEMU
+process to another over 127.0.0.1 (nothing leaves the host). Each function proves
+the feature worked by reading guest state back over the serial console.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+
+from . import vms
+from .naming import name_for
+from .vm_process import QemuProcess, VMError
+
+MIGRATION_HOST = "127.0.0.1"
+
+
+@dataclass
+class SnapshotResult:
+    accelerator: str
+    memory_mib: int
+    save_seconds: float
+    load_seconds: float
+    vm_state_bytes: int  # what the qcow2 image holds after savevm
+    restored: bool  # guest state written after the snapshot was gone after loadvm
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class MigrationResult:
+    accelerator: str
+    memory_mib: int
+    status: str
+    total_ms: int  # QEMU's own figure: migration start to completion
+    downtime_ms: int  # guest paused while the last dirty pages moved
+    setup_ms: int
+    transferred_bytes: int
+    host_wall_seconds: float  # our clock: migrate command to "completed"
+    guest_alive_after: bool  # the destination answered a command with pre-migration state
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _hmp_ok(handle: vms.VMHandle, command: str, timeout: float) -> float:
+    started = time.monotonic()
+    output = handle.qmp_client.hmp(command, timeout=timeout)
+    if output.strip():  # HMP answers nothing on success, an error message otherwise
+        raise VMError(f"{command}: {output.strip()}")
+    return time.monotonic() - started
+
+
+def snapshot_roundtrip(
+    run_id: int, *, memory_mib: int = 128, accel: str = "auto", timeout: float = 60.0
+) -> SnapshotResult:
+    """Boot, write a marker, savevm, change it, loadvm, check the marker came back."""
+    with vms.boot_vm(
+        run_id,
+        memory_mib=memory_mib,
+        accel=accel,
+        keep_running=True,
+        timeout=timeout,
+        name="snap",
+        snapshot_disk_mib=memory_mib + 64,
+    ) as handle:
+        token = secrets.token_hex(4)
+        handle.run(f"echo {token} > /tmp/state")
+        save = _hmp_ok(handle, "savevm virtlab", timeout)
+        vm_state = _disk_bytes(handle)
+        handle.run("echo changed > /tmp/state")
+        load = _hmp_ok(handle, "loadvm virtlab", timeout)
+        rc, output = handle.run("cat /tmp/state")
+        return SnapshotResult(
+            accelerator=handle.boot.accelerator,
+            memory_mib=memory_mib,
+            save_seconds=round(save, 4),
+            load_seconds=round(load, 4),
+            vm_state_bytes=vm_state,
+            restored=rc == 0 and output.strip() == token,
+        )
+
+
+def _disk_bytes(handle: vms.VMHandle) -> int:
+    result = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(handle.process.disk_path)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    try:
+        return int(json.loads(result.stdout)["actual-size"])
+    except (ValueError, KeyError):
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((MIGRATION_HOST, 0))
+        return probe.getsockname()[1]
+
+
+def migrate_vm(
+    run_id: int, *, memory_mib: int = 128, accel: str = "auto", timeout: float = 60.0
+) -> MigrationResult:
+    """Live-migrate a running guest between two local QEMU processes over loopback."""
+    source = vms.boot_vm(
+        run_id, memory_mib=memory_mib, accel=accel, keep_running=True, timeout=timeout
+    )
+    destination: QemuProcess | None = None
+    try:
+        token = secrets.token_hex(4)
+        source.run(f"echo {token} > /tmp/state")
+        port = _free_port()
+        destination = QemuProcess(run_id, name_for(run_id, "vm1"))
+        argv = vms.qemu_argv(
+            process_name=destination.name, accelerator=source.boot.accelerator,
+            machine=source.boot.machine, memory_mib=memory_mib, vcpus=source.boot.vcpus,
+            serial=str(destination.serial_path), qmp=str(destination.qmp_path),
+            extra_args=("-incoming", f"tcp:{MIGRATION_HOST}:{port}"),
+        )  # fmt: skip
+        destination.start(argv, memory_cap_bytes=None, deadline=time.monotonic() + timeout)
+        stats, wall = _run_migration(source, port, timeout)
+        arrived = vms.VMHandle(destination, source.boot)
+        rc, output = arrived.run("cat /tmp/state", timeout=10)
+        return MigrationResult(
+            accelerator=source.boot.accelerator,
+            memory_mib=memory_mib,
+            status=stats["status"],
+            total_ms=int(stats.get("total-time", 0)),
+            downtime_ms=int(stats.get("downtime", 0)),
+            setup_ms=int(stats.get("setup-time", 0)),
+            transferred_bytes=int(stats.get("ram", {}).get("transferred", 0)),
+            host_wall_seconds=round(wall, 4),
+            guest_alive_after=rc == 0 and output.strip() == token,
+        )
+    finally:
+        source.stop()
+        if destination is not None:
+            destination.reap()
+
+
+def _run_migration(source: vms.VMHandle, port: int, timeout: float) -> tuple[dict, float]:
+    client = source.qmp_client
+    # The destination listens once its QEMU is up; retry briefly while it is not.
+    started = time.monotonic()
+    client.execute("migrate", {"uri": f"tcp:{MIGRATION_HOST}:{port}"})
+    deadline = started + timeout
+    while True:
+        stats = client.execute("query-migrate")
+        status = stats.get("status")
+        if status == "completed":
+            return stats, time.monotonic() - started
+        if status in ("failed", "cancelled"):
+            raise VMError(f"migration {status}: {stats.get('error-desc', '')}")
+        if time.monotonic() >= deadline:
+            client.execute("migrate_cancel")
+            raise VMError(f"migration not completed after {timeout:g} s (status {status})")
+        time.sleep(0.02)
