@@ -78,26 +78,22 @@ class _Lines:
             self.root = None
 
     def line(self, *path: str | int) -> int:
-        node, found = self.root, 1
+        """The line of the deepest node of ``path`` that exists (a key's own line)."""
+        node = self.root
+        found = node.start_mark.line + 1 if node is not None else 1
         for step in path:
-            if node is None:
-                break
-            found = node.start_mark.line + 1
             if isinstance(node, yaml.MappingNode) and isinstance(step, str):
                 match = [(k, v) for k, v in node.value if k.value == step]
                 if not match:
                     break
-                found = match[0][0].start_mark.line + 1
-                node = match[0][1]
+                found, node = match[0][0].start_mark.line + 1, match[0][1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
                 if step >= len(node.value):
                     break
                 node = node.value[step]
+                found = node.start_mark.line + 1
             else:
                 break
-        else:
-            if node is not None:
-                found = node.start_mark.line + 1
         return found
 
 

@@ -22,6 +22,8 @@ class RunView:
     rows: list[list]
     summary: list[tuple[str, object]]
     caption: str
+    queue_position: int | None = None  # 1 = next to start
+    running_now: int = 0
 
     @property
     def figure_id(self) -> str:
@@ -54,4 +56,9 @@ def present(run: LabRun) -> RunView:
         for key, value in summary.items()
         if value is not None
     ]
-    return RunView(run, lab, figure, rows, labelled, host_caption(run.host_facts))
+    view = RunView(run, lab, figure, rows, labelled, host_caption(run.host_facts))
+    if run.status == LabRun.Status.QUEUED:
+        waiting = LabRun.objects.filter(status=LabRun.Status.QUEUED, created_at__lt=run.created_at)
+        view.queue_position = waiting.count() + 1
+        view.running_now = LabRun.objects.filter(status=LabRun.Status.RUNNING).count()
+    return view

@@ -1,3 +1,6 @@
+import json
+
+import plotly.io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -5,10 +8,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from courseware.models import Lesson
-from courseware.roles import is_instructor
+from courseware.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
 from .csv_export import run_csv
+from .distribution import (
+    MIN_STUDENTS_FOR_STUDENTS,
+    distribution_figure,
+    headline_key,
+    latest_values,
+)
 from .experiments import all_labs, get_lab
 from .forms import lab_form
 from .models import LabRun
@@ -23,16 +32,42 @@ def _lab_or_404(slug: str):
     return lab
 
 
+def visible_student_ids(instructor) -> set[int] | None:
+    """Students whose runs an instructor may see: those in their classes (None: all)."""
+    try:
+        from courseware.classes import student_ids_for_instructor
+    except ImportError:  # classes not installed: instructors see every student
+        return None
+    return student_ids_for_instructor(instructor)
+
+
 def _visible_run(request, slug: str, run_id: int) -> LabRun:
     run = get_object_or_404(LabRun, pk=run_id, lab=slug)
-    if run.user_id != request.user.id and not is_instructor(request.user):
-        raise Http404("There is no such run.")
-    return run
+    if run.user_id == request.user.id:
+        return run
+    if is_instructor(request.user):
+        allowed = visible_student_ids(request.user)
+        if allowed is None or run.user_id in allowed or run.user_id is None:
+            return run
+    raise Http404("There is no such run.")
 
 
 def catalogue(request):
     entries = [(lab, lab_status(lab)) for lab in all_labs()]
     return render(request, "labs/catalogue.html", {"entries": entries})
+
+
+def _class_distribution(request, lab) -> dict | None:
+    """The spread of the lab's headline figure across students, once there are enough."""
+    key = headline_key(lab)
+    if key is None:
+        return None
+    values = latest_values(lab, key)
+    if len(values) < MIN_STUDENTS_FOR_STUDENTS:
+        return None
+    mine = next((v.value for v in values if v.user_id == request.user.id), None)
+    fig = distribution_figure(lab, key, values, mine=mine, names=False)
+    return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
 
 
 def lab_detail(request, slug: str, form=None):
@@ -49,7 +84,30 @@ def lab_detail(request, slug: str, form=None):
             "form": form or lab_form(lab),
             "my_runs": my_runs,
             "lessons": lessons,
+            "distribution": _class_distribution(request, lab),
         },
+    )
+
+
+@instructor_required
+def lab_runs_for_instructor(request, slug: str):
+    """Every student's runs of this lab, with the named distribution of its headline."""
+    lab = _lab_or_404(slug)
+    student_ids = visible_student_ids(request.user)
+    runs = LabRun.objects.for_lab(slug).filter(user__isnull=False).select_related("user")
+    if student_ids is not None:
+        runs = runs.filter(user_id__in=student_ids)
+    key = headline_key(lab)
+    figure = None
+    if key:
+        values = latest_values(lab, key, student_ids)
+        if values:
+            fig = distribution_figure(lab, key, values, mine=None, names=True)
+            figure = json.loads(plotly.io.to_json(fig, validate=False))
+    return render(
+        request,
+        "labs/instructor_runs.html",
+        {"lab": lab, "runs": runs[:500], "figure": figure, "key": key},
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 from . import vms
 from .naming import name_for
+from .qmp import QMPClient
 from .vm_process import QemuProcess, VMError
 
 MIGRATION_HOST = "127.0.0.1"
@@ -126,6 +127,11 @@ def migrate_vm(
             extra_args=("-incoming", f"tcp:{MIGRATION_HOST}:{port}"),
         )  # fmt: skip
         destination.start(argv, memory_cap_bytes=None, deadline=time.monotonic() + timeout)
+        # QMP answers once QEMU's main loop runs, which is after -incoming listens.
+        with QMPClient(destination.qmp_path, timeout=timeout).connect() as incoming:
+            state = incoming.execute("query-status")["status"]
+        if state != "inmigrate":
+            raise VMError(f"destination QEMU is {state!r}, not waiting for a migration")
         stats, wall = _run_migration(source, port, timeout)
         arrived = vms.VMHandle(destination, source.boot)
         rc, output = arrived.run("cat /tmp/state", timeout=10)
@@ -148,7 +154,6 @@ def migrate_vm(
 
 def _run_migration(source: vms.VMHandle, port: int, timeout: float) -> tuple[dict, float]:
     client = source.qmp_client
-    # The destination listens once its QEMU is up; retry briefly while it is not.
     started = time.monotonic()
     client.execute("migrate", {"uri": f"tcp:{MIGRATION_HOST}:{port}"})
     deadline = started + timeout

@@ -132,3 +132,34 @@ def test_anonymous_cannot_start(client, db, all_ready):
     response = client.post(reverse("labs:start", args=["boot-race"]), {"repeats": "1"})
     assert response.status_code == 302 and reverse("login") in response.url
     assert not LabRun.objects.exists()
+
+
+def test_queued_run_shows_its_position(student_client, student, instructor, all_ready):
+    make_run(instructor, status="queued", samples=[])
+    make_run(instructor, status="running", samples=[])
+    mine = make_run(student, status="queued", samples=[])
+    body = student_client.get(mine.get_absolute_url(), **HTMX).content.decode()
+    assert "position 2 in the queue" in body and "1 run executing now" in body
+
+
+def test_class_distribution_appears_with_enough_students(student_client, student, all_ready):
+    from django.contrib.auth import get_user_model
+
+    lab_url = reverse("labs:detail", args=["boot-race"])
+    make_run(student)
+    assert "How your classmates" not in student_client.get(lab_url).content.decode()
+    for name in ("a1", "a2"):
+        make_run(get_user_model().objects.create_user(name, password=PASSWORD))
+    body = student_client.get(lab_url).content.decode()
+    assert "How your classmates" in body and 'id="class-distribution"' in body
+    assert "a1" not in body  # classmates stay anonymous
+
+
+def test_instructor_sees_students_runs_with_names(
+    instructor_client, student_client, student, all_ready
+):
+    make_run(student)
+    url = reverse("labs:instructor_runs", args=["boot-race"])
+    body = instructor_client.get(url).content.decode()
+    assert student.username in body and 'id="distribution"' in body
+    assert student_client.get(url).status_code == 403

@@ -1,0 +1,82 @@
+"""How a lab's headline figure is spread across students (latest run per student).
+
+Students see the spread once several classmates have run the lab (names hidden);
+instructors see it for their own students with names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from .experiments.base import Lab
+from .experiments.charts import SERIES_COLOURS
+from .models import LabRun
+
+MIN_STUDENTS_FOR_STUDENTS = 3  # fewer than this and a "distribution" identifies people
+
+
+@dataclass
+class StudentValue:
+    user_id: int
+    username: str
+    value: float
+    run_id: int
+
+
+def headline_key(lab: Lab) -> str | None:
+    return lab.predict_keys[0] if lab.predict_keys else None
+
+
+def latest_values(lab: Lab, key: str, user_ids: set[int] | None = None) -> list[StudentValue]:
+    runs = (
+        LabRun.objects.succeeded()
+        .for_lab(lab.slug)
+        .filter(user__isnull=False)
+        .select_related("user")
+        .order_by("user_id", "-finished_at")
+    )
+    if user_ids is not None:
+        runs = runs.filter(user_id__in=user_ids)
+    seen: set[int] = set()
+    values: list[StudentValue] = []
+    for run in runs.iterator():
+        value = run.summary.get(key)
+        if run.user_id in seen or not isinstance(value, int | float):
+            continue
+        seen.add(run.user_id)
+        values.append(StudentValue(run.user_id, run.user.username, float(value), run.pk))
+    return values
+
+
+def distribution_figure(
+    lab: Lab, key: str, values: list[StudentValue], *, mine: float | None, names: bool
+) -> go.Figure:
+    label = lab.summary_labels.get(key, key)
+    fig = go.Figure(
+        go.Box(
+            x=[v.value for v in values],
+            name="students",
+            boxpoints="all",
+            jitter=0.5,
+            pointpos=0,
+            marker={"color": SERIES_COLOURS["container"], "size": 9},
+            text=[v.username for v in values] if names else None,
+            hovertemplate=("%{text}: " if names else "") + "%{x:.3g}<extra></extra>",
+            orientation="h",
+        )
+    )
+    if mine is not None:
+        fig.add_vline(x=mine, line={"color": SERIES_COLOURS["vm"], "dash": "dash"})
+        fig.add_annotation(x=mine, y=1, yref="paper", text="your latest run", showarrow=False)
+    fig.update_layout(
+        title={"text": f"{label}: latest run of each of {len(values)} students", "x": 0.01},
+        template="plotly_white",
+        xaxis_title=label,
+        yaxis={"showticklabels": False},
+        height=260,
+        margin={"l": 20, "r": 20, "t": 60, "b": 50},
+        showlegend=False,
+    )
+    return fig
