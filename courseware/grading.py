@@ -62,9 +62,14 @@ def shuffled(qid: str, texts: Sequence[str], seed: int | str) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha256(f"{seed}\0{qid}\0{t}".encode()).digest())
 
 
+def _values(form: FormData, name: str) -> list[str]:
+    values = form.get(name) or []
+    return [values] if isinstance(values, str) else [str(v) for v in values]
+
+
 def _first(form: FormData, name: str) -> str:
-    values = form.get(name) or [""]
-    return str(values[0]).strip()
+    values = _values(form, name)
+    return values[0].strip() if values else ""
 
 
 def normalise_text(text: str) -> str:
@@ -95,7 +100,7 @@ def parse_answer(spec: Mapping[str, Any], form: FormData) -> dict[str, Any]:
             raise AnswerError("That choice is not one of this question's options.")
         return {"choice": choice}
     if qtype == "multiple":
-        picked = {str(v) for v in form.get("choice", []) if str(v).strip()}
+        picked = {v for v in _values(form, "choice") if v.strip()}
         valid = [str(c["id"]) for c in spec["choices"]]
         if not picked:
             raise AnswerError("Select at least one answer.")

@@ -80,7 +80,8 @@ def question_submit(request, slug: str, qid: str):
     hints = request.POST.get("hints", "")
     hints_shown = {qid: int(hints)} if hints.isdigit() else {}
     try:
-        attempt_submit(user=request.user, question=question, form=request.POST)
+        form = {key: request.POST.getlist(key) for key in request.POST}
+        attempt_submit(user=request.user, question=question, form=form)
     except (SubmissionRejected, AnswerError) as exc:
         focus = {"qid": qid, "error": str(exc), "values": submitted_values(question, request.POST)}
         quiz_view = build_quiz_view(lesson, request.user, hints=hints_shown, focus=focus)

@@ -25,6 +25,13 @@ from .presenters import present
 from .services import RunRefused, run_cancel, run_create
 
 
+# How often the run page asks for news while a run is active (htmx polling): quickly
+# until the first sample is on the page (that wait is what students notice), then
+# every half second, which keeps the chart live without flooding the server.
+FIRST_SAMPLE_POLL_SECONDS = 0.2
+RUN_POLL_SECONDS = 0.5
+
+
 def _lab_or_404(slug: str):
     lab = get_lab(slug)
     if lab is None:
@@ -132,7 +139,9 @@ def run_detail(request, slug: str, run_id: int):
     run = _visible_run(request, slug, run_id)
     view = present(run)
     template = "labs/run_detail.html#run_panel" if request.htmx else "labs/run_detail.html"
-    return render(request, template, {"view": view, "run": run, "lab": view.lab})
+    poll = RUN_POLL_SECONDS if run.samples else FIRST_SAMPLE_POLL_SECONDS
+    context = {"view": view, "run": run, "lab": view.lab, "poll_ms": int(poll * 1000)}
+    return render(request, template, context)
 
 
 @login_required

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from courseware.content_files import ContentError, read_course
 from courseware.course_sync import course_export, course_import
-from courseware.models import Course, Lesson, Module
+from courseware.models import Course, Lesson, Module, Question, Quiz
 
 SHIPPED = Path(settings.VIRTLAB_CONTENT_DIR)
 
@@ -17,6 +17,18 @@ def lesson_fields(lesson: Lesson) -> tuple:
         lesson.slug, lesson.title, lesson.order, lesson.module.slug, lesson.summary,
         lesson.objectives, lesson.labs, lesson.body, lesson.published, lesson.source_dir,
     )  # fmt: skip
+
+
+def quiz_fields() -> tuple[dict, dict]:
+    quizzes = {
+        quiz.lesson.slug: (quiz.max_attempts, quiz.min_seconds_between, quiz.show_answers)
+        for quiz in Quiz.objects.select_related("lesson")
+    }
+    questions = {
+        q.qid: (q.quiz.lesson.slug, q.type, q.spec, q.content_hash, q.order)
+        for q in Question.objects.active().select_related("quiz__lesson")
+    }
+    return quizzes, questions
 
 
 @pytest.fixture
@@ -63,6 +75,8 @@ def test_import_export_import_is_lossless(tmp_path):
     original = {lesson.slug: lesson_fields(lesson) for lesson in Lesson.objects.all()}
     modules = list(Module.objects.values_list("slug", "title", "order"))
     course = Course.objects.values_list("slug", "title", "description").get()
+    quizzes = quiz_fields()
+    assert len(quizzes[0]) == len(original) and quizzes[1]
 
     first_export = tmp_path / "one"
     course_export(root=first_export)
@@ -74,6 +88,7 @@ def test_import_export_import_is_lossless(tmp_path):
     assert {lesson.slug: lesson_fields(lesson) for lesson in Lesson.objects.all()} == original
     assert list(Module.objects.values_list("slug", "title", "order")) == modules
     assert Course.objects.values_list("slug", "title", "description").get() == course
+    assert quiz_fields() == quizzes
 
     # And exporting again writes byte-identical files.
     second_export = tmp_path / "two"

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             call_command(
                 "db_worker",
                 queue_name="labs",
-                interval=0.5,
+                interval=0.1,  # how soon a queued run is picked up when idle
                 batch=batch,
                 reload=False,
                 startup_delay=False,

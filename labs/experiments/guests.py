@@ -1,0 +1,97 @@
+"""Helpers for labs that keep sandboxes alive while they measure them.
+
+Shared by footprint, isolation and limits: booting a kept-running guest (retried
+once, because a TCG boot occasionally hangs), reading a host process's memory, and
+stopping a set of sandboxes so that one failing stop never leaves the others running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from labs.sandbox import vms
+from labs.sandbox.vm_process import VMBootTimeout
+
+from .base import Progress
+
+VM_BOOT_TIMEOUT = 30.0
+MIB = 2**20
+log = logging.getLogger(__name__)
+
+
+def boot_kept_vm(
+    run_id: int, name: str, *, memory_mib: int = 128, vcpus: int = 1
+) -> tuple[vms.VMHandle, int]:
+    """A running guest (the caller must stop it) and how many boots that took.
+
+    The attempt count goes into the lab's samples: a retried boot is reported, never hidden.
+    """
+    for attempt in (1, 2):
+        try:
+            handle = vms.boot_vm(
+                run_id,
+                memory_mib=memory_mib,
+                vcpus=vcpus,
+                name=f"{name}a{attempt}",
+                timeout=VM_BOOT_TIMEOUT,
+                keep_running=True,
+            )
+            return handle, attempt
+        except VMBootTimeout:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """RSS and PSS of one host process in bytes (zeros when it has gone)."""
+    found = {"rss_bytes": 0, "pss_bytes": 0}
+    for path, key, name in (
+        (f"/proc/{pid}/status", "VmRSS:", "rss_bytes"),
+        (f"/proc/{pid}/smaps_rollup", "Pss:", "pss_bytes"),
+    ):
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    parts = line.split()
+                    if parts and parts[0] == key:
+                        found[name] = int(parts[1]) * 1024
+                        break
+        except OSError:  # exited between listing and reading: it uses nothing now
+            pass
+    return found
+
+
+def stop_all(handles: list) -> None:
+    """Stop every handle (containers or VMs), newest first.
+
+    Never raises: this runs in ``finally`` blocks, also while the runner closes a
+    cancelled lab, and the runner's reaper removes by name whatever a failed stop left.
+    """
+    while handles:
+        handle = handles.pop()
+        try:
+            handle.stop()
+        except Exception:  # keep stopping the rest
+            log.warning("stopping %r failed", handle, exc_info=True)
+
+
+@contextlib.contextmanager
+def kept_alive():
+    """A list to put started sandboxes in; all are stopped on the way out, whatever happens
+    (including GeneratorExit when the runner closes a cancelled lab)."""
+    handles: list = []
+    try:
+        yield handles
+    finally:
+        stop_all(handles)
+
+
+def stopping():
+    """Yield once when the run should stop, then the lab returns.
+
+    A lab that simply returned would be recorded as a success; yielding lets the runner
+    see the stop itself and record the cancellation (or the deadline).
+    """
+    yield Progress("stopping", 1.0)
