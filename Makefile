@@ -18,6 +18,8 @@ setup: $(STAMP)
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py import_course
 	$(PY) manage.py create_demo_users
+	@# Probe the host once (KVM or TCG, runtimes, assets) so the lab pages know what runs here.
+	$(PY) manage.py sandbox_doctor || echo "Some labs cannot run on this host (see above)."
 
 run: setup
 	scripts/serve
@@ -37,3 +39,4 @@ doctor: $(STAMP)
 
 bench: setup
 	$(PY) bench/sandbox_overhead.py
+	$(PY) bench/lab_latency.py

@@ -1,0 +1,12 @@
+from django import template
+
+from labs.experiments import get_lab
+
+register = template.Library()
+
+
+@register.filter
+def lab_title(slug: str) -> str:
+    """A lab's title from its slug (the slug itself if no such lab is installed)."""
+    lab = get_lab(slug)
+    return lab.title if lab else slug
