@@ -135,12 +135,32 @@ def run_start(request, slug: str):
     return redirect(run)
 
 
+def _earlier_runs(run: LabRun, lab) -> list[tuple[LabRun, object]]:
+    """The same student's other finished runs of this lab with their headline value."""
+    key = headline_key(lab)
+    if run.user_id is None or run.is_active:
+        return []
+    others = (
+        LabRun.objects.succeeded()
+        .filter(user_id=run.user_id, lab=run.lab)
+        .exclude(pk=run.pk)
+        .order_by("-finished_at")[:10]
+    )
+    return [(other, other.summary.get(key) if key else None) for other in others]
+
+
 def run_detail(request, slug: str, run_id: int):
     run = _visible_run(request, slug, run_id)
     view = present(run)
     template = "labs/run_detail.html#run_panel" if request.htmx else "labs/run_detail.html"
     poll = RUN_POLL_SECONDS if run.samples else FIRST_SAMPLE_POLL_SECONDS
-    context = {"view": view, "run": run, "lab": view.lab, "poll_ms": int(poll * 1000)}
+    context = {
+        "view": view,
+        "run": run,
+        "lab": view.lab,
+        "poll_ms": int(poll * 1000),
+        "earlier": _earlier_runs(run, view.lab),
+    }
     return render(request, template, context)
 
 

@@ -20,7 +20,15 @@ from labs.sandbox.limits import Limits
 
 from .base import Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
-from .guests import MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, process_memory, stopping
+from .guests import (
+    MIB,
+    MIN_GUEST_MIB,
+    VM_BOOT_TIMEOUT,
+    boot_kept_vm,
+    kept_alive,
+    process_memory,
+    stopping,
+)
 from .stats import ratio_or_none, rounded
 
 # An idle shell with a child, like the guest's init waiting on its console. The
@@ -42,8 +50,9 @@ PARAMS = (
     Param("max_instances", "Instances (K)", 3, 1, _max_instances,
           "Start 1, 2, … K containers and then 1, 2, … K VMs, all kept running together "
           "(at most 6, and no more VMs than this host's free memory holds)."),
-    Param("vm_memory_mib", "Guest memory", 128, 64, MAX_GUEST_MIB,
-          "RAM given to each VM, 64–256 MiB.", "MiB"),
+    Param("vm_memory_mib", "Guest memory", 128, MIN_GUEST_MIB, MAX_GUEST_MIB,
+          f"RAM given to each VM, {MIN_GUEST_MIB}–{MAX_GUEST_MIB} MiB (the guest kernel "
+          f"needs about 80 MiB to boot at all).", "MiB"),
 )  # fmt: skip
 
 
@@ -114,7 +123,10 @@ def run(params: dict, ctx: RunContext):
             yield Progress(f"starting container {k} of {count}", (k - 1) / steps)
             running.append(
                 containers.start_container(
-                    ctx.run_id, CONTAINER_ARGV, _container_limits(params), runtime=runtime,
+                    ctx.run_id,
+                    CONTAINER_ARGV,
+                    _container_limits(params),
+                    runtime=runtime,
                     name=f"c{k}",
                 )  # fmt: skip
             )
@@ -141,8 +153,12 @@ def run(params: dict, ctx: RunContext):
             detail = f"QEMU {boot.qemu_version} {boot.machine} {boot.accelerator}, {guest_mib} MiB"
             yield Sample(
                 _memory_sample(
-                    "vm", k, {"rss": rss, "pss": pss}, detail,
-                    accelerator=boot.accelerator, boot_attempts=attempts,
+                    "vm",
+                    k,
+                    {"rss": rss, "pss": pss},
+                    detail,
+                    accelerator=boot.accelerator,
+                    boot_attempts=attempts,
                 )  # fmt: skip
             )
 

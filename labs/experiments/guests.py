@@ -16,6 +16,9 @@ from labs.sandbox.vm_process import VMBootTimeout
 from .base import Progress
 
 VM_BOOT_TIMEOUT = 30.0
+# The Debian cloud kernel with our initramfs panics in 64 and 72 MiB here (unpacking
+# the initramfs runs out of memory) and boots in 80; 96 leaves a margin.
+MIN_GUEST_MIB = 96
 MIB = 2**20
 log = logging.getLogger(__name__)
 

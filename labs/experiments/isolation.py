@@ -21,7 +21,7 @@ from labs.sandbox.limits import Limits
 
 from .base import Column, Lab, Param, Progress, RunContext, Sample
 from .charts import base_layout
-from .guests import VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
+from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
 
 MARK = "@@virtlab-probe "
 OUTPUT_BYTES = 16 * 1024
@@ -39,7 +39,7 @@ PROBES = (
     ("mounts", "Mounted filesystems"),
     ("cgroup", "Own cgroup (memory controller, or the unified one)"),
     ("memory_total_mib", "MemTotal in /proc/meminfo (MiB)"),
-    ("uptime_seconds", "Kernel uptime (s)"),
+    ("uptime_seconds", "Kernel uptime (s; same = within a minute)"),
     ("cpus", "CPUs in /proc/cpuinfo"),
 )
 
@@ -62,8 +62,9 @@ s end
 """
 
 PARAMS = (
-    Param("vm_memory_mib", "Guest memory", 128, 64, 256,
-          "RAM given to the VM, 64–256 MiB; the guest reports it as its MemTotal.", "MiB"),
+    Param("vm_memory_mib", "Guest memory", 128, MIN_GUEST_MIB, 256,
+          f"RAM given to the VM, {MIN_GUEST_MIB}–256 MiB; the guest's MemTotal is this "
+          f"less what its kernel keeps.", "MiB"),
 )  # fmt: skip
 
 
@@ -136,8 +137,19 @@ def cell(key: str, lines: list[str]) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def _same(a: str | None, b: str | None) -> bool | None:
-    return None if a is None or b is None else a == b
+UPTIME_SAME_WITHIN = 60.0  # seconds: the probes run a few seconds apart
+
+
+def _same(a: str | None, b: str | None, probe: str = "") -> bool | None:
+    if a is None or b is None:
+        return None
+    if probe == "uptime_seconds":
+        # Read moments apart, one kernel's uptime differs by those moments.
+        try:
+            return abs(float(a) - float(b)) < UPTIME_SAME_WITHIN
+        except ValueError:
+            return False
+    return a == b
 
 
 def rows(views: dict[str, dict[str, list[str]]]) -> list[dict]:
@@ -155,8 +167,8 @@ def rows(views: dict[str, dict[str, list[str]]]) -> list[dict]:
                 "host": values.get("host"),
                 "container": values.get("container"),
                 "vm": values.get("vm"),
-                "container_same_as_host": _same(values.get("container"), values.get("host")),
-                "vm_same_as_host": _same(values.get("vm"), values.get("host")),
+                "container_same_as_host": _same(values.get("container"), values.get("host"), key),
+                "vm_same_as_host": _same(values.get("vm"), values.get("host"), key),
             }
         )
     return result
@@ -170,9 +182,7 @@ def _complete(sections: dict[str, list[str]], where: str, raw: str) -> dict[str,
 
 def _container_sections(run_id: int) -> dict[str, list[str]]:
     limits = Limits(wall_seconds=20, memory_mib=32, pids=16, output_bytes=OUTPUT_BYTES)
-    result = containers.run_container(
-        run_id, ["/bin/sh", "-c", PROBE_SCRIPT], limits, name="probe"
-    )
+    result = containers.run_container(run_id, ["/bin/sh", "-c", PROBE_SCRIPT], limits, name="probe")
     raw = result.stdout.decode(errors="replace")
     if result.exit_code != 0:
         raise RuntimeError(
@@ -218,7 +228,9 @@ def _int_or_none(text: str | None) -> int | None:
 
 
 def summarize(samples: list[dict], params: dict) -> dict:
-    host, container, vm = (_value(samples, "kernel_release", w) for w in ("host", "container", "vm"))
+    host, container, vm = (
+        _value(samples, "kernel_release", w) for w in ("host", "container", "vm")
+    )
     return {
         "container_processes_visible": _int_or_none(_value(samples, "processes", "container")),
         "container_shares_host_kernel": _same(container, host),
@@ -254,8 +266,12 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
             },
             cells={
                 "values": [column("label"), column("host"), column("container"), column("vm")],
-                "fill_color": [["white"] * len(samples), ["white"] * len(samples),
-                               fill("container"), fill("vm")],  # fmt: skip
+                "fill_color": [
+                    ["white"] * len(samples),
+                    ["white"] * len(samples),
+                    fill("container"),
+                    fill("vm"),
+                ],  # fmt: skip
                 "align": "left",
                 "height": 26,
             },

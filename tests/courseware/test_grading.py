@@ -34,14 +34,25 @@ MULTIPLE = {
         {"id": "e", "text": "E"},
     ],
 }
-NUMERIC_ABS = {"id": "n", "type": "numeric", "prompt": "?", "answer": 10, "tolerance": 0.5, "units": "GiB"}
+NUMERIC_ABS = {
+    "id": "n",
+    "type": "numeric",
+    "prompt": "?",
+    "answer": 10,
+    "tolerance": 0.5,
+    "units": "GiB",
+}
 NUMERIC_REL = {**NUMERIC_ABS, "tolerance": 0.1, "tolerance_mode": "relative"}
 ORDERING = {"id": "o", "type": "ordering", "prompt": "?", "items": ["one", "two", "three", "four"]}
 MATCHING = {
     "id": "x",
     "type": "matching",
     "prompt": "?",
-    "pairs": [{"left": "ls", "right": "list"}, {"left": "cd", "right": "change dir"}, {"left": "rm", "right": "remove"}],
+    "pairs": [
+        {"left": "ls", "right": "list"},
+        {"left": "cd", "right": "change dir"},
+        {"left": "rm", "right": "remove"},
+    ],
 }
 
 
@@ -65,7 +76,11 @@ def test_single_right_wrong_and_feedback():
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [({}, "Choose an answer."), ({"choice": "  "}, "Choose an answer."), ({"choice": "z"}, "not one of")],
+    [
+        ({}, "Choose an answer."),
+        ({"choice": "  "}, "Choose an answer."),
+        ({"choice": "z"}, "not one of"),
+    ],
 )
 def test_single_rejects_empty_and_unknown(fields, message):
     with pytest.raises(AnswerError, match=message):
@@ -142,7 +157,9 @@ def test_numeric_zero_tolerance_and_negative_target():
     assert graded(negative, value="-9").correct and not graded(negative, value="9").correct
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "ten", "1..2", "nan", "inf", "1e999", "0x10", "1" * 41, "5 MiB"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "ten", "1..2", "nan", "inf", "1e999", "0x10", "1" * 41, "5 MiB"]
+)
 def test_numeric_malformed_answers_are_rejected(raw):
     with pytest.raises(AnswerError):
         parse_answer(NUMERIC_ABS, form(value=raw))
@@ -223,7 +240,8 @@ def test_ordering_rejects_missing_duplicate_and_out_of_range_positions():
 
 def match_fields(spec, mapping):
     return {
-        f"match-{item_key(spec['id'], left)}": item_key(spec["id"], right) for left, right in mapping.items()
+        f"match-{item_key(spec['id'], left)}": item_key(spec["id"], right)
+        for left, right in mapping.items()
     }
 
 
@@ -235,7 +253,10 @@ def test_matching_partial_credit_and_validation():
     with pytest.raises(AnswerError, match="every item"):
         parse_answer(MATCHING, form(**dict(list(match_fields(MATCHING, right).items())[:2])))
     with pytest.raises(AnswerError, match="not one of"):
-        parse_answer(MATCHING, form(**{**match_fields(MATCHING, right), f"match-{item_key('x', 'ls')}": "bogus"}))
+        parse_answer(
+            MATCHING,
+            form(**{**match_fields(MATCHING, right), f"match-{item_key('x', 'ls')}": "bogus"}),
+        )
 
 
 def test_display_order_depends_on_the_student_not_on_the_correct_order():

@@ -58,16 +58,37 @@ def test_valid_file_parses_with_settings():
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("correct: true}", "}"), "x/quiz.yaml:6: question 'q-one': exactly one choice must be correct"),
+        (
+            ("correct: true}", "}"),
+            "x/quiz.yaml:6: question 'q-one': exactly one choice must be correct",
+        ),
         (("type: text", "type: essay"), "x/quiz.yaml:10: question 'q-two': 'type' must be one of"),
-        (('answers: ["kvm"]', 'answers: ["(a+)+"]'), "x/quiz.yaml:12: question 'q-two': regex nests a repeat"),
-        (('answers: ["kvm"]', 'answers: ["(k|kv)*m"]'), "x/quiz.yaml:12: question 'q-two': regex repeats an alternation"),
-        (('answers: ["kvm"]', 'answers: ["(unclosed"]'), "x/quiz.yaml:12: question 'q-two': regex does not compile"),
+        (
+            ('answers: ["kvm"]', 'answers: ["(a+)+"]'),
+            "x/quiz.yaml:12: question 'q-two': regex nests a repeat",
+        ),
+        (
+            ('answers: ["kvm"]', 'answers: ["(k|kv)*m"]'),
+            "x/quiz.yaml:12: question 'q-two': regex repeats an alternation",
+        ),
+        (
+            ('answers: ["kvm"]', 'answers: ["(unclosed"]'),
+            "x/quiz.yaml:12: question 'q-two': regex does not compile",
+        ),
         (("id: q-two", "id: q-one"), "x/quiz.yaml:3: question id 'q-one' is used more than once"),
         (("id: q-two", "id: Q Two"), "x/quiz.yaml:9: question 'Q Two': 'id' must be lowercase"),
-        (("show_answers: after_last", "show_answers: sometimes"), "x/quiz.yaml:1: 'show_answers' must be one of"),
-        (("max_attempts: 2", "max_attempts: -1"), "x/quiz.yaml:1: 'max_attempts' must be a whole number"),
-        (("    prompt: Name it\n", "    prompt: Name it\n    colour: red\n"), "x/quiz.yaml:12: question 'q-two': unknown field(s) for a text question: colour"),
+        (
+            ("show_answers: after_last", "show_answers: sometimes"),
+            "x/quiz.yaml:1: 'show_answers' must be one of",
+        ),
+        (
+            ("max_attempts: 2", "max_attempts: -1"),
+            "x/quiz.yaml:1: 'max_attempts' must be a whole number",
+        ),
+        (
+            ("    prompt: Name it\n", "    prompt: Name it\n    colour: red\n"),
+            "x/quiz.yaml:12: question 'q-two': unknown field(s) for a text question: colour",
+        ),
         (("    prompt: Pick\n", "    prompt: [unclosed\n"), "x/quiz.yaml:6: invalid YAML"),
     ],
 )
@@ -76,24 +97,47 @@ def test_malformed_quiz_names_file_line_and_reason(change, expected):
     assert text != VALID
     with pytest.raises(QuizFileError) as error:
         parse_quiz(text, "x/quiz.yaml")
-    assert any(problem.startswith(expected) for problem in error.value.problems), error.value.problems
+    assert any(problem.startswith(expected) for problem in error.value.problems), (
+        error.value.problems
+    )
 
 
 @pytest.mark.parametrize(
     ("question", "reason"),
     [
         ("{id: n, type: numeric, prompt: P}", "'answer' must be a number"),
-        ("{id: n, type: numeric, prompt: P, answer: 1, tolerance: -1}", "'tolerance' must be a number ≥ 0"),
-        ("{id: n, type: numeric, prompt: P, answer: 1, tolerance_mode: loose}", "'tolerance_mode' must be one of"),
-        ("{id: n, type: numeric, prompt: P, answer: 1, measure: {lab: x, key: y}}", "either 'answer' or 'measure'"),
+        (
+            "{id: n, type: numeric, prompt: P, answer: 1, tolerance: -1}",
+            "'tolerance' must be a number ≥ 0",
+        ),
+        (
+            "{id: n, type: numeric, prompt: P, answer: 1, tolerance_mode: loose}",
+            "'tolerance_mode' must be one of",
+        ),
+        (
+            "{id: n, type: numeric, prompt: P, answer: 1, measure: {lab: x, key: y}}",
+            "either 'answer' or 'measure'",
+        ),
         ("{id: n, type: numeric, prompt: P, measure: {lab: x}}", "'measure' must be"),
         ("{id: t, type: true_false, prompt: P, answer: maybe}", "'answer' must be true or false"),
         ("{id: o, type: ordering, prompt: P, items: [one]}", "at least two texts"),
         ("{id: o, type: ordering, prompt: P, items: [one, one]}", "must all be different"),
-        ("{id: m, type: matching, prompt: P, pairs: [{left: a, right: b}, {left: a, right: c}]}", "every 'left'"),
-        ("{id: m, type: matching, prompt: P, pairs: [{left: a}, {left: b, right: c}]}", "pair 1 must be"),
-        ("{id: c, type: multiple, prompt: P, choices: [{id: a, text: A}, {id: b, text: B}]}", "at least one choice must be correct"),
-        ("{id: c, type: single, prompt: P, choices: [{id: a, text: A, correct: true}, {id: a, text: B}]}", "duplicate choice id"),
+        (
+            "{id: m, type: matching, prompt: P, pairs: [{left: a, right: b}, {left: a, right: c}]}",
+            "every 'left'",
+        ),
+        (
+            "{id: m, type: matching, prompt: P, pairs: [{left: a}, {left: b, right: c}]}",
+            "pair 1 must be",
+        ),
+        (
+            "{id: c, type: multiple, prompt: P, choices: [{id: a, text: A}, {id: b, text: B}]}",
+            "at least one choice must be correct",
+        ),
+        (
+            "{id: c, type: single, prompt: P, choices: [{id: a, text: A, correct: true}, {id: a, text: B}]}",
+            "duplicate choice id",
+        ),
         ("{id: x, type: text, prompt: P, answers: []}", "'answers' must be a non-empty list"),
         ("{id: x, type: text, prompt: '', answers: [a]}", "'prompt' must be non-empty"),
         ("{id: x, type: text, prompt: P, answers: [a], hints: [ok, '']}", "'hints' must be a list"),
@@ -102,7 +146,9 @@ def test_malformed_quiz_names_file_line_and_reason(change, expected):
 def test_schema_errors_per_type(question, reason):
     with pytest.raises(QuizFileError) as error:
         parse_quiz(f"questions:\n  - {question}\n", "y/quiz.yaml")
-    assert any(p.startswith("y/quiz.yaml:2: ") and reason in p for p in error.value.problems), error.value.problems
+    assert any(p.startswith("y/quiz.yaml:2: ") and reason in p for p in error.value.problems), (
+        error.value.problems
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +159,9 @@ def test_slow_or_unsafe_regexes_are_rejected(pattern):
     assert regex_problem(pattern) is not None
 
 
-@pytest.mark.parametrize("pattern", ["kvm", "(?i)qemu-?img", r"[0-9]+(\.[0-9]+)?", "(tcg|tiny code generator)"])
+@pytest.mark.parametrize(
+    "pattern", ["kvm", "(?i)qemu-?img", r"[0-9]+(\.[0-9]+)?", "(tcg|tiny code generator)"]
+)
 def test_reasonable_regexes_are_accepted(pattern):
     assert regex_problem(pattern) is None
 
@@ -124,7 +172,9 @@ def test_import_creates_quizzes_and_is_idempotent():
     lessons = Lesson.objects.count()
     assert Quiz.objects.count() == lessons
     assert sum(1 for item in first.created if item.startswith("quiz ")) == lessons
-    assert Question.objects.count() == sum(len(lesson.quiz.questions) for lesson in read_course(SHIPPED).lessons)
+    assert Question.objects.count() == sum(
+        len(lesson.quiz.questions) for lesson in read_course(SHIPPED).lessons
+    )
     hashes = dict(Question.objects.values_list("qid", "content_hash"))
     second = course_import(root=SHIPPED)
     assert not second.created and not second.updated
@@ -140,7 +190,10 @@ def test_malformed_quiz_aborts_the_whole_import(content_copy):
         course_import(root=content_copy)
     problem = "\n".join(error.value.problems)
     line = text.splitlines().index("    type: ordering") + 1
-    assert f"{quiz.parent.name}/quiz.yaml:{line}: question 'em-order-tcg': 'type' must be one of" in problem
+    assert (
+        f"{quiz.parent.name}/quiz.yaml:{line}: question 'em-order-tcg': 'type' must be one of"
+        in problem
+    )
     assert not Lesson.objects.exists() and not Question.objects.exists()
 
 
@@ -176,16 +229,26 @@ def test_edited_question_changes_hash_and_removed_question_is_retired(content_co
     # The old attempt is untouched and still records the version it answered.
     assert Attempt.objects.get().content_hash == question.content_hash
     exported = course_export(root=content_copy.parent / "out")
-    quiz_text = next(p for p in exported if p.parent.name == quiz.parent.name and p.name == "quiz.yaml").read_text()
+    quiz_text = next(
+        p for p in exported if p.parent.name == quiz.parent.name and p.name == "quiz.yaml"
+    ).read_text()
     assert "hv-tf-nested" not in quiz_text and "absolute path" in quiz_text
 
 
 def quiz_state():
     quizzes = {
-        q.lesson.slug: (q.max_attempts, q.min_seconds_between, q.show_answers, q.settings_as_written)
+        q.lesson.slug: (
+            q.max_attempts,
+            q.min_seconds_between,
+            q.show_answers,
+            q.settings_as_written,
+        )
         for q in Quiz.objects.select_related("lesson")
     }
-    questions = {q.qid: (q.quiz.lesson.slug, q.type, q.spec, q.content_hash, q.order, q.retired) for q in Question.objects.select_related("quiz__lesson")}
+    questions = {
+        q.qid: (q.quiz.lesson.slug, q.type, q.spec, q.content_hash, q.order, q.retired)
+        for q in Question.objects.select_related("quiz__lesson")
+    }
     return quizzes, questions
 
 
@@ -199,4 +262,7 @@ def test_quiz_round_trip_is_lossless(tmp_path):
     assert quiz_state() == original
     course_export(root=tmp_path / "two")
     for path in (tmp_path / "one").rglob("quiz.yaml"):
-        assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
+        assert (
+            path.read_bytes()
+            == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
+        )

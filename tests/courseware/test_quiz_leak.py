@@ -21,7 +21,15 @@ from .quiz_helpers import HTMX
 
 QUIZ_SECTION = re.compile(r'<section class="quiz".*?</section>', re.S)
 CSRF = re.compile(r'(name="csrfmiddlewaretoken" value=)"[^"]+"')
-REVEAL_MARKERS = ("answer-reveal", "is-answer", "(correct answer)", "Correct answer", "Correct order", "data-correct", "application/json")
+REVEAL_MARKERS = (
+    "answer-reveal",
+    "is-answer",
+    "(correct answer)",
+    "Correct answer",
+    "Correct order",
+    "data-correct",
+    "application/json",
+)
 
 
 def quiz_section(client: Client, url: str, **extra) -> str:
@@ -53,7 +61,9 @@ def mutate(spec: dict) -> dict:
     elif kind == "matching":
         rights = [p["right"] for p in spec["pairs"]]
         rights = rights[1:] + rights[:1]
-        spec["pairs"] = [{"left": p["left"], "right": r} for p, r in zip(spec["pairs"], rights, strict=True)]
+        spec["pairs"] = [
+            {"left": p["left"], "right": r} for p, r in zip(spec["pairs"], rights, strict=True)
+        ]
     return spec
 
 
@@ -81,7 +91,12 @@ def test_quiz_html_does_not_depend_on_the_answers(pages, client, student_client,
     browser = client if who == "anonymous" else student_client
     before = {url: quiz_section(browser, url) for url in pages}
     hint_fragments = {
-        q.qid: CSRF.sub("", browser.get(f"/lessons/{q.quiz.lesson.slug}/quiz/?hint={q.qid}&shown=9", **HTMX).content.decode())
+        q.qid: CSRF.sub(
+            "",
+            browser.get(
+                f"/lessons/{q.quiz.lesson.slug}/quiz/?hint={q.qid}&shown=9", **HTMX
+            ).content.decode(),
+        )
         for q in Question.objects.select_related("quiz__lesson")
         if q.spec.get("hints")
     }
@@ -96,7 +111,9 @@ def test_quiz_html_does_not_depend_on_the_answers(pages, client, student_client,
     for url, html in before.items():
         assert quiz_section(browser, url) == html, f"the quiz on {url} changes with its answers"
     for question in Question.objects.select_related("quiz__lesson").filter(qid__in=hint_fragments):
-        again = browser.get(f"/lessons/{question.quiz.lesson.slug}/quiz/?hint={question.qid}&shown=9", **HTMX)
+        again = browser.get(
+            f"/lessons/{question.quiz.lesson.slug}/quiz/?hint={question.qid}&shown=9", **HTMX
+        )
         assert CSRF.sub("", again.content.decode()) == hint_fragments[question.qid]
 
 
@@ -110,4 +127,6 @@ def test_nothing_hidden_by_the_policy_is_on_any_quiz_page(pages, client, student
                 assert marker not in html, f"{marker!r} on {url}"
             for question in questions:
                 for fragment in hidden_fragments(question):
-                    assert fragment.casefold() not in html.casefold(), f"{question.qid}: {fragment[:60]!r} on {url}"
+                    assert fragment.casefold() not in html.casefold(), (
+                        f"{question.qid}: {fragment[:60]!r} on {url}"
+                    )

@@ -33,11 +33,19 @@ def q(qid):
 def test_quiz_sits_at_the_end_of_the_lesson_and_on_its_own_page(client, lesson):
     lesson_page = client.get(lesson.get_absolute_url()).content.decode()
     assert 'id="quiz"' in lesson_page
-    assert lesson_page.index('class="prose"') < lesson_page.index('id="quiz"') < lesson_page.index("lesson-footer")
+    assert (
+        lesson_page.index('class="prose"')
+        < lesson_page.index('id="quiz"')
+        < lesson_page.index("lesson-footer")
+    )
     page = client.get(quiz_url()).content.decode()
     for question in Question.objects.filter(quiz__lesson=lesson):
         assert f'id="q-{question.qid}"' in page
-    assert "Log in to answer" in page and "<form class=\"question-form\"" not in page
+    assert "Log in to answer" in page and "Check answer" not in page
+    assert (
+        page.count('<fieldset class="answer" disabled')
+        == Question.objects.filter(quiz__lesson=lesson).count()
+    )
 
 
 def test_lesson_without_quiz_has_no_quiz_page(client, lesson):
@@ -66,7 +74,9 @@ def test_htmx_submission_returns_the_graded_fragment(student_client, student, co
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
     assert "Not correct." in body and 'role="status"' in body
-    assert "Type 1 hypervisors typically run many guests at once." in body  # the picked choice's feedback
+    assert (
+        "Type 1 hypervisors typically run many guests at once." in body
+    )  # the picked choice's feedback
     assert "2 attempts left" in body
     assert "Explanation" in body  # after_each: shown after the submission
     assert 'id="quiz-score" class="quiz-score" hx-swap-oob="true"' in body
@@ -80,7 +90,9 @@ def test_htmx_submission_returns_the_graded_fragment(student_client, student, co
     assert attempt.answer == {"choice": "b"}
 
 
-def test_plain_submission_redirects_back_and_the_page_shows_the_result(student_client, student, lesson):
+def test_plain_submission_redirects_back_and_the_page_shows_the_result(
+    student_client, student, lesson
+):
     question = q("hv-type1-host")
     response = student_client.post(submit_url(question), {"choice": "a", "source": "lesson"})
     assert response.status_code == 302
@@ -92,7 +104,9 @@ def test_plain_submission_redirects_back_and_the_page_shows_the_result(student_c
 
 
 @pytest.mark.parametrize("htmx", [True, False])
-def test_malformed_answer_says_why_keeps_the_input_and_records_nothing(student_client, course, htmx):
+def test_malformed_answer_says_why_keeps_the_input_and_records_nothing(
+    student_client, course, htmx
+):
     question = q("hv-order-vm-exit")
     form = correct_form(question)
     first_key = next(iter(form))
@@ -171,7 +185,9 @@ def test_anonymous_cannot_submit(client, course):
 
 def test_show_answers_after_last(student_client, student, course):
     question = q("hv-type1-host")
-    Quiz.objects.filter(pk=question.quiz_id).update(show_answers="after_last", min_seconds_between=0, max_attempts=2)
+    Quiz.objects.filter(pk=question.quiz_id).update(
+        show_answers="after_last", min_seconds_between=0, max_attempts=2
+    )
     body = student_client.post(submit_url(question), {"choice": "b"}, **HTMX).content.decode()
     assert "Not correct." in body and "answer-reveal" not in body and "is-answer" not in body
     body = student_client.post(submit_url(question), {"choice": "c"}, **HTMX).content.decode()
@@ -180,8 +196,12 @@ def test_show_answers_after_last(student_client, student, course):
 
 def test_show_answers_never(student_client, student, course):
     question = q("hv-text-device")
-    Quiz.objects.filter(pk=question.quiz_id).update(show_answers="never", min_seconds_between=0, max_attempts=1)
-    body = student_client.post(submit_url(question), {"value": "/dev/nope"}, **HTMX).content.decode()
+    Quiz.objects.filter(pk=question.quiz_id).update(
+        show_answers="never", min_seconds_between=0, max_attempts=1
+    )
+    body = student_client.post(
+        submit_url(question), {"value": "/dev/nope"}, **HTMX
+    ).content.decode()
     assert "Not correct." in body and "You have used all 1 attempt" in body
     assert "/dev/kvm" not in body and "Explanation" not in body
 
@@ -196,7 +216,11 @@ def test_hints_are_revealed_one_at_a_time(student_client, course):
     assert "<html" not in fragment and hints[0] in fragment and hints[1] not in fragment
     assert "Show a hint (1 left)" in fragment
     full = student_client.get(f"{url}?hint={question.qid}&shown=2").content.decode()
-    assert hints[0] in full and hints[1] in full and "Show a hint" not in full.split(f'id="q-{question.qid}"')[1].split("question-slot")[0]
+    assert (
+        hints[0] in full
+        and hints[1] in full
+        and "Show a hint" not in full.split(f'id="q-{question.qid}"')[1].split("question-slot")[0]
+    )
 
 
 def test_ordering_and_matching_partial_credit_end_to_end(student_client, student, course):
@@ -223,7 +247,10 @@ def test_outline_shows_lesson_scores_mastery_and_overall(student_client, student
     assert 'data-score="0">Quiz 0 %' in body  # other lessons
     lessons_with_quiz = Quiz.objects.count()
     overall = round(expected / lessons_with_quiz)
-    assert f"Your quiz score over the course: <strong>{overall} %</strong> · 1 of {lessons_with_quiz} lessons mastered." in body
+    assert (
+        f"Your quiz score over the course: <strong>{overall} %</strong> · 1 of {lessons_with_quiz} lessons mastered."
+        in body
+    )
     settings.VIRTLAB_MASTERY_THRESHOLD = 0.95
     body = student_client.get(reverse("courseware:home")).content.decode()
     assert "· mastered" not in body

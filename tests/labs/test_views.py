@@ -165,3 +165,11 @@ def test_instructor_sees_students_runs_with_names(
     body = instructor_client.get(url).content.decode()
     assert student.username in body and 'id="distribution"' in body
     assert student_client.get(url).status_code == 403
+
+
+def test_run_page_compares_with_earlier_runs(student_client, student, all_ready):
+    first = make_run(student)
+    second = make_run(student)
+    body = student_client.get(second.get_absolute_url()).content.decode()
+    assert "Compare with your earlier runs" in body
+    assert f'href="{first.get_absolute_url()}"' in body and "70.0" in body

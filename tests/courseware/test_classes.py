@@ -1,0 +1,153 @@
+"""Classes: create, join with a code, and who may see what."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from courseware.models import Classroom, Membership
+from courseware.quiz_services import class_create
+from courseware.roles import instructors_group
+from tests.conftest import PASSWORD
+
+from .quiz_helpers import record
+
+
+@pytest.fixture
+def other_instructor(db):
+    user = get_user_model().objects.create_user("other-teacher", password=PASSWORD)
+    user.groups.add(instructors_group())
+    return user
+
+
+@pytest.fixture
+def classroom(instructor):
+    return class_create(instructor=instructor, name="Virtualization A")
+
+
+def test_instructor_creates_a_class_and_gets_a_join_code(instructor_client, instructor):
+    response = instructor_client.post(
+        reverse("courseware:class_new"), {"name": "  Spring   group B "}
+    )
+    classroom = Classroom.objects.get()
+    assert response.status_code == 302 and response.url == classroom.get_absolute_url()
+    assert classroom.name == "Spring group B"
+    assert len(classroom.join_code) == 8 and classroom.join_code.isalnum()
+    assert list(classroom.instructors.all()) == [instructor]
+    page = instructor_client.get(reverse("courseware:classes")).content.decode()
+    assert classroom.display_code in page and "Spring group B" in page
+
+
+def test_blank_class_name_is_refused(instructor_client):
+    response = instructor_client.post(reverse("courseware:class_new"), {"name": "   "})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not Classroom.objects.exists()
+
+
+def test_students_cannot_create_classes(student_client):
+    response = student_client.post(reverse("courseware:class_new"), {"name": "Mine"})
+    assert response.status_code == 403
+    assert not Classroom.objects.exists()
+
+
+def test_student_joins_with_the_code_in_any_spelling_and_can_be_in_several(
+    student_client, student, classroom, other_instructor
+):
+    second = class_create(instructor=other_instructor, name="Containers B")
+    code = classroom.display_code.lower().replace("-", " - ")
+    response = student_client.post(reverse("courseware:class_join"), {"code": code})
+    assert response.status_code == 302
+    student_client.post(reverse("courseware:class_join"), {"code": second.join_code})
+    assert set(Classroom.objects.joined_by(student)) == {classroom, second}
+    # Joining twice changes nothing and says so.
+    response = student_client.post(
+        reverse("courseware:class_join"), {"code": classroom.join_code}, follow=True
+    )
+    assert "You are already in “Virtualization A”." in response.content.decode()
+    assert Membership.objects.filter(user=student).count() == 2
+    page = student_client.get(reverse("courseware:classes")).content.decode()
+    assert "Virtualization A" in page and "Containers B" in page and "Create a class" not in page
+
+
+def test_wrong_code_says_so_and_joins_nothing(student_client, student, classroom):
+    response = student_client.post(reverse("courseware:class_join"), {"code": "NOPE-NOPE"})
+    assert response.status_code == 400
+    assert "No class has that join code." in response.content.decode()
+    assert not Membership.objects.exists()
+    assert student_client.get(reverse("courseware:class_join")).status_code == 200
+
+
+def test_instructors_see_only_their_own_classes(instructor_client, classroom, other_instructor):
+    theirs = class_create(instructor=other_instructor, name="Someone else's class")
+    page = instructor_client.get(reverse("courseware:classes")).content.decode()
+    assert "Virtualization A" in page and "Someone else" not in page
+    for name in ("class_detail", "gradebook_csv", "class_analytics"):
+        assert (
+            instructor_client.get(reverse(f"courseware:{name}", args=[theirs.pk])).status_code
+            == 404
+        )
+        assert (
+            instructor_client.get(reverse(f"courseware:{name}", args=[classroom.pk])).status_code
+            == 200
+        )
+    teach = instructor_client.get(reverse("courseware:teach")).content.decode()
+    assert classroom.get_absolute_url() in teach and theirs.get_absolute_url() not in teach
+
+
+def test_students_and_anonymous_cannot_open_class_reports(
+    client, student_client, student, classroom
+):
+    Membership.objects.create(classroom=classroom, user=student)
+    for name in ("class_detail", "gradebook_csv", "class_analytics"):
+        url = reverse(f"courseware:{name}", args=[classroom.pk])
+        assert student_client.get(url).status_code == 403
+        response = client.get(url)
+        assert response.status_code == 302 and reverse("login") in response.url
+
+
+def test_instructor_sees_attempts_only_of_their_own_students(
+    instructor_client, student, course, classroom, other_instructor
+):
+    from courseware.models import Question
+
+    outsider = get_user_model().objects.create_user("outsider", password=PASSWORD)
+    question = Question.objects.get(qid="hv-tf-nested")
+    record(student, question, {"choice": "false"})
+    record(outsider, question, {"choice": "true"})
+    Membership.objects.create(classroom=classroom, user=student)
+    url = reverse("courseware:class_student", args=[classroom.pk, student.pk])
+    body = instructor_client.get(url).content.decode()
+    assert "Quiz attempts of stu" in body and "hv-tf-nested" in body
+    assert (
+        instructor_client.get(
+            reverse("courseware:class_student", args=[classroom.pk, outsider.pk])
+        ).status_code
+        == 404
+    )
+    theirs = class_create(instructor=other_instructor, name="Theirs")
+    Membership.objects.create(classroom=theirs, user=outsider)
+    assert (
+        instructor_client.get(
+            reverse("courseware:class_student", args=[theirs.pk, outsider.pk])
+        ).status_code
+        == 404
+    )
+
+
+def test_a_student_sees_only_their_own_attempts(student_client, student, course, classroom):
+    from courseware.models import Question
+
+    Membership.objects.create(classroom=classroom, user=student)
+    other = get_user_model().objects.create_user("classmate", password=PASSWORD)
+    Membership.objects.create(classroom=classroom, user=other)
+    record(other, Question.objects.get(qid="hv-text-device"), {"value": "x"})
+    assert (
+        "hv-text-device"
+        not in student_client.get(reverse("courseware:my_attempts")).content.decode()
+    )
+    assert (
+        student_client.get(
+            reverse("courseware:class_student", args=[classroom.pk, other.pk])
+        ).status_code
+        == 403
+    )
