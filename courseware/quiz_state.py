@@ -52,7 +52,7 @@ INSTRUCTIONS = {
 }
 
 
-def number(value: float) -> str:
+def format_number(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
@@ -289,16 +289,16 @@ def build_question_view(
             if measurement is not None:
                 low, high = tolerance_range(spec, measurement.value)
                 view.correct_answer = {
-                    "measured": number(measurement.value),
-                    "low": number(low),
-                    "high": number(high),
+                    "measured": format_number(measurement.value),
+                    "low": format_number(low),
+                    "high": format_number(high),
                 }
         elif reveal:
             low, high = tolerance_range(spec, float(spec["answer"]))
             view.correct_answer = {
-                "number": number(float(spec["answer"])),
-                "low": number(low),
-                "high": number(high),
+                "number": format_number(float(spec["answer"])),
+                "low": format_number(low),
+                "high": format_number(high),
                 "exact": low == high,
             }
     elif question.type == "text":

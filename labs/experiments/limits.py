@@ -5,8 +5,9 @@ Three measurements:
 * memory — a hog grows its memory steadily in a container with a memory limit;
   the host reads the container's cgroup every ~50 ms until the kernel's OOM killer
   stops the hog at the limit;
-* CPU — a busybox shell loop counts iterations for a fixed window in containers
-  with CPU quotas of 10–100 % of one core (100 % measured first and last);
+* CPU — a busybox shell loop counts iterations for a fixed window in a container
+  with a CPU quota of 10–75 % of one core, between two runs with a whole core;
+  throughput is its count as a fraction of theirs;
 * vCPUs — two such loops run side by side in a guest given 1 vCPU and then 2.
 """
 
@@ -23,7 +24,8 @@ from .guests import MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
 from .limits_figure import cpu_fractions, figure
 from .stats import ratio_or_none, rounded
 
-QUOTAS = (100, 10, 25, 50, 75, 100)  # the reference twice: drift shows as two points
+QUOTAS = (10, 25, 50, 75)  # each between two runs at FULL_CORE
+FULL_CORE = 100  # all a single-threaded loop can use
 SAMPLE_EVERY = 0.05
 HOG_STEPS = 48  # the hog reaches the limit in about this many 50 ms steps
 HOG_WALL_SECONDS = 30.0
@@ -133,10 +135,10 @@ def _memory_part(ctx: RunContext, limit_mib: int):
 # --- CPU ------------------------------------------------------------------------------
 
 
-def _cpu_sample(run_id: int, quota: int, index: int, window_centis: int) -> dict:
+def _loop_in_container(run_id: int, quota: int, name: str, window_centis: int) -> dict:
     limits = Limits(wall_seconds=window_centis / 100 + 15, cpu_percent=quota, output_bytes=1024)
     result = containers.run_container(
-        run_id, ["/bin/sh", "-c", f"{CPU_LOOP}burn {window_centis}"], limits, name=f"cpu{index}"
+        run_id, ["/bin/sh", "-c", f"{CPU_LOOP}burn {window_centis}"], limits, name=name
     )
     loops = parse_loops(result.stdout.decode(errors="replace"))
     if result.exit_code != 0 or not loops:
@@ -147,15 +149,49 @@ def _cpu_sample(run_id: int, quota: int, index: int, window_centis: int) -> dict
     iterations, centis = loops[0]
     elapsed = centis / 100
     return {
-        "part": "cpu",
-        "quota_percent": quota,
         "iterations": iterations,
         "elapsed_seconds": elapsed,
-        "iterations_per_second": rounded(iterations / elapsed, 1),
-        "cpu_seconds": rounded(result.cpu_seconds, 3),
-        # CPU time granted ÷ wall time: what the quota allowed, read by the kernel.
-        "cpu_share": rounded(ratio_or_none(result.cpu_seconds, elapsed), 3),
+        "rate": iterations / elapsed,
+        "cpu_seconds": result.cpu_seconds,
     }
+
+
+def _cpu_sample(quota: int, loop: dict, reference: float | None = None) -> dict:
+    return {
+        "part": "cpu",
+        "quota_percent": quota,
+        "iterations": loop["iterations"],
+        "elapsed_seconds": loop["elapsed_seconds"],
+        "iterations_per_second": rounded(loop["rate"], 1),
+        "reference_iterations_per_second": rounded(reference, 1),
+        "fraction_of_full": rounded(ratio_or_none(loop["rate"], reference), 4),
+        "cpu_seconds": rounded(loop["cpu_seconds"], 3),
+        # CPU time granted ÷ wall time: what the quota allowed, read by the kernel.
+        "cpu_share": rounded(ratio_or_none(loop["cpu_seconds"], loop["elapsed_seconds"]), 3),
+        "note": "reference (a whole core)" if reference is None else "",
+    }
+
+
+def _cpu_part(ctx: RunContext, window_centis: int, first_step: int, steps: int):
+    """Each quota run is bracketed by two full-core reference runs.
+
+    This host's speed drifts (other tenants, clock changes) by tens of percent within
+    seconds, so a quota run is compared with the mean of the reference runs just
+    before and just after it, not with one run at the start. Running one loop at a
+    time also keeps other work on a second core from skewing the pair.
+    """
+    before = _loop_in_container(ctx.run_id, FULL_CORE, "ref0", window_centis)
+    yield Sample(_cpu_sample(FULL_CORE, before))
+    for index, quota in enumerate(QUOTAS, start=1):
+        if ctx.should_stop():
+            yield from stopping()
+            return
+        yield Progress(f"CPU loop at a {quota} % quota", (first_step + index) / steps)
+        capped = _loop_in_container(ctx.run_id, quota, f"cpu{index}", window_centis)
+        after = _loop_in_container(ctx.run_id, FULL_CORE, f"ref{index}", window_centis)
+        yield Sample(_cpu_sample(quota, capped, (before["rate"] + after["rate"]) / 2))
+        yield Sample(_cpu_sample(FULL_CORE, after))
+        before = after
 
 
 # --- VM -------------------------------------------------------------------------------
@@ -196,12 +232,7 @@ def run(params: dict, ctx: RunContext):
     steps = 1 + len(QUOTAS) + (2 if include_vm else 0)
     yield Progress(f"memory hog under a {params['memory_limit_mib']} MiB limit", 0.0)
     yield from _memory_part(ctx, params["memory_limit_mib"])
-    for index, quota in enumerate(QUOTAS):
-        if ctx.should_stop():
-            yield from stopping()
-            return
-        yield Progress(f"CPU loop at a {quota} % quota", (1 + index) / steps)
-        yield Sample(_cpu_sample(ctx.run_id, quota, index, window_centis))
+    yield from _cpu_part(ctx, window_centis, 0, steps)
     if not include_vm:
         return
     if host_cores < 2:
@@ -257,8 +288,10 @@ LAB = Lab(
         "memory everything it reads, growing a little every 50 ms while the host reads "
         "the group's usage. A **CPU quota** is a budget per 100 ms period: at 25 % the "
         "loop may run 25 ms, then waits, so the work it gets done in a fixed window falls "
-        "roughly in proportion (measured as loop iterations counted by the loop itself; "
-        "100 % is measured first and last and their mean is the reference). A VM gets "
+        "roughly in proportion. Throughput is the loop iterations the loop itself counted, "
+        "as a fraction of the mean of two runs with a whole core, one just before and "
+        "one just after (a shared host's speed drifts, so a single reference run at the "
+        "start would not compare fairly). A VM gets "
         "CPUs differently: each vCPU is a host thread, so two loops in a guest with one "
         "vCPU share it, and with two vCPUs (on a host with two cores) both run at once."
     ),
@@ -282,6 +315,8 @@ LAB = Lab(
         Column("iterations", "Loop iterations"),
         Column("elapsed_seconds", "Window", "s"),
         Column("iterations_per_second", "Throughput", "iterations/s"),
+        Column("reference_iterations_per_second", "Whole core, before/after", "iterations/s"),
+        Column("fraction_of_full", "Fraction of a whole core's"),
         Column("cpu_share", "CPU time ÷ wall time"),
         Column("note", "Note"),
     ),
@@ -291,12 +326,12 @@ LAB = Lab(
     max_seconds=lambda params: (
         60
         + HOG_WALL_SECONDS
-        + len(QUOTAS) * (params.get("window_seconds", 1.0) + 5)
+        + (2 * len(QUOTAS) + 1) * (params.get("window_seconds", 1.0) + 5)
         + 2 * (2 * VM_BOOT_TIMEOUT + params.get("window_seconds", 1.0) + 15)
     ),  # fmt: skip
     predict_keys=("cpu_throughput_at_50_percent",),
     summary_labels={
-        "cpu_throughput_at_50_percent": "Throughput at a 50 % quota (fraction of 100 %)",
+        "cpu_throughput_at_50_percent": "Throughput at a 50 % quota (fraction of a whole core's)",
         "cpu_throughput_at_10_percent": "Throughput at a 10 % quota (fraction of 100 %)",
         "cpu_throughput_at_25_percent": "Throughput at a 25 % quota (fraction of 100 %)",
         "cpu_throughput_at_75_percent": "Throughput at a 75 % quota (fraction of 100 %)",

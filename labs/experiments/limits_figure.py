@@ -13,17 +13,23 @@ from .charts import SERIES_COLOURS, base_layout
 
 
 def cpu_fractions(samples: list[dict]) -> dict[int, list[float]]:
-    """Throughput at each quota as a fraction of the mean of the 100 % runs."""
+    """Throughput at each quota as a fraction of a whole core's.
+
+    Quota runs carry their fraction of the reference runs around them; the reference
+    runs themselves are shown against the mean of all of them, so their spread shows
+    how much the host drifted.
+    """
     rows = [s for s in samples if s.get("part") == "cpu"]
-    full = [s["iterations_per_second"] for s in rows if s["quota_percent"] == 100]
-    if not full:
-        return {}
-    reference = statistics.mean(full)
+    references = [s["iterations_per_second"] for s in rows if s["fraction_of_full"] is None]
     fractions: dict[int, list[float]] = {}
     for row in rows:
-        fractions.setdefault(row["quota_percent"], []).append(
-            row["iterations_per_second"] / reference
-        )
+        if row["fraction_of_full"] is not None:
+            fractions.setdefault(row["quota_percent"], []).append(row["fraction_of_full"])
+        else:
+            mean = statistics.mean(references)
+            fractions.setdefault(row["quota_percent"], []).append(
+                row["iterations_per_second"] / mean
+            )
     return fractions
 
 
@@ -152,7 +158,9 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     fig.update_xaxes(title="time since the container started, s", row=1, col=1)
     fig.update_yaxes(title="memory, MiB", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(title="CPU quota, % of one core", range=[0, 105], row=2, col=1)
-    fig.update_yaxes(title="throughput, fraction of 100 %", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(
+        title="throughput, fraction of a whole core's", rangemode="tozero", row=2, col=1
+    )
     fig.update_xaxes(title="vCPUs given to the guest", row=2, col=2)
     fig.update_yaxes(title="loop iterations per second", rangemode="tozero", row=2, col=2)
     fig.update_layout(height=720)

@@ -1,0 +1,114 @@
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from courseware.grading import item_key
+from courseware.models import Attempt, Question
+from tests.conftest import PASSWORD
+from tests.courseware.quiz_helpers import seed_class
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def tab_to(page, selector, limit=80):
+    """Press Tab until the element matching ``selector`` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"could not reach {selector} with the keyboard")
+
+
+def test_student_answers_a_quiz_with_the_keyboard_only(page, course, student):
+    log_in(page, student.username)
+    page.goto("/lessons/hypervisor-types/quiz/")
+
+    # Single choice: Tab into the radio group, pick the first option with Space, submit.
+    tab_to(page, "#q-hv-type1-host input[name=choice]")
+    page.keyboard.press("Space")
+    tab_to(page, "#q-hv-type1-host button[type=submit]")
+    page.keyboard.press("Enter")
+    result = page.locator("#q-hv-type1-host .question-result")
+    result.wait_for()
+    assert "Correct." in result.inner_text()
+    # The result takes the focus, so a screen reader announces it.
+    assert page.evaluate("document.activeElement.classList.contains('question-result')")
+    assert page.url.endswith("/lessons/hypervisor-types/quiz/")  # swapped in place by htmx
+
+    # Ordering: each step has a position select; typing a digit picks the position.
+    question = Question.objects.get(qid="hv-order-vm-exit")
+    items = question.spec["items"]
+    for _ in items:
+        tab_to(page, "#q-hv-order-vm-exit select:not([data-done])")
+        key = page.evaluate("document.activeElement.name").removeprefix("pos-")
+        position = (
+            next(i for i, text in enumerate(items) if item_key(question.qid, text) == key) + 1
+        )
+        page.keyboard.press(str(position))
+        page.evaluate("document.activeElement.dataset.done = '1'")
+    tab_to(page, "#q-hv-order-vm-exit button[type=submit]")
+    page.keyboard.press("Enter")
+    page.locator("#q-hv-order-vm-exit .question-result").wait_for()
+    assert "Correct." in page.locator("#q-hv-order-vm-exit .question-result").inner_text()
+
+    # A wrong true/false answer shows feedback and the explanation (after_each policy).
+    tab_to(page, "#q-hv-tf-nested input[value=true]")
+    page.keyboard.press("Space")
+    tab_to(page, "#q-hv-tf-nested button[type=submit]")
+    page.keyboard.press("Enter")
+    page.locator("#q-hv-tf-nested .question-result").wait_for()
+    text = page.locator("#q-hv-tf-nested .question-result").inner_text()
+    assert "Not correct." in text and "Explanation" in text and "Correct answer: False" in text
+    assert "2 attempts left" in page.locator("#q-hv-tf-nested").inner_text()
+    assert "Your score: 25 %" in page.locator("#quiz-score").inner_text()  # 2 of 8, out of band
+
+    attempts = Attempt.objects.filter(user=student).order_by("pk")
+    assert [(a.qid, a.correct) for a in attempts] == [
+        ("hv-type1-host", True),
+        ("hv-order-vm-exit", True),
+        ("hv-tf-nested", False),
+    ]
+    assert page.console_errors == []
+
+
+def test_instructor_opens_the_gradebook_and_downloads_the_csv(page, course, instructor):
+    classroom, _ = seed_class(instructor)
+    log_in(page, instructor.username)
+    page.get_by_role("link", name="Classes").click()
+    page.get_by_role("link", name="Seeded class").first.click()
+    page.wait_for_url(f"**{classroom.get_absolute_url()}")
+    table = page.get_by_role("table")
+    assert table.get_by_role("row").count() == 5  # heading + 4 students
+    row = table.get_by_role("row").filter(has_text="ana")
+    assert "Done" in row.inner_text() and "50 %" in row.inner_text()
+
+    page.get_by_role("link", name="Overall").click()  # sort by the overall score
+    page.wait_for_url("**sort=overall**")
+    names = [cell.inner_text() for cell in table.locator("tbody th").all()]
+    assert names == ["dee", "cy", "ben", "ana"]
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV").click()
+    download = info.value
+    assert download.suggested_filename == "gradebook-seeded-class.csv"
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert rows[0][0] == "username" and rows[0][-2:] == ["overall score", "lessons mastered"]
+    by_name = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert list(by_name) == ["ana", "ben", "cy", "dee"]
+    assert by_name["ana"]["hypervisor-types score"] == "0.500"
+    assert by_name["ben"]["hypervisor-types score"] == "0.458"
+
+    page.get_by_role("link", name="Question analytics").first.click()
+    hard = page.locator('tr[data-qid="wv-tf-minutes"]')
+    assert "too hard" in hard.inner_text() and "negative discrimination" in hard.inner_text()
+    assert page.console_errors == []

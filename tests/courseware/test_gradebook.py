@@ -1,0 +1,147 @@
+"""The gradebook of a seeded class: figures, sorting, CSV (see quiz_helpers.seed_class)."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from courseware.gradebook import build_gradebook, csv_columns
+from courseware.models import Lesson, Quiz
+
+from .quiz_helpers import seed_class
+
+# Scores worked out by hand from the seeded answers; every quiz has 8 questions.
+#   hypervisor-types:       ana 1+1+1+1 = 4/8; ben 1+1+2/3+1 = 11/3 /8; cy 0+1+0+1 = 2/8; dee 0+0+0+1 = 1/8
+#   what-is-virtualization: one of 8 right for each student
+#   overall: the mean over the 10 quizzes
+HYPERVISOR = {"ana": 0.5, "ben": 11 / 24, "cy": 0.25, "dee": 0.125}
+BASICS = 1 / 8
+OVERALL = {name: (score + BASICS) / 10 for name, score in HYPERVISOR.items()}
+
+
+@pytest.fixture
+def seeded(course, instructor, settings):
+    settings.VIRTLAB_MASTERY_THRESHOLD = 0.5
+    return seed_class(instructor)
+
+
+def test_every_quiz_has_eight_questions(seeded):
+    assert {quiz.questions.active().count() for quiz in Quiz.objects.all()} == {8}
+
+
+def test_gradebook_figures(seeded):
+    classroom, _ = seeded
+    book = build_gradebook(classroom)
+    assert [row.student.username for row in book.rows] == ["ana", "ben", "cy", "dee"]  # not eve
+    index = [lesson.slug for lesson in book.lessons].index("hypervisor-types")
+    basics = [lesson.slug for lesson in book.lessons].index("what-is-virtualization")
+    for row in book.rows:
+        name = row.student.username
+        assert row.cells[index].quiz.score == pytest.approx(HYPERVISOR[name])
+        assert row.cells[basics].quiz.score == pytest.approx(BASICS)
+        assert row.overall == pytest.approx(OVERALL[name])
+        assert row.mastered == (1 if name == "ana" else 0)  # threshold 0.5 in this test
+    states = {row.student.username: row.cells[index].state for row in book.rows}
+    assert states == {
+        "ana": "done",
+        "ben": "in_progress",
+        "cy": "not_started",
+        "dee": "not_started",
+    }
+
+
+def test_gradebook_page_sorts_by_any_column(instructor_client, seeded):
+    classroom, _ = seeded
+    url = classroom.get_absolute_url()
+    page = instructor_client.get(url).content.decode()
+    assert (
+        page.index(">ana</a>")
+        < page.index(">ben</a>")
+        < page.index(">cy</a>")
+        < page.index(">dee</a>")
+    )
+    assert 'aria-sort="ascending"' in page and "50 %" in page and "46 %" in page
+    page = instructor_client.get(url, {"sort": "hypervisor-types", "dir": "desc"}).content.decode()
+    assert (
+        page.index(">ana</a>")
+        < page.index(">ben</a>")
+        < page.index(">cy</a>")
+        < page.index(">dee</a>")
+    )
+    page = instructor_client.get(url, {"sort": "overall", "dir": "asc"}).content.decode()
+    assert (
+        page.index(">dee</a>")
+        < page.index(">cy</a>")
+        < page.index(">ben</a>")
+        < page.index(">ana</a>")
+    )
+    assert 'aria-sort="ascending"' in page
+    # Ties keep name order; unknown sort keys fall back to the name.
+    page = instructor_client.get(
+        url, {"sort": "what-is-virtualization", "dir": "desc"}
+    ).content.decode()
+    assert (
+        page.index(">ana</a>")
+        < page.index(">ben</a>")
+        < page.index(">cy</a>")
+        < page.index(">dee</a>")
+    )
+    assert instructor_client.get(url, {"sort": "'; drop", "dir": "sideways"}).status_code == 200
+
+
+def test_csv_has_one_row_per_student_and_stable_columns(instructor_client, seeded):
+    classroom, _ = seeded
+    response = instructor_client.get(reverse("courseware:gradebook_csv", args=[classroom.pk]))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="gradebook-seeded-class.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    lessons = list(Lesson.objects.published().in_outline_order())
+    assert rows[0] == csv_columns(lessons)
+    assert rows[0][:4] == [
+        "username",
+        f"{lessons[0].slug} progress",
+        f"{lessons[0].slug} score",
+        f"{lessons[0].slug} mastered",
+    ]
+    assert rows[0][-2:] == ["overall score", "lessons mastered"]
+    assert len(rows[0]) == 1 + 3 * len(lessons) + 2
+    assert [row[0] for row in rows[1:]] == ["ana", "ben", "cy", "dee"]
+    header = rows[0]
+    by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+    assert by_name["ana"]["hypervisor-types progress"] == "done"
+    assert by_name["ana"]["hypervisor-types score"] == "0.500"
+    assert by_name["ana"]["hypervisor-types mastered"] == "yes"
+    assert by_name["ben"]["hypervisor-types score"] == "0.458"
+    assert by_name["ben"]["hypervisor-types mastered"] == "no"
+    assert by_name["cy"]["hypervisor-types progress"] == "not_started"
+    assert by_name["dee"]["what-is-virtualization score"] == "0.125"
+    assert by_name["ana"]["overall score"] == "0.062"  # 0.0625 rounds half to even
+    assert by_name["ben"]["overall score"] == "0.058"
+    assert by_name["ana"]["lessons mastered"] == "1" and by_name["dee"]["lessons mastered"] == "0"
+
+
+def test_csv_neutralises_spreadsheet_formulas(instructor_client, seeded):
+    from django.contrib.auth import get_user_model
+
+    from courseware.models import Membership
+
+    classroom, _ = seeded
+    sneaky = get_user_model().objects.create_user("=cmd", password="not-used-1234")
+    Membership.objects.create(classroom=classroom, user=sneaky)
+    text = instructor_client.get(
+        reverse("courseware:gradebook_csv", args=[classroom.pk])
+    ).content.decode()
+    assert "\n'=cmd," in text
+
+
+def test_empty_class_gradebook(instructor_client, instructor, course):
+    from courseware.quiz_services import class_create
+
+    classroom = class_create(instructor=instructor, name="Empty")
+    page = instructor_client.get(classroom.get_absolute_url()).content.decode()
+    assert "No students yet" in page and classroom.display_code in page
+    text = instructor_client.get(
+        reverse("courseware:gradebook_csv", args=[classroom.pk])
+    ).content.decode()
+    assert text.count("\n") == 1
