@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from courseware.models import Lesson
+from courseware.models import Lesson, Membership
 from courseware.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
@@ -40,12 +40,15 @@ def _lab_or_404(slug: str):
 
 
 def visible_student_ids(instructor) -> set[int] | None:
-    """Students whose runs an instructor may see: those in their classes (None: all)."""
-    try:
-        from courseware.classes import student_ids_for_instructor
-    except ImportError:  # classes not installed: instructors see every student
+    """Students whose runs an instructor may see: those in the classes they teach.
+    None means everyone (superusers administer the whole server)."""
+    if instructor.is_superuser:
         return None
-    return student_ids_for_instructor(instructor)
+    return set(
+        Membership.objects.filter(classroom__instructors=instructor).values_list(
+            "user_id", flat=True
+        )
+    )
 
 
 def _visible_run(request, slug: str, run_id: int) -> LabRun:

@@ -291,7 +291,10 @@ LAB = Lab(
         "roughly in proportion. Throughput is the loop iterations the loop itself counted, "
         "as a fraction of the mean of two runs with a whole core, one just before and "
         "one just after (a shared host's speed drifts, so a single reference run at the "
-        "start would not compare fairly). A VM gets "
+        "start would not compare fairly). The table's CPU time ÷ wall time column is the "
+        "kernel's own account of what the quota allowed; throughput can fall a little "
+        "below it, because a throttled loop restarts with cold caches every period. "
+        "A VM gets "
         "CPUs differently: each vCPU is a host thread, so two loops in a guest with one "
         "vCPU share it, and with two vCPUs (on a host with two cores) both run at once."
     ),

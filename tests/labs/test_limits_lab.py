@@ -50,7 +50,7 @@ def test_limits_kills_the_hog_and_scales_with_the_quota(db, host_capabilities):
     # Every quota run sits between two whole-core reference runs.
     assert [s["quota_percent"] for s in cpu] == [100, 10, 100, 25, 100, 50, 100, 75, 100]
     assert all(s["iterations"] > 0 and s["elapsed_seconds"] >= 0.5 for s in cpu)
-    for before, capped, after in zip(cpu[0::2], cpu[1::2], cpu[2::2], strict=True):
+    for before, capped, after in zip(cpu[0:-1:2], cpu[1::2], cpu[2::2], strict=True):
         assert capped["quota_percent"] in QUOTAS and before["fraction_of_full"] is None
         mean = (before["iterations_per_second"] + after["iterations_per_second"]) / 2
         assert capped["fraction_of_full"] == pytest.approx(

@@ -119,7 +119,15 @@ def test_csv_download(student_client, student, all_ready):
     assert len(rows) == 3 and rows[2].startswith(f"{run.pk},boot-race,vm,1,2.1,1.2")
 
 
-def test_runs_are_private_to_their_owner(student, instructor_client, all_ready, db):
+def enrol(student, instructor):
+    from courseware.quiz_services import class_create, class_join
+
+    classroom = class_create(instructor=instructor, name="Virtualization 101")
+    class_join(user=student, code=classroom.join_code)
+    return classroom
+
+
+def test_runs_are_private_to_their_owner(student, instructor, instructor_client, all_ready, db):
     from django.contrib.auth import get_user_model
 
     run = make_run(student)
@@ -127,6 +135,9 @@ def test_runs_are_private_to_their_owner(student, instructor_client, all_ready, 
     other.force_login(get_user_model().objects.create_user("other", password=PASSWORD))
     assert other.get(run.get_absolute_url()).status_code == 404
     assert other.get(reverse("labs:csv", args=["boot-race", run.pk])).status_code == 404
+    # An instructor sees a student's runs only once the student is in one of their classes.
+    assert instructor_client.get(run.get_absolute_url()).status_code == 404
+    enrol(student, instructor)
     assert instructor_client.get(run.get_absolute_url()).status_code == 200
 
 
@@ -158,12 +169,17 @@ def test_class_distribution_appears_with_enough_students(student_client, student
 
 
 def test_instructor_sees_students_runs_with_names(
-    instructor_client, student_client, student, all_ready
+    instructor_client, instructor, student_client, student, all_ready
 ):
+    from django.contrib.auth import get_user_model
+
     make_run(student)
+    make_run(get_user_model().objects.create_user("not-mine", password=PASSWORD))
+    enrol(student, instructor)
     url = reverse("labs:instructor_runs", args=["boot-race"])
     body = instructor_client.get(url).content.decode()
     assert student.username in body and 'id="distribution"' in body
+    assert "not-mine" not in body
     assert student_client.get(url).status_code == 403
 
 
