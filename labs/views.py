@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from courseware.models import Lesson, Membership
+from courseware.models import Lesson, Membership, Question
 from courseware.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
@@ -80,6 +80,18 @@ def _class_distribution(request, lab) -> dict | None:
     return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
 
 
+def _predict_questions(slug: str) -> list[tuple[Lesson, str]]:
+    """The lessons' predict-then-measure questions scored against this lab: (lesson, qid)."""
+    questions = (
+        Question.objects.filter(
+            retired=False, spec__measure__lab=slug, quiz__lesson__published=True
+        )
+        .select_related("quiz__lesson")
+        .order_by("quiz__lesson__module__order", "quiz__lesson__order", "order")
+    )
+    return [(question.quiz.lesson, question.qid) for question in questions]
+
+
 def lab_detail(request, slug: str, form=None):
     lab = _lab_or_404(slug)
     status = lab_status(lab)
@@ -95,6 +107,7 @@ def lab_detail(request, slug: str, form=None):
             "my_runs": my_runs,
             "lessons": lessons,
             "distribution": _class_distribution(request, lab),
+            "predict_questions": _predict_questions(slug),
         },
     )
 

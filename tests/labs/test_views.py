@@ -189,3 +189,9 @@ def test_run_page_compares_with_earlier_runs(student_client, student, all_ready)
     body = student_client.get(second.get_absolute_url()).content.decode()
     assert "Compare with your earlier runs" in body
     assert f'href="{first.get_absolute_url()}"' in body and "70.0" in body
+
+
+def test_lab_page_links_to_its_predict_questions(client, course, all_ready):
+    body = client.get(reverse("labs:detail", args=["boot-race"])).content.decode()
+    assert "Predict first" in body
+    assert 'href="/lessons/what-is-virtualization/#q-wv-predict-boot-race"' in body
