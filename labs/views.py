@@ -24,7 +24,6 @@ from .models import LabRun
 from .presenters import present
 from .services import RunRefused, run_cancel, run_create
 
-
 # How often the run page asks for news while a run is active (htmx polling): quickly
 # until the first sample is on the page (that wait is what students notice), then
 # every half second, which keeps the chart live without flooding the server.

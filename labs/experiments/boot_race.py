@@ -11,27 +11,27 @@ import plotly.graph_objects as go
 
 from labs.sandbox import containers, vms
 from labs.sandbox.limits import Limits
-from labs.sandbox.vm_process import VMBootTimeout
 
 from .base import Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout, log_range
+from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_with_retry
 from .stats import median_or_none, ratio_or_none, rounded
 
 CONTAINER_ARGV = ["/bin/sh", "-c", "echo started"]
 CONTAINER_LIMITS = Limits(wall_seconds=20, memory_mib=64, pids=32, output_bytes=4096)
-VM_BOOT_TIMEOUT = 30.0
 SERIES_LABELS = {"container": "container (runc)", "bwrap": "container (bwrap)", "vm": "VM (QEMU)"}
 
 
 def _vm_memory_ceiling() -> int:
-    return max(64, min(512, vms.host_capacity()["memory_mib"]))
+    return max(MIN_GUEST_MIB, min(512, vms.host_capacity()["memory_mib"]))
 
 
 PARAMS = (
     Param("repeats", "Repeats", 3, 1, 20, "How many containers and how many VMs to start, "
           "one after another (1–20)."),
-    Param("vm_memory_mib", "Guest memory", 128, 64, _vm_memory_ceiling,
-          "RAM given to each VM, 64–512 MiB and never more than this host can spare.", "MiB"),
+    Param("vm_memory_mib", "Guest memory", 128, MIN_GUEST_MIB, _vm_memory_ceiling,
+          f"RAM given to each VM, {MIN_GUEST_MIB}–512 MiB and never more than this host can "
+          "spare (below that the guest kernel cannot unpack its initramfs).", "MiB"),
 )  # fmt: skip
 
 
@@ -55,30 +55,8 @@ def _container_sample(run_id: int, runtime: str, series: str, repeat: int) -> di
     }
 
 
-def _boot_once_or_twice(run_id: int, repeat: int, memory_mib: int):
-    """Boot one guest; a TCG boot occasionally hangs, so a hung boot is retried once.
-
-    The retry is recorded in the sample (``boot_attempts``): the time shown is the
-    successful boot's own, never an estimate.
-    """
-    for attempt in (1, 2):
-        try:
-            result = vms.boot_vm(
-                run_id,
-                memory_mib=memory_mib,
-                name=f"vm{repeat}a{attempt}",
-                timeout=VM_BOOT_TIMEOUT,
-                oneshot=True,
-            )
-            return result, attempt
-        except VMBootTimeout:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _vm_sample(run_id: int, repeat: int, memory_mib: int) -> dict:
-    result, attempts = _boot_once_or_twice(run_id, repeat, memory_mib)
+    result, attempts = boot_with_retry(run_id, f"vm{repeat}", memory_mib=memory_mib, oneshot=True)
     return {
         "series": "vm",
         "repeat": repeat + 1,

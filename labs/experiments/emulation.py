@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from labs.sandbox import accel, emulation, vms
-from labs.sandbox.vm_process import VMBootTimeout
+from labs.sandbox import accel, emulation
 
 from .base import Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
+from .guests import boot_kept_vm
 from .stats import median_or_none, ratio_or_none, rounded
 
 MODES = ("native", "qemu-user", "vm")
@@ -24,7 +24,6 @@ MODE_LABELS = {
     "qemu-user": "qemu-user (aarch64 on x86-64)",
     "vm": "inside a VM",
 }
-VM_BOOT_TIMEOUT = 30.0
 
 
 PARAMS = (
@@ -35,19 +34,6 @@ PARAMS = (
     Param("include_vm", "Include the VM", 1, 0, 1,
           "1 runs the loop inside a QEMU guest too (adds a few seconds); 0 skips it."),
 )  # fmt: skip
-
-
-def _boot_guest(run_id: int) -> vms.VMHandle:
-    # A TCG boot occasionally hangs; one retry, as in boot-race.
-    for attempt in (1, 2):
-        try:
-            return vms.boot_vm(
-                run_id, name=f"emu{attempt}", timeout=VM_BOOT_TIMEOUT, keep_running=True
-            )
-        except VMBootTimeout:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _sample(mode: str, repeat: int, timing: emulation.WorkloadTiming) -> dict:
@@ -69,7 +55,7 @@ def run(params: dict, ctx: RunContext):
     try:
         if params["include_vm"]:
             yield Progress("booting a VM for the in-guest runs", 0.0)
-            guest = _boot_guest(ctx.run_id)
+            guest, _attempts = boot_kept_vm(ctx.run_id, "emu")
         steps = repeats * (3 if guest else 2)
         done = 0
         for repeat in range(repeats):

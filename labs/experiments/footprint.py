@@ -258,7 +258,7 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     )
     _memory_traces(fig, samples)
     _disk_traces(fig, samples)
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", height=640)
     fig.update_xaxes(title="instances running together (k)", dtick=1, row=1, col=1)
     fig.update_xaxes(title="what is started", row=1, col=2)
     fig.update_yaxes(type="log", title="host memory, MiB (log scale)", row=1, col=1)
@@ -266,7 +266,10 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     title = "Footprint: host memory and disk per container and per VM"
     if ratio := summary.get("vm_over_container_mib_per_instance"):
         title += f" — a VM takes {ratio:g}× a container's memory (PSS)"
-    return base_layout(fig, title=title, host=host, yaxis_title="host memory, MiB (log scale)")
+    base_layout(fig, title=title, host=host, yaxis_title="host memory, MiB (log scale)")
+    # Two rows of legend sit between the title and the subplot titles.
+    fig.update_layout(margin={"t": 170}, legend={"y": 1.06}, title={"y": 0.985, "yanchor": "top"})
+    return fig
 
 
 def _max_seconds(params: dict) -> float:

@@ -25,7 +25,7 @@ from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, st
 
 MARK = "@@virtlab-probe "
 OUTPUT_BYTES = 16 * 1024
-LIST_SHOWN = 12  # list entries shown in a table cell; the count is always exact
+LIST_SHOWN = 6  # list entries shown in a table cell; the count is always exact
 CELL_CHARS = 400
 
 # (key, label). The order is the table's.
@@ -280,7 +280,7 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     title = "Isolation: the same probes on the host, in a container, in a VM"
     if summary.get("container_shares_host_kernel"):
         title += " — the container runs on the host's kernel"
-    fig.update_layout(height=max(420, 120 + 48 * len(samples)))
+    fig.update_layout(height=max(480, 220 + 56 * len(samples)))
     return base_layout(fig, title=title, host=host, yaxis_title="")
 
 

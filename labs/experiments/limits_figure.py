@@ -158,13 +158,14 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     fig.update_xaxes(title="time since the container started, s", row=1, col=1)
     fig.update_yaxes(title="memory, MiB", rangemode="tozero", row=1, col=1)
     fig.update_xaxes(title="CPU quota, % of one core", range=[0, 105], row=2, col=1)
-    fig.update_yaxes(
-        title="throughput, fraction of a whole core's", rangemode="tozero", row=2, col=1
-    )
+    fig.update_yaxes(title="throughput ÷ whole core's", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title="vCPUs given to the guest", row=2, col=2)
     fig.update_yaxes(title="loop iterations per second", rangemode="tozero", row=2, col=2)
     fig.update_layout(height=720)
     title = "Limits: memory, CPU quota and vCPUs"
     if (half := summary.get("cpu_throughput_at_50_percent")) is not None:
         title += f" — a 50 % quota gave {half:.2f} of full speed"
-    return base_layout(fig, title=title, host=host, yaxis_title="memory, MiB")
+    base_layout(fig, title=title, host=host, yaxis_title="memory, MiB")
+    # Two rows of legend sit between the title and the subplot titles.
+    fig.update_layout(margin={"t": 170}, legend={"y": 1.06}, title={"y": 0.985, "yanchor": "top"})
+    return fig

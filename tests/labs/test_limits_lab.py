@@ -76,7 +76,7 @@ def test_limits_kills_the_hog_and_scales_with_the_quota(db, host_capabilities):
     assert {"container loop (each run)", "proportional to the quota"} <= names
     assert fig.layout.yaxis.title.text == "memory, MiB"
     assert "s" in fig.layout.xaxis.title.text and "%" in fig.layout.xaxis2.title.text
-    assert "fraction" in fig.layout.yaxis2.title.text
+    assert "whole core" in fig.layout.yaxis2.title.text
     assert "per second" in fig.layout.yaxis3.title.text
     assert any("Measured on" in a.text for a in fig.layout.annotations)
 
