@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, batch, **options):
         capabilities.refresh()
         failed, report = sweep()
-        self.stdout.write(f"lab worker: failed {len(failed)} stale run(s); reaped {report}")
+        self.stdout.write(
+            f"lab worker: failed {len(failed)} stale run(s); leftovers: {report.summary()}"
+        )
         stop = threading.Event()
         sweeper = threading.Thread(target=self._sweep_forever, args=(stop,), daemon=True)
         sweeper.start()
