@@ -62,6 +62,15 @@ def shuffled(qid: str, texts: Sequence[str], seed: int | str) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha256(f"{seed}\0{qid}\0{t}".encode()).digest())
 
 
+SMALL_INT_RE = re.compile(r"[0-9]{1,6}")
+
+
+def small_int(raw: str) -> int | None:
+    """``raw`` as a small non-negative integer, or None. Not ``str.isdigit``: it accepts
+    "²", which ``int`` then refuses, and any length, which ``int`` refuses past 4300."""
+    return int(raw) if SMALL_INT_RE.fullmatch(raw) else None
+
+
 def _values(form: FormData, name: str) -> list[str]:
     values = form.get(name) or []
     return [values] if isinstance(values, str) else [str(v) for v in values]
@@ -131,9 +140,10 @@ def parse_answer(spec: Mapping[str, Any], form: FormData) -> dict[str, Any]:
             raw = _first(form, f"pos-{item_key(qid, text)}")
             if not raw:
                 raise AnswerError("Give every step a position.")
-            if not raw.isdigit() or not 1 <= int(raw) <= len(items):
+            position = small_int(raw)
+            if position is None or not 1 <= position <= len(items):
                 raise AnswerError(f"Positions go from 1 to {len(items)}.")
-            positions[text] = int(raw)
+            positions[text] = position
         if len(set(positions.values())) != len(items):
             raise AnswerError("Give each step a different position.")
         return {"order": sorted(positions, key=positions.__getitem__)}

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
-from .grading import Grade, is_prediction, item_key, shuffled, tolerance_range
+from .grading import Grade, is_prediction, item_key, shuffled, small_int, tolerance_range
 from .models import Lesson, Question, Quiz
 from .quiz_scores import (
     LessonQuizScore,
@@ -192,7 +192,7 @@ def submitted_values(question: Question, form) -> dict[str, Any]:
         for text in spec["items"]:
             key = item_key(qid, text)
             raw = form.get(f"pos-{key}", "")
-            positions[key] = int(raw) if raw.isdigit() else None
+            positions[key] = small_int(raw)
         return {"positions": positions}
     if question.type == "matching":
         return {

@@ -15,7 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .grading import AnswerError
+from .grading import AnswerError, small_int
 from .models import Attempt, Lesson, Question
 from .quiz_services import SubmissionRejected, attempt_submit
 from .quiz_state import QuizView, build_quiz_view, submitted_values
@@ -30,8 +30,8 @@ def visible_lesson(request, slug: str) -> Lesson:
 
 
 def _hints_from(params) -> dict[str, int]:
-    qid, shown = params.get("hint", ""), params.get("shown", "")
-    return {qid: int(shown)} if qid and shown.isdigit() else {}
+    qid, shown = params.get("hint", ""), small_int(params.get("shown", ""))
+    return {qid: shown} if qid and shown is not None else {}
 
 
 def _question(quiz_view: QuizView, qid: str):
@@ -77,8 +77,8 @@ def question_submit(request, slug: str, qid: str):
     question = get_object_or_404(
         Question.objects.active().select_related("quiz"), qid=qid, quiz__lesson=lesson
     )
-    hints = request.POST.get("hints", "")
-    hints_shown = {qid: int(hints)} if hints.isdigit() else {}
+    hints = small_int(request.POST.get("hints", ""))
+    hints_shown = {qid: hints} if hints is not None else {}
     try:
         form = {key: request.POST.getlist(key) for key in request.POST}
         attempt_submit(user=request.user, question=question, form=form)

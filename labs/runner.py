@@ -86,8 +86,11 @@ def _claim(run_id: int, max_seconds: float) -> LabRun | None:
 
 
 def _mark_waiting(run_id: int) -> None:
+    # The pid says which worker took the task: if it dies while waiting, its task is
+    # not handed to another worker, so the sweeper fails the run instead of leaving it
+    # queued (and counted against the student's quota) for ever.
     LabRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-        progress_step="waiting for a free sandbox slot"
+        progress_step="waiting for a free sandbox slot", worker_pid=os.getpid()
     )
 
 
@@ -156,8 +159,11 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
         log.warning("lab run %s failed:\n%s", run.pk, traceback.format_exc())
         _finish(run, Status.FAILED, f"{type(exc).__name__}: {exc}")
     finally:
-        if events is not None:
-            events.close()  # runs the lab's own cleanup (finally blocks) first
+        try:
+            if events is not None:
+                events.close()  # runs the lab's own cleanup (finally blocks) first
+        except Exception:  # a failing clean-up must not skip the reaper below
+            log.warning("closing lab run %s failed:\n%s", run.pk, traceback.format_exc())
         report = reaper.reap(only={run.pk})
         if report.errors:
             log.warning("reaping run %s: %s", run.pk, report.errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,6 +30,10 @@ def run_create(*, user, lab: Lab, params: dict, enqueue: bool = True) -> LabRun:
         names = ", ".join(cap.name for cap in status.missing)
         raise RunRefused(f"This server cannot run {lab.title} yet: missing {names}.")
     with transaction.atomic():
+        if user is not None:
+            # Serialise one student's requests so two quick submissions cannot both pass
+            # the quota (a row lock on PostgreSQL; SQLite's IMMEDIATE transactions do it).
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         active = LabRun.objects.active()
         if user is not None:
             mine = active.filter(user=user).count()

@@ -36,7 +36,7 @@ def process_alive(pid: int | None) -> bool:
 
 
 def fail_stale_runs() -> list[int]:
-    """Fail running runs whose worker is gone or that overran; return their ids."""
+    """Fail runs whose worker is gone or that overran; return their ids."""
     now = timezone.now()
     failed = []
     for run in LabRun.objects.filter(status=LabRun.Status.RUNNING):
@@ -52,6 +52,21 @@ def fail_stale_runs() -> list[int]:
             continue
         updated = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.RUNNING).update(
             status=LabRun.Status.FAILED, error=reason, finished_at=now
+        )
+        if updated:
+            failed.append(run.pk)
+    # A worker that took a run's task and died waiting for a sandbox slot: the task
+    # queue will not hand it out again, so the run would stay queued for ever.
+    waiting = LabRun.objects.filter(status=LabRun.Status.QUEUED, worker_pid__isnull=False)
+    for run in waiting:
+        if process_alive(run.worker_pid):
+            continue
+        updated = LabRun.objects.filter(
+            pk=run.pk, status=LabRun.Status.QUEUED, worker_pid=run.worker_pid
+        ).update(
+            status=LabRun.Status.FAILED,
+            error="The lab worker stopped before this run started; please run it again.",
+            finished_at=now,
         )
         if updated:
             failed.append(run.pk)
@@ -73,9 +88,19 @@ def reap_leftovers() -> reaper.ReapReport:
                 run_id = int(match.group(1) or match.group(2))
                 if run_id < ADHOC_FIRST_ID:
                     found.add(run_id)
+    # A run may have been claimed while the inventory was taken: its fresh sandbox
+    # would be reaped in the middle of its run. Ask again now, and spare every run that
+    # is queued or running: a finished run never becomes active again, so what is left
+    # really belongs to nobody.
+    if found:
+        found -= set(
+            LabRun.objects.filter(pk__in=found, status__in=LabRun.ACTIVE).values_list(
+                "pk", flat=True
+            )
+        )
     if not found:
         return reaper.ReapReport()
-    return reaper.reap(only=found - running)
+    return reaper.reap(only=found)
 
 
 def sweep() -> tuple[list[int], reaper.ReapReport]:

@@ -52,6 +52,9 @@ def visible_student_ids(instructor) -> set[int] | None:
 
 def _visible_run(request, slug: str, run_id: int) -> LabRun:
     run = get_object_or_404(LabRun, pk=run_id, lab=slug)
+    if not request.user.is_authenticated:
+        # An anonymous user's id is None, which would match a command-line run's owner.
+        raise Http404("There is no such run.")
     if run.user_id == request.user.id:
         return run
     if is_instructor(request.user):

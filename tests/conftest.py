@@ -80,17 +80,19 @@ DATABASE_BACKEND_TASKS = {
 
 
 def worker_env() -> dict:
-    """Environment for a lab worker subprocess that shares this test's database file."""
+    """Environment for a lab worker subprocess that shares this test's database."""
     import os
+    from urllib.parse import quote
 
     from django.db import connection
 
-    name = connection.settings_dict["NAME"]
-    return {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{name}",
-        "DJANGO_SETTINGS_MODULE": "virtlab.settings",
-    }
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:  # PostgreSQL: the same server, the test database pytest-django created
+        credentials = f"{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@"
+        url = f"postgres://{credentials}{db['HOST'] or ''}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "virtlab.settings"}
 
 
 @pytest.fixture

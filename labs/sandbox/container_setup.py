@@ -125,28 +125,35 @@ def prepare(
     group = cgroups.create(
         cid, memory_bytes=limits.memory_mib << 20, pids=limits.pids, cpu_percent=limits.cpu_percent
     )
+    scratch: Path | None = None
     try:
         scratch = make_scratch(run_id, name, limits.tmpfs_mib)
+        env = container_env(run_id)
+        if runtime == "bwrap":
+            command = bwrap_argv(argv, scratch, hostname or cid, env, ro_binds or {})
+            return cid, scratch, group, command
+        config = container_assets.oci_config(
+            argv=argv,
+            limits=limits,
+            rootfs=container_assets.rootfs_dir(),
+            tmp_dir=scratch / "tmp",
+            hostname=hostname or cid,
+            cgroups_path=f"/{cgroups.PARENT}/{cid}/{OCI_LEAF}",
+            env=env,
+            ro_binds=ro_binds,
+        )
+        # The limits live on our group; the runtime's leaf only joins it.
+        config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}
+        container_assets.write_bundle(scratch, config)
+        return cid, scratch, group, oci_argv(runtime, scratch, cid)
     except BaseException:
-        group.remove()
+        # Nothing has started yet, but the mounted tmpfs and the group must not stay.
+        try:
+            if scratch is not None:
+                remove_scratch_dir(scratch)
+        finally:
+            group.remove()
         raise
-    env = container_env(run_id)
-    if runtime == "bwrap":
-        return cid, scratch, group, bwrap_argv(argv, scratch, hostname or cid, env, ro_binds or {})
-    config = container_assets.oci_config(
-        argv=argv,
-        limits=limits,
-        rootfs=container_assets.rootfs_dir(),
-        tmp_dir=scratch / "tmp",
-        hostname=hostname or cid,
-        cgroups_path=f"/{cgroups.PARENT}/{cid}/{OCI_LEAF}",
-        env=env,
-        ro_binds=ro_binds,
-    )
-    # The limits live on our group; the runtime's leaf only joins it.
-    config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}
-    container_assets.write_bundle(scratch, config)
-    return cid, scratch, group, oci_argv(runtime, scratch, cid)
 
 
 def _init_gone(state_dir: Path) -> bool:
@@ -166,15 +173,21 @@ def _init_gone(state_dir: Path) -> bool:
 def cleanup(
     runtime: str, cid: str, scratch: Path, group: cgroups.Cgroup, *, runtime_exited: bool = False
 ) -> None:
-    group.kill_all()
-    state_dir = Path(f"/run/{runtime}") / cid
-    if runtime == "runc" and runtime_exited and _init_gone(state_dir):
-        # `runc run --keep` returned, so its container is stopped; for a stopped
-        # container without hooks `runc delete` only removes this state directory
-        # and the cgroups (done below). Doing it here saves a runc start (~8 ms),
-        # a third of a container's life. Any other case goes through the runtime.
-        shutil.rmtree(state_dir)
-    elif runtime != "bwrap" and os.path.lexists(state_dir):
-        subprocess.run([runtime, "delete", "--force", cid], capture_output=True, timeout=30)
-    group.remove()
-    remove_scratch_dir(scratch)
+    # Each step runs even when an earlier one failed (a hung `runc delete`, a busy
+    # cgroup): one failure must not leave the mounted tmpfs or the group behind.
+    try:
+        group.kill_all()
+        state_dir = Path(f"/run/{runtime}") / cid
+        if runtime == "runc" and runtime_exited and _init_gone(state_dir):
+            # `runc run --keep` returned, so its container is stopped; for a stopped
+            # container without hooks `runc delete` only removes this state directory
+            # and the cgroups (done below). Doing it here saves a runc start (~8 ms),
+            # a third of a container's life. Any other case goes through the runtime.
+            shutil.rmtree(state_dir)
+        elif runtime != "bwrap" and os.path.lexists(state_dir):
+            subprocess.run([runtime, "delete", "--force", cid], capture_output=True, timeout=30)
+    finally:
+        try:
+            group.remove()
+        finally:
+            remove_scratch_dir(scratch)

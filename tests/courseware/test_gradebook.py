@@ -26,8 +26,10 @@ def seeded(course, instructor, settings):
     return seed_class(instructor)
 
 
-def test_every_quiz_has_eight_questions(seeded):
-    assert {quiz.questions.active().count() for quiz in Quiz.objects.all()} == {8}
+def test_quizzes_have_the_sizes_the_hand_computed_figures_assume(seeded):
+    counts = {quiz.lesson.slug: quiz.questions.active().count() for quiz in Quiz.objects.all()}
+    assert counts["hypervisor-types"] == counts["what-is-virtualization"] == 8
+    assert min(counts.values()) >= 8 and len(counts) == 10
 
 
 def test_gradebook_figures(seeded):

@@ -238,6 +238,14 @@ def test_ordering_rejects_missing_duplicate_and_out_of_range_positions():
         parse_answer(ORDERING, duplicate)
 
 
+@pytest.mark.parametrize("bad", ["\u00b2", "1\u00b2", "9" * 5000, "\u0663"])
+def test_ordering_positions_int_would_refuse_are_answer_errors(bad):
+    # "²" passes str.isdigit but not int(); 5000 digits pass isdigit but exceed int()'s limit.
+    fields = {k: [v] for k, v in positions(ORDERING, ORDERING["items"]).items()}
+    with pytest.raises(AnswerError, match="from 1 to 4"):
+        parse_answer(ORDERING, {**fields, next(iter(fields)): [bad]})
+
+
 def match_fields(spec, mapping):
     return {
         f"match-{item_key(spec['id'], left)}": item_key(spec["id"], right)

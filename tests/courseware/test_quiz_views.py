@@ -136,6 +136,20 @@ def test_empty_and_malformed_answers_are_rejected(student_client, course, qid, f
     assert not Attempt.objects.exists()
 
 
+@pytest.mark.parametrize("odd", ["\u00b2", "9" * 5000])
+def test_odd_digits_in_positions_and_hint_counts_are_bad_input_not_a_crash(
+    student_client, course, odd
+):
+    question = q("hv-order-vm-exit")
+    form = correct_form(question)
+    form[next(iter(form))] = odd
+    response = student_client.post(submit_url(question), {**form, "hints": odd}, **HTMX)
+    assert response.status_code == 200 and "Positions go from 1 to" in response.content.decode()
+    assert not Attempt.objects.exists()
+    page = student_client.get(f"{quiz_url()}?hint={question.qid}&shown={odd}")
+    assert page.status_code == 200
+
+
 def test_attempt_limit_is_enforced_on_the_server(student_client, student, course):
     question = q("hv-text-device")
     Quiz.objects.filter(pk=question.quiz_id).update(max_attempts=2, min_seconds_between=0)

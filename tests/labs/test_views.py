@@ -141,6 +141,13 @@ def test_runs_are_private_to_their_owner(student, instructor, instructor_client,
     assert instructor_client.get(run.get_absolute_url()).status_code == 200
 
 
+def test_anonymous_sees_no_run_not_even_a_command_line_one(client, student, all_ready):
+    # A command-line run has no owner; an anonymous user's id is None too.
+    for run in (make_run(None), make_run(student)):
+        assert client.get(run.get_absolute_url()).status_code == 404
+        assert client.get(reverse("labs:csv", args=["boot-race", run.pk])).status_code == 404
+
+
 def test_anonymous_cannot_start(client, db, all_ready):
     response = client.post(reverse("labs:start", args=["boot-race"]), {"repeats": "1"})
     assert response.status_code == 302 and reverse("login") in response.url

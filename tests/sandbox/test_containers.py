@@ -124,3 +124,34 @@ def test_auto_picks_a_runtime_that_works(run_id, runc, no_leftovers):
     assert result.runtime == containers.choose_runtime()
     assert containers.probe_runtime(result.runtime)[0]
     no_leftovers(run_id)
+
+
+def test_a_failed_bundle_write_leaves_no_tmpfs_or_group(run_id, runc, no_leftovers, monkeypatch):
+    def refuse(scratch, config):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(container_assets, "write_bundle", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        containers.run_container(run_id, ["true"], LIMITS, runtime="runc")
+    no_leftovers(run_id)
+
+
+def test_a_failing_clean_up_step_still_removes_tmpfs_and_group(
+    run_id, runtime, no_leftovers, monkeypatch
+):
+    from labs.sandbox import container_setup
+
+    def broken_kill_all(self):
+        raise OSError("cgroup.procs unreadable")
+
+    handle = containers.start_container(run_id, ["sleep", "30"], LIMITS, runtime=runtime)
+    monkeypatch.setattr(container_setup.cgroups.Cgroup, "kill_all", broken_kill_all)
+    try:
+        with pytest.raises(OSError, match="unreadable"):
+            container_setup.cleanup(runtime, handle.cid, handle.scratch, handle.group)
+        left = reaper.inventory(only={run_id})
+        assert not (left["cgroups"] or left["mounts"] or left["scratch_dirs"]), left
+    finally:
+        monkeypatch.undo()
+        handle.stop()
+    no_leftovers(run_id)

@@ -1,0 +1,71 @@
+"""The sweeper's decisions, without a sandbox: which runs it fails and which it reaps."""
+
+import subprocess
+import sys
+
+from labs import stale
+from labs.models import LabRun
+from labs.sandbox import reaper
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_claimed_during_the_inventory_keeps_its_sandbox(db, monkeypatch):
+    run = LabRun.objects.create(lab="boot-race", status="queued")
+    gone = LabRun.objects.create(lab="boot-race", status="failed")
+
+    def inventory(*, keep):
+        # A worker claims the run while the host is being scanned, and starts a container.
+        LabRun.objects.filter(pk=run.pk).update(status="running")
+        return {"containers": [f"runc:vl{run.pk}-c0", f"runc:vl{gone.pk}-c0"]}
+
+    reaped = []
+    monkeypatch.setattr(reaper, "inventory", inventory)
+    monkeypatch.setattr(reaper, "reap", lambda *, only: reaped.append(set(only)))
+    stale.reap_leftovers()
+    assert reaped == [{gone.pk}]
+
+
+def test_a_run_whose_worker_died_waiting_for_a_slot_is_failed(db):
+    waiting = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=dead_pid())
+    untaken = LabRun.objects.create(lab="boot-race", status="queued")
+    alive = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=1)
+    assert stale.fail_stale_runs() == [waiting.pk]
+    waiting.refresh_from_db()
+    assert waiting.status == "failed" and "stopped before this run started" in waiting.error
+    assert LabRun.objects.get(pk=untaken.pk).status == "queued"
+    assert LabRun.objects.get(pk=alive.pk).status == "queued"
+
+
+def test_a_lab_whose_clean_up_fails_is_still_reaped(db, monkeypatch):
+    from labs import runner
+    from labs.experiments.base import Lab, Sample
+
+    def run_then_break_on_close(params, ctx):
+        try:
+            yield Sample({"n": 1})
+            yield Sample({"n": 2})
+        finally:
+            raise OSError("clean-up failed")
+
+    lab = Lab(
+        slug="broken-cleanup", title="Broken", summary="", explanation="", lessons=(),
+        params=(), needs=(), columns=(), run=run_then_break_on_close,
+        summarize=lambda samples, params: {}, figure=lambda *args: None,
+        max_seconds=lambda params: 0.0,  # past its deadline at the first sample
+    )  # fmt: skip
+    monkeypatch.setattr(runner, "get_lab", lambda slug: lab)
+    monkeypatch.setattr(runner, "_host_facts", lambda lab: {})
+    reaped = []
+    monkeypatch.setattr(
+        reaper, "reap", lambda *, only: reaped.append(set(only)) or reaper.ReapReport()
+    )
+    run = LabRun.objects.create(lab=lab.slug)
+    runner.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed" and "limit" in run.error
+    assert reaped == [{run.pk}]
