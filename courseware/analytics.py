@@ -123,9 +123,10 @@ def lesson_question_stats(questions: list[Question], user_ids: list[int]) -> lis
         for attempt in current[question.pk]:
             if attempt.user_id in seen:
                 continue
-            graded = attempt_grade(
-                question, attempt, measurement_of(question, attempt.user_id, found)
+            measured = measurement_of(
+                question, attempt.user_id, found, predicted_at=attempt.created_at
             )
+            graded = attempt_grade(question, attempt, measured)
             if graded.score is not None:
                 seen[attempt.user_id] = (graded.score, graded.correct)
         first[question.pk] = seen

@@ -7,10 +7,12 @@ Policy, in one place:
 - A lesson's quiz score is the mean of its active questions' scores; the lesson is
   mastered when that reaches ``VIRTLAB_MASTERY_THRESHOLD``.
 - Predict-then-measure: the student makes one prediction (one attempt). It is scored
-  against their *most recent* succeeded run of the lab that reports the key, and
-  re-scored at read time whenever a newer run exists. The stored attempt keeps the
-  score it had when it was made (None before any run); it is never rewritten, so
-  attempts stay append-only. Until there is a measurement the prediction scores 0.
+  against the *first* succeeded run of the lab that reports the key and finished
+  *after* the prediction — a prediction made after seeing a measurement would not be
+  a prediction, and re-running the lab until it matches must not raise the score.
+  The score is computed at read time; the stored attempt keeps the score it had when
+  made (None: no run yet) and is never rewritten, so attempts stay append-only. Until
+  such a run exists the prediction scores 0.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
 
 def measurements_for(
     user_ids: Iterable[int], questions: Iterable[Question]
-) -> dict[MeasureKey, Measurement]:
-    """Each student's latest succeeded run value for every measured key the questions use."""
+) -> dict[MeasureKey, list[Measurement]]:
+    """Each student's succeeded run values, oldest first, for every measured key used."""
     wanted = {
         (q.spec["measure"]["lab"], q.spec["measure"]["key"])
         for q in questions
@@ -60,33 +62,48 @@ def measurements_for(
             lab__in={lab for lab, _ in wanted},
             status=LabRun.Status.SUCCEEDED,
         )
-        .order_by("-finished_at", "-pk")
+        .exclude(finished_at__isnull=True)
+        .order_by("finished_at", "pk")
         .values_list("pk", "user_id", "lab", "finished_at", "results__summary")
     )
-    found: dict[MeasureKey, Measurement] = {}
+    found: dict[MeasureKey, list[Measurement]] = defaultdict(list)
     for pk, user_id, lab, finished_at, summary in runs:
         if not isinstance(summary, dict):
             continue
         for wanted_lab, key in wanted:
             value = summary.get(key)
-            if wanted_lab != lab or (user_id, lab, key) in found:
+            if wanted_lab != lab:
                 continue
             if isinstance(value, int | float) and not isinstance(value, bool):
-                found[(user_id, lab, key)] = Measurement(float(value), pk, lab, finished_at)
+                found[(user_id, lab, key)].append(Measurement(float(value), pk, lab, finished_at))
     return found
 
 
 def measurement_of(
-    question: Question, user_id: int, found: dict[MeasureKey, Measurement]
+    question: Question,
+    user_id: int,
+    found: dict[MeasureKey, list[Measurement]],
+    *,
+    predicted_at: datetime | None,
 ) -> Measurement | None:
-    if not is_prediction(question.spec):
+    """The run a prediction made at ``predicted_at`` is scored against (None: none yet,
+    or no prediction made)."""
+    if not is_prediction(question.spec) or predicted_at is None:
         return None
     measure = question.spec["measure"]
-    return found.get((user_id, measure["lab"], measure["key"]))
+    for measurement in found.get((user_id, measure["lab"], measure["key"]), []):
+        if measurement.finished_at > predicted_at:
+            return measurement
+    return None
+
+
+def prediction_time(attempts: list[Attempt]) -> datetime | None:
+    """When the (single) prediction was made; None before it is."""
+    return attempts[0].created_at if attempts else None
 
 
 def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement | None) -> Grade:
-    """The grade an attempt has now (predictions are re-scored against the latest run)."""
+    """The grade an attempt has now (a prediction is scored once its run exists)."""
     if is_prediction(question.spec):
         return grade(
             question.spec, attempt.answer, measured=measurement.value if measurement else None
@@ -187,12 +204,11 @@ def lesson_scores(
     scores: dict[tuple[int, int], LessonQuizScore] = {}
     for user_id in user_ids:
         for lesson_id, lesson_questions in by_lesson.items():
-            results = [
-                question_result(
-                    q, attempts.get((user_id, q.pk), []), measurement_of(q, user_id, found)
-                )
-                for q in lesson_questions
-            ]
+            results = []
+            for q in lesson_questions:
+                mine = attempts.get((user_id, q.pk), [])
+                measured = measurement_of(q, user_id, found, predicted_at=prediction_time(mine))
+                results.append(question_result(q, mine, measured))
             scores[(user_id, lesson_id)] = LessonQuizScore(
                 lesson_id=lesson_id,
                 questions=len(results),

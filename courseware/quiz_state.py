@@ -24,6 +24,7 @@ from .quiz_scores import (
     mastery_threshold,
     measurement_of,
     measurements_for,
+    prediction_time,
     question_result,
 )
 from .quiz_services import submission_block
@@ -370,8 +371,9 @@ def build_quiz_view(
     views = []
     focus = focus or {}
     for number_, question in enumerate(questions, start=1):
-        measurement = measurement_of(question, user_id, found)
-        result = question_result(question, attempts.get((user_id, question.pk), []), measurement)
+        mine = attempts.get((user_id, question.pk), [])
+        measurement = measurement_of(question, user_id, found, predicted_at=prediction_time(mine))
+        result = question_result(question, mine, measurement)
         extra = (
             {k: v for k, v in focus.items() if k != "qid"}
             if focus.get("qid") == question.qid

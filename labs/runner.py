@@ -45,14 +45,17 @@ def _host_facts(lab) -> dict:
     return facts
 
 
-def _finish(run: LabRun, status: str, error: str = "") -> None:
-    run.status = status
-    run.error = error[:4000]
-    run.finished_at = timezone.now()
+def _finish(run: LabRun, status: str, error: str = "") -> bool:
+    """Record how the run ended — only if it has not ended already (the sweeper may
+    have failed it past its deadline; a finished run is never rewritten)."""
+    values = {"status": status, "error": error[:4000], "finished_at": timezone.now()}
     if status == Status.SUCCEEDED:
-        run.progress_fraction = 1.0
-        run.progress_step = "done"
-    run.save(update_fields=["status", "error", "finished_at", "progress_fraction", "progress_step"])
+        values |= {"progress_fraction": 1.0, "progress_step": "done"}
+    updated = LabRun.objects.filter(pk=run.pk, status__in=LabRun.ACTIVE).update(**values)
+    if updated:
+        for name, value in values.items():
+            setattr(run, name, value)
+    return bool(updated)
 
 
 class _StopCheck:

@@ -3,6 +3,7 @@ import json
 import plotly.io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -186,6 +187,9 @@ def run_detail(request, slug: str, run_id: int):
 @require_POST
 def run_stop(request, slug: str, run_id: int):
     run = _visible_run(request, slug, run_id)
+    # Seeing a student's run is not owning it: only they (or an administrator) cancel it.
+    if run.user_id != request.user.id and not request.user.is_superuser:
+        raise PermissionDenied("Only the student who started this run can cancel it.")
     if run.is_active:
         run_cancel(run=run)
         messages.info(request, "Cancel requested: the run stops at its next step.")

@@ -6,7 +6,15 @@ from importlib import import_module
 
 from .base import Lab
 
-LAB_MODULES = ["boot_race", "footprint", "isolation", "limits", "emulation"]
+LAB_MODULES = [
+    "boot_race",
+    "footprint",
+    "isolation",
+    "limits",
+    "emulation",
+    "vm_features",
+    "networking",
+]
 
 
 def _load() -> dict[str, Lab]:

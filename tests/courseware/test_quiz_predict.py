@@ -59,7 +59,7 @@ def test_unavailable_lab_is_said_plainly(student_client, question, monkeypatch):
     assert reverse("labs:detail", args=["boot-race"]) not in html
 
 
-def test_prediction_is_pending_then_scored_against_the_latest_run(
+def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
     student_client, student, question
 ):
     body = student_client.post(url(question), {"value": "60"}, **HTMX).content.decode()
@@ -74,13 +74,15 @@ def test_prediction_is_pending_then_scored_against_the_latest_run(
     assert "You have made your prediction." in again
     assert Attempt.objects.count() == 1
 
-    # Runs that failed, belong to someone else or lack the key do not count.
-    run(student, 100, status=LabRun.Status.FAILED)
-    run(None, 100)
-    run(student, None, summary={"other": 1})
+    # Runs that failed, belong to someone else, lack the key or finished before the
+    # prediction do not count.
+    run(student, 100, status=LabRun.Status.FAILED, minutes_ago=-1)
+    run(None, 100, minutes_ago=-1)
+    run(student, None, summary={"other": 1}, minutes_ago=-1)
+    run(student, 60, minutes_ago=10)
     assert "Your measurement" not in page(student_client, question)
 
-    first = run(student, 100, minutes_ago=10)  # 60 is within 50 % of 100
+    first = run(student, 100, minutes_ago=-2)  # 60 is within 50 % of 100
     html = page(student_client, question)
     assert f"run {first.pk}</a>: <strong>100 ×</strong>" in html
     assert (
@@ -91,19 +93,24 @@ def test_prediction_is_pending_then_scored_against_the_latest_run(
     scores = lesson_scores([student.pk], [lesson.pk])[(student.pk, lesson.pk)]
     assert scores.score == pytest.approx(1 / Question.objects.filter(quiz__lesson=lesson).count())
 
-    run(student, 200, minutes_ago=1)  # a newer run re-scores: 60 is outside 100–200–300
+    # Running the lab again cannot change the score: the first run after it counts.
+    run(student, 200, minutes_ago=-5)
     html = page(student_client, question)
-    assert "your measurement: <strong>200 ×</strong>" in html and "Not correct." in html
-    assert lesson_scores([student.pk], [lesson.pk])[(student.pk, lesson.pk)].score == 0.0
+    assert "your measurement: <strong>100 ×</strong>" in html and "Correct." in html
     # …and the stored attempt was never rewritten.
     assert Attempt.objects.get().score is None
 
 
-def test_prediction_after_a_run_is_scored_at_once(student_client, student, question):
-    run(student, 80)
+def test_a_prediction_made_after_a_run_waits_for_the_next_run(student_client, student, question):
+    run(student, 80, minutes_ago=5)
+    # The earlier measurement is not shown next to an open prediction box.
+    assert "Your measurement" not in page(student_client, question)
     student_client.post(url(question), {"value": "100"}, **HTMX)
     attempt = Attempt.objects.get()
-    assert attempt.score == 1.0 and attempt.correct
+    assert attempt.score is None and not attempt.correct
+    assert "Your measurement" not in page(student_client, question)
+    later = run(student, 90, minutes_ago=-1)
+    assert f"run {later.pk}</a>: <strong>90 ×</strong>" in page(student_client, question)
 
 
 def test_other_students_runs_are_not_mine(student_client, instructor, question):

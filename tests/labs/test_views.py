@@ -202,3 +202,23 @@ def test_lab_page_links_to_its_predict_questions(client, course, all_ready):
     body = client.get(reverse("labs:detail", args=["boot-race"])).content.decode()
     assert "Predict first" in body
     assert 'href="/lessons/what-is-virtualization/#q-wv-predict-boot-race"' in body
+
+
+def test_instructors_cannot_cancel_a_students_run(
+    instructor_client, instructor, student, all_ready
+):
+    run = make_run(student, status="queued", samples=[])
+    enrol(student, instructor)
+    response = instructor_client.post(reverse("labs:cancel", args=["boot-race", run.pk]))
+    assert response.status_code == 403
+    run.refresh_from_db()
+    assert run.status == "queued" and not run.cancel_requested
+
+
+def test_a_finished_run_is_never_rewritten(student, db):
+    from labs.runner import _finish
+
+    run = make_run(student, status="failed")
+    assert _finish(run, "succeeded") is False
+    run.refresh_from_db()
+    assert run.status == "failed"
