@@ -75,6 +75,17 @@ class LabRun(models.Model):
         return reverse("labs:run", kwargs={"slug": self.lab, "run_id": self.pk})
 
     @property
+    def sandbox_id(self) -> int:
+        """The id its sandboxes are named after (``vl<sandbox id>-…``)."""
+        return self.pk + settings.VIRTLAB_SANDBOX_ID_BASE
+
+    @classmethod
+    def pk_of_sandbox(cls, sandbox_id: int) -> int | None:
+        """The run a sandbox id belongs to in this database, or None if it is not ours."""
+        offset = sandbox_id - settings.VIRTLAB_SANDBOX_ID_BASE
+        return offset if 0 < offset < settings.VIRTLAB_SANDBOX_ID_SPAN else None
+
+    @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 

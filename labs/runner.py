@@ -134,7 +134,9 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
         run.host_facts = _host_facts(lab)
         run.save(update_fields=["host_facts"])
         should_stop = _StopCheck(run)
-        events = lab.run(dict(run.params), RunContext(run_id=run.pk, should_stop=should_stop))
+        events = lab.run(
+            dict(run.params), RunContext(run_id=run.sandbox_id, should_stop=should_stop)
+        )
         for event in events:
             if isinstance(event, Sample):
                 samples.append(event.values)
@@ -167,7 +169,7 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
                 events.close()  # runs the lab's own cleanup (finally blocks) first
         except Exception:  # a failing clean-up must not skip the reaper below
             log.warning("closing lab run %s failed:\n%s", run.pk, traceback.format_exc())
-        report = reaper.reap(only={run.pk})
+        report = reaper.reap(only={run.sandbox_id})
         if report.errors:
             log.warning("reaping run %s: %s", run.pk, report.errors)
     return run

@@ -74,33 +74,35 @@ def fail_stale_runs() -> list[int]:
 
 
 def reap_leftovers() -> reaper.ReapReport:
-    """Remove everything named after a run that is not running now.
+    """Remove everything named after a run of this database that is not running now.
 
-    Ad-hoc ids (tests, benchmarks, doctor probes) belong to other processes on this
-    host and are left to their owners.
+    Only sandbox ids in this database's range count (see VIRTLAB_SANDBOX_ID_BASE):
+    ad-hoc ids (tests, benchmarks, doctor probes) and other databases' runs belong to
+    other processes on this host and are left to their owners.
     """
-    running = set(LabRun.objects.filter(status=LabRun.Status.RUNNING).values_list("pk", flat=True))
-    found: set[int] = set()
+    running = {
+        run.sandbox_id for run in LabRun.objects.filter(status=LabRun.Status.RUNNING).only("pk")
+    }
+    found: dict[int, int] = {}  # run pk → sandbox id
     for names in reaper.inventory(keep=running).values():
         for name in names:
             # Entries read "vl12-c0", "runc:vl12-c0", "/sys/fs/…/vl12-c0" or "4242 (run 12)".
             for match in RUN_ID_IN_ENTRY.finditer(name):
-                run_id = int(match.group(1) or match.group(2))
-                if run_id < ADHOC_FIRST_ID:
-                    found.add(run_id)
+                sandbox_id = int(match.group(1) or match.group(2))
+                pk = LabRun.pk_of_sandbox(sandbox_id)
+                if pk is not None and sandbox_id < ADHOC_FIRST_ID:
+                    found[pk] = sandbox_id
     # A run may have been claimed while the inventory was taken: its fresh sandbox
     # would be reaped in the middle of its run. Ask again now, and spare every run that
     # is queued or running: a finished run never becomes active again, so what is left
     # really belongs to nobody.
     if found:
-        found -= set(
-            LabRun.objects.filter(pk__in=found, status__in=LabRun.ACTIVE).values_list(
-                "pk", flat=True
-            )
-        )
+        active = LabRun.objects.filter(pk__in=found, status__in=LabRun.ACTIVE)
+        for pk in active.values_list("pk", flat=True):
+            del found[pk]
     if not found:
         return reaper.ReapReport()
-    return reaper.reap(only=found)
+    return reaper.reap(only=set(found.values()))
 
 
 def sweep() -> tuple[list[int], reaper.ReapReport]:

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -6,6 +8,22 @@ from courseware.course_sync import course_import
 from courseware.roles import instructors_group
 
 PASSWORD = "a-long-test-passphrase-42"
+
+# Test databases number their runs from 1, like a class server's database. Their
+# sandboxes get ids of their own (100 000 apart per test process, below the ad-hoc
+# range) so a test run never collides with — or reaps — a served class's sandboxes or
+# another test run's. Lab worker subprocesses inherit it through the environment.
+SANDBOX_ID_BASE = 100_000_000 + (os.getpid() % 8000) * 100_000
+os.environ["VIRTLAB_SANDBOX_ID_BASE"] = str(SANDBOX_ID_BASE)
+os.environ["VIRTLAB_SANDBOX_ID_SPAN"] = "100000"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sandbox_ids_of_our_own():
+    from django.conf import settings
+
+    settings.VIRTLAB_SANDBOX_ID_BASE = SANDBOX_ID_BASE
+    settings.VIRTLAB_SANDBOX_ID_SPAN = 100_000
 
 
 @pytest.fixture(autouse=True)

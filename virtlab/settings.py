@@ -185,6 +185,12 @@ VIRTLAB_MASTERY_THRESHOLD = float(os.environ.get("VIRTLAB_MASTERY_THRESHOLD", "0
 # Quotas: runs queued or running per student, and sandboxes at once on this host.
 VIRTLAB_MAX_ACTIVE_RUNS_PER_USER = int(os.environ.get("VIRTLAB_MAX_ACTIVE_RUNS_PER_USER", "2"))
 VIRTLAB_MAX_RUNNING_SANDBOXES = int(os.environ.get("VIRTLAB_MAX_RUNNING_SANDBOXES", "2"))
+# Sandboxes are named after their run (vl<id>-…); the id is the LabRun's pk plus this
+# base, and the sweeper only touches ids in [base, base + span). Two databases on one
+# host (a class server and a test run, say) get different bases and so never reap or
+# collide with each other's sandboxes.
+VIRTLAB_SANDBOX_ID_BASE = int(os.environ.get("VIRTLAB_SANDBOX_ID_BASE", "0"))
+VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "100000000"))
 # Runs waiting or running on the whole host before new ones are refused.
 VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
 # Where the shipped course lives as files.

@@ -38,7 +38,9 @@ def test_boot_race_measures_containers_and_vms(finished_run):
     )
     facts = run.host_facts
     assert facts["accelerator"] in {"kvm", "tcg"} and facts["kernel"] and facts["cores"] >= 1
-    assert reaper.inventory(only={run.pk}) == {k: [] for k in reaper.inventory(only={run.pk})}
+    assert reaper.inventory(only={run.sandbox_id}) == {
+        k: [] for k in reaper.inventory(only={run.sandbox_id})
+    }
 
 
 def test_boot_race_figure_and_csv(finished_run):

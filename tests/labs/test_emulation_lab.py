@@ -39,7 +39,7 @@ def test_emulation_run_measures_all_three(db, host_capabilities, lab):
     assert summary["vm_accelerator"] in {"kvm", "tcg"}
     if summary["vm_accelerator"] == "tcg":
         assert summary["tcg_vm_slowdown"] == summary["vm_slowdown"]
-    assert not any(reaper.inventory(only={run.pk}).values())
+    assert not any(reaper.inventory(only={run.sandbox_id}).values())
 
     fig = lab.figure(run.samples, summary, run.host_facts)
     assert len(fig.data) == 3 and all(trace.type == "bar" for trace in fig.data)

@@ -30,9 +30,7 @@ def test_parameters_are_bounded():
 
 def test_footprint_measures_containers_and_vms(db, host_capabilities):
     # An ad-hoc id: a run named vl1-… could collide with another test session's.
-    run = LabRun.objects.create(
-        pk=adhoc_run_id(), lab=LAB.slug, params={"max_instances": 2, "vm_memory_mib": 96}
-    )
+    run = LabRun.objects.create(lab=LAB.slug, params={"max_instances": 2, "vm_memory_mib": 96})
     run = execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
@@ -75,7 +73,7 @@ def test_footprint_measures_containers_and_vms(db, host_capabilities):
     lines = run_csv(run, LAB).splitlines()
     assert lines[0].startswith("run_id,lab,series,instances,item,rss_mib_MiB,pss_mib_MiB")
     assert len(lines) == 1 + len(run.samples)
-    assert nothing_left(run.pk)
+    assert nothing_left(run.sandbox_id)
 
 
 def test_closing_the_lab_midway_stops_what_it_started(host_capabilities):

@@ -10,7 +10,6 @@ from labs.experiments.isolation import PROBES, cell, parse_probe_output
 from labs.models import LabRun
 from labs.runner import execute_run
 from labs.sandbox import reaper
-from labs.sandbox.naming import adhoc_run_id
 
 pytestmark = pytest.mark.sandbox
 LAB = get_lab("isolation")
@@ -35,7 +34,7 @@ def test_probe_output_parsing_and_cells():
 
 
 def test_isolation_compares_host_container_and_vm(db, host_capabilities):
-    run = LabRun.objects.create(pk=adhoc_run_id(), lab=LAB.slug, params={"vm_memory_mib": 128})
+    run = LabRun.objects.create(lab=LAB.slug, params={"vm_memory_mib": 128})
     run = execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
@@ -50,7 +49,7 @@ def test_isolation_compares_host_container_and_vm(db, host_capabilities):
     assert rows["processes"]["container"] == "1"  # only the probe's own shell, as PID 1
     assert int(rows["processes"]["vm"]) > 1 and int(rows["processes"]["host"]) > 1
     assert rows["interfaces"]["container"] == "1: lo"
-    assert rows["hostname"]["container"].startswith(f"vl{run.pk}-")
+    assert rows["hostname"]["container"].startswith(f"vl{run.sandbox_id}-")
     assert rows["memory_total_mib"]["container"] == rows["memory_total_mib"]["host"]
     assert int(rows["memory_total_mib"]["vm"]) < 128
     assert float(rows["uptime_seconds"]["vm"]) < float(rows["uptime_seconds"]["container"])
@@ -75,4 +74,4 @@ def test_isolation_compares_host_container_and_vm(db, host_capabilities):
     lines = run_csv(run, LAB).splitlines()
     assert lines[0].startswith("run_id,lab,label,host,container,vm,container_same_as_host")
     assert len(lines) == 1 + len(PROBES)
-    assert not any(reaper.inventory(only={run.pk}).values())
+    assert not any(reaper.inventory(only={run.sandbox_id}).values())

@@ -32,7 +32,7 @@ def test_loop_reports_are_parsed():
 
 def test_limits_kills_the_hog_and_scales_with_the_quota(db, host_capabilities):
     params = {"memory_limit_mib": 16, "window_seconds": 0.5, "include_vm": 1}
-    run = LabRun.objects.create(pk=adhoc_run_id(), lab=LAB.slug, params=params)
+    run = LabRun.objects.create(lab=LAB.slug, params=params)
     run = execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
@@ -83,7 +83,7 @@ def test_limits_kills_the_hog_and_scales_with_the_quota(db, host_capabilities):
     lines = run_csv(run, LAB).splitlines()
     assert lines[0].startswith("run_id,lab,part,t_seconds_s,memory_mib_MiB,limit_mib_MiB")
     assert len(lines) == 1 + len(run.samples)
-    assert not any(reaper.inventory(only={run.pk}).values())
+    assert not any(reaper.inventory(only={run.sandbox_id}).values())
 
 
 def test_closing_the_lab_during_the_hog_stops_it(host_capabilities):

@@ -57,7 +57,7 @@ def test_parameters_are_bounded():
 
 
 def test_each_mode_reaches_what_it_should(db, host_capabilities):
-    run = LabRun.objects.create(pk=adhoc_run_id(), lab=LAB.slug, params={"probes": 1})
+    run = LabRun.objects.create(lab=LAB.slug, params={"probes": 1})
     run = execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
@@ -111,7 +111,7 @@ def test_each_mode_reaches_what_it_should(db, host_capabilities):
     assert lines[0].startswith("run_id,lab,kind,mode,source,destination,address,protocol")
     assert "latency_ms_ms" in lines[0]
     assert len(lines) == 1 + len(run.samples)
-    assert nothing_left(run.pk)
+    assert nothing_left(run.sandbox_id)
 
 
 def test_closing_the_lab_midway_deletes_its_namespaces(host_capabilities):

@@ -21,13 +21,13 @@ def test_a_run_claimed_during_the_inventory_keeps_its_sandbox(db, monkeypatch):
     def inventory(*, keep):
         # A worker claims the run while the host is being scanned, and starts a container.
         LabRun.objects.filter(pk=run.pk).update(status="running")
-        return {"containers": [f"runc:vl{run.pk}-c0", f"runc:vl{gone.pk}-c0"]}
+        return {"containers": [f"runc:vl{run.sandbox_id}-c0", f"runc:vl{gone.sandbox_id}-c0"]}
 
     reaped = []
     monkeypatch.setattr(reaper, "inventory", inventory)
     monkeypatch.setattr(reaper, "reap", lambda *, only: reaped.append(set(only)))
     stale.reap_leftovers()
-    assert reaped == [{gone.pk}]
+    assert reaped == [{gone.sandbox_id}]
 
 
 def test_a_run_whose_worker_died_waiting_for_a_slot_is_failed(db):
@@ -68,4 +68,17 @@ def test_a_lab_whose_clean_up_fails_is_still_reaped(db, monkeypatch):
     runner.execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and "limit" in run.error
-    assert reaped == [{run.pk}]
+    assert reaped == [{run.sandbox_id}]
+
+
+def test_the_sweeper_leaves_other_databases_sandboxes_alone(db, monkeypatch, settings):
+    """Another database on this host (a class server beside a test run) has sandbox ids
+    outside this one's range: they are never ours to reap."""
+    mine = LabRun.objects.create(lab="boot-race", status="failed")
+    foreign_id = settings.VIRTLAB_SANDBOX_ID_BASE + settings.VIRTLAB_SANDBOX_ID_SPAN + 5
+    listing = [f"runc:vl{mine.sandbox_id}-c0", f"runc:vl{foreign_id}-c0", "runc:vl3-c0"]
+    reaped = []
+    monkeypatch.setattr(reaper, "inventory", lambda *, keep: {"containers": listing})
+    monkeypatch.setattr(reaper, "reap", lambda *, only: reaped.append(set(only)))
+    stale.reap_leftovers()
+    assert reaped == [{mine.sandbox_id}]

@@ -31,9 +31,7 @@ def test_parameters_are_bounded():
 
 
 def test_snapshot_restores_state_and_migration_keeps_the_guest(db, host_capabilities):
-    run = LabRun.objects.create(
-        pk=adhoc_run_id(), lab=LAB.slug, params={"repeats": 1, "vm_memory_mib": 96}
-    )
+    run = LabRun.objects.create(lab=LAB.slug, params={"repeats": 1, "vm_memory_mib": 96})
     run = execute_run(run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
@@ -76,7 +74,7 @@ def test_snapshot_restores_state_and_migration_keeps_the_guest(db, host_capabili
     lines = run_csv(run, LAB).splitlines()
     assert lines[0].startswith("run_id,lab,feature,repeat,memory_mib_MiB,savevm_seconds_s")
     assert len(lines) == 1 + len(run.samples)
-    assert nothing_left(run.pk)
+    assert nothing_left(run.sandbox_id)
 
 
 def test_closing_the_lab_midway_stops_its_guests(host_capabilities):

@@ -42,7 +42,7 @@ def test_worker_executes_a_queued_run(lab_worker, student):
     assert run.status == "succeeded", run.error
     assert {s["series"] for s in run.samples} >= {"container", "vm"}
     assert run.worker_pid == lab_worker.pid
-    assert nothing_left(run.pk)
+    assert nothing_left(run.sandbox_id)
 
 
 def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
@@ -62,4 +62,4 @@ def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
     assert run.pk in failed
     assert run.status == "failed" and "lab worker stopped" in run.error
     assert run.samples  # what was measured before the crash is kept
-    assert nothing_left(run.pk), reaper.inventory(only={run.pk})
+    assert nothing_left(run.sandbox_id), reaper.inventory(only={run.sandbox_id})
