@@ -19,7 +19,7 @@ from django.utils import timezone
 from labs.sandbox import accel, hostfacts, reaper
 
 from .experiments import get_lab
-from .experiments.base import Progress, RunContext, Sample
+from .experiments.base import NEEDS_VMS, Progress, RunContext, Sample
 from .models import LabRun
 from .slots import NoSlot, sandbox_slot
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Status = LabRun.Status
 SLOT_WAIT_SECONDS = 600
 CANCEL_POLL_SECONDS = 0.5
-VM_LAB_CAPABILITIES = {"tcg", "kvm", "guest-kernel", "guest-initramfs"}
+VM_LAB_CAPABILITIES = {*NEEDS_VMS, "kvm"}
 
 
 class RunStopped(Exception):

@@ -14,6 +14,10 @@ from typing import Any
 
 Number = int | float
 
+# Capability names (as the sandbox doctor reports them) that labs list in ``needs``.
+NEEDS_CONTAINERS = ("container-runtime", "container-rootfs", "cgroups")
+NEEDS_VMS = ("tcg", "guest-kernel", "guest-initramfs")
+
 
 class ParamError(ValueError):
     """A parameter value is out of bounds or not a number; the message says why."""

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from labs.sandbox import containers, vms
 from labs.sandbox.limits import Limits
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout, log_range
 from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_with_retry
 from .stats import median_or_none, ratio_or_none, rounded
@@ -147,14 +147,7 @@ LAB = Lab(
     ),
     lessons=("what-is-virtualization", "containers", "hybrids"),
     params=PARAMS,
-    needs=(
-        "container-runtime",
-        "container-rootfs",
-        "cgroups",
-        "tcg",
-        "guest-kernel",
-        "guest-initramfs",
-    ),
+    needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(
         Column("series", "Series"),
         Column("repeat", "Repeat"),

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from labs.sandbox import accel, emulation
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
 from .guests import boot_kept_vm
 from .stats import median_or_none, ratio_or_none, rounded
@@ -156,7 +156,7 @@ LAB = Lab(
     ),
     lessons=("hypervisor-types", "emulation-vs-virtualization"),
     params=PARAMS,
-    needs=("qemu-user", "aarch64-busybox", "tcg", "guest-kernel", "guest-initramfs"),
+    needs=("qemu-user", "aarch64-busybox", *NEEDS_VMS),
     columns=(
         Column("mode", "Mode"),
         Column("repeat", "Repeat"),

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from labs.sandbox import container_assets, containers, guest_assets, vms
 from labs.sandbox.limits import Limits
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
 from .guests import (
     MIB,
@@ -299,14 +299,7 @@ LAB = Lab(
     ),
     lessons=("containers",),
     params=PARAMS,
-    needs=(
-        "container-runtime",
-        "container-rootfs",
-        "cgroups",
-        "tcg",
-        "guest-kernel",
-        "guest-initramfs",
-    ),
+    needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(
         Column("series", "Series"),
         Column("instances", "Instances running"),

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from labs.sandbox import containers
 from labs.sandbox.limits import Limits
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import base_layout
 from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
 
@@ -303,14 +303,7 @@ LAB = Lab(
     ),
     lessons=("containers", "security"),
     params=PARAMS,
-    needs=(
-        "container-runtime",
-        "container-rootfs",
-        "cgroups",
-        "tcg",
-        "guest-kernel",
-        "guest-initramfs",
-    ),
+    needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(
         Column("label", "Probe"),
         Column("host", "Host"),

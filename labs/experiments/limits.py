@@ -19,7 +19,7 @@ import time
 from labs.sandbox import container_setup, containers, vms
 from labs.sandbox.limits import Limits
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .guests import MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
 from .limits_figure import cpu_fractions, figure
 from .stats import ratio_or_none, rounded
@@ -300,14 +300,7 @@ LAB = Lab(
     ),
     lessons=("containers", "security"),
     params=PARAMS,
-    needs=(
-        "container-runtime",
-        "container-rootfs",
-        "cgroups",
-        "tcg",
-        "guest-kernel",
-        "guest-initramfs",
-    ),
+    needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(
         Column("part", "Part"),
         Column("t_seconds", "Time", "s"),

@@ -19,7 +19,7 @@ from labs.sandbox import proc, vms
 from labs.sandbox import vm_features as features
 from labs.sandbox.vm_process import VMBootTimeout
 
-from .base import Column, Lab, Param, Progress, RunContext, Sample
+from .base import NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
 from .guests import MIB, MIN_GUEST_MIB, VM_BOOT_TIMEOUT, stopping
 from .stats import median_or_none, ratio_or_none, rounded
@@ -277,7 +277,7 @@ LAB = Lab(
     ),
     lessons=("vm-features",),
     params=PARAMS,
-    needs=("tcg", "guest-kernel", "guest-initramfs"),
+    needs=NEEDS_VMS,
     columns=(
         Column("feature", "Feature"),
         Column("repeat", "Repeat"),
