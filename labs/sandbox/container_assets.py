@@ -125,7 +125,7 @@ def capabilities() -> list[Capability]:
                 "container-rootfs",
                 False,
                 f"busybox root filesystem not built (or stale) at {rootfs_dir()}",
-                "python -c 'from labs.sandbox import container_assets as a; print(a.build())'",
+                "python manage.py build_guest_assets",
             )
         ]
     return [
