@@ -63,7 +63,8 @@ def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
     student_client, student, question
 ):
     body = student_client.post(url(question), {"value": "60"}, **HTMX).content.decode()
-    assert "Prediction saved: 60 ×. It is scored when you have a measurement." in body
+    assert "Prediction saved: 60 ×. It is scored by the first run of" in body
+    assert 'href="/labs/boot-race/">the lab</a> you finish from now on.' in body
     attempt = Attempt.objects.get()
     assert attempt.score is None and attempt.answer["value"] == 60.0
     lesson = question.quiz.lesson
