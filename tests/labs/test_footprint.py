@@ -9,13 +9,10 @@ from labs.models import LabRun
 from labs.runner import execute_run
 from labs.sandbox import reaper
 from labs.sandbox.naming import adhoc_run_id
+from tests.labs.leftovers import nothing_left
 
 pytestmark = pytest.mark.sandbox
 LAB = get_lab("footprint")
-
-
-def nothing_left(run_id: int) -> bool:
-    return not any(reaper.inventory(only={run_id}).values())
 
 
 def test_parameters_are_bounded():

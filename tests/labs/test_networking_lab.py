@@ -11,6 +11,7 @@ from labs.models import LabRun
 from labs.runner import execute_run
 from labs.sandbox import reaper
 from labs.sandbox.naming import adhoc_run_id, run_prefix
+from tests.labs.leftovers import nothing_left as no_sandbox_left
 
 pytestmark = pytest.mark.sandbox
 LAB = get_lab("networking")
@@ -39,9 +40,7 @@ def nothing_left(run_id: int) -> bool:
     namespaces = subprocess.run(
         ["ip", "netns", "list"], capture_output=True, text=True, check=True
     ).stdout
-    return not any(reaper.inventory(only={run_id}).values()) and run_prefix(run_id) not in (
-        namespaces
-    )
+    return no_sandbox_left(run_id) and run_prefix(run_id) not in (namespaces)
 
 
 def test_parameters_are_bounded():

@@ -12,6 +12,7 @@ from labs.models import LabRun
 from labs.sandbox import reaper
 from labs.services import run_create
 from labs.stale import sweep
+from tests.labs.leftovers import nothing_left
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -24,10 +25,6 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def nothing_left(run_id: int) -> bool:
-    return not any(reaper.inventory(only={run_id}).values())
 
 
 def test_worker_executes_a_queued_run(lab_worker, student):
