@@ -86,9 +86,18 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
     )
 
 
-def _apt_download(package: str, workdir: Path) -> Path:
-    """Download one .deb into ``workdir`` and return its path."""
+def _apt_download(package: str, workdir: Path, notes: list[str]) -> Path:
+    """Download one .deb into ``workdir`` and return its path.
+
+    A clean machine may have no package lists yet, and old lists name versions the
+    mirror has since dropped (a 404): either way, refresh the lists once and retry.
+    """
     result = _run(["apt-get", "download", package], cwd=workdir)
+    if result.returncode != 0:
+        refresh = _run(["apt-get", "update"])
+        if refresh.returncode == 0:
+            notes.append(f"ran apt-get update to download {package}")
+            result = _run(["apt-get", "download", package], cwd=workdir)
     if result.returncode != 0:
         raise AssetBuildError(f"apt-get download {package} failed: {result.stderr.strip()}")
     name = package.split(":")[0]
@@ -114,10 +123,10 @@ def _real_kernel_package(meta_deb: Path) -> str:
     return match.group(1)
 
 
-def _build_kernel(workdir: Path) -> dict:
-    meta = _apt_download(KERNEL_METAPACKAGE, workdir)
+def _build_kernel(workdir: Path, notes: list[str]) -> dict:
+    meta = _apt_download(KERNEL_METAPACKAGE, workdir, notes)
     package = _real_kernel_package(meta)
-    deb = _apt_download(package, workdir)
+    deb = _apt_download(package, workdir, notes)
     tree = workdir / "kernel-tree"
     result = _run(["dpkg", "-x", str(deb), str(tree)])
     if result.returncode != 0:
@@ -152,15 +161,7 @@ def _enable_arm64(notes: list[str]) -> None:
 def _build_aarch64_busybox(workdir: Path, notes: list[str]) -> dict:
     if not _arm64_enabled():
         _enable_arm64(notes)
-    try:
-        deb = _apt_download(ARM64_BUSYBOX_PACKAGE, workdir)
-    except AssetBuildError as error:
-        if "nable to locate" not in str(error):
-            raise
-        # Lists predating the arm64 architecture: refresh once and retry.
-        _run(["apt-get", "update"])
-        notes.append("ran apt-get update to find arm64 packages")
-        deb = _apt_download(ARM64_BUSYBOX_PACKAGE, workdir)
+    deb = _apt_download(ARM64_BUSYBOX_PACKAGE, workdir, notes)
     tree = workdir / "busybox-arm64"
     result = _run(["dpkg", "-x", str(deb), str(tree)])
     if result.returncode != 0:
@@ -194,7 +195,7 @@ def build(force: bool = False) -> str:
         if not kernel or not kernel_path().exists() or kernel.get("sha256") is None:
             if shutil.which("apt-get") is None:
                 raise AssetBuildError("apt-get is missing: the guest kernel comes from apt")
-            current["kernel"] = _build_kernel(workdir)
+            current["kernel"] = _build_kernel(workdir, notes)
             built.append(f"kernel {current['kernel']['release']}")
 
         if not HOST_BUSYBOX.exists():
