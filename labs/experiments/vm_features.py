@@ -267,7 +267,7 @@ LAB = Lab(
         "reports the total time, that pause (the downtime) and the bytes sent; the lab "
         "then reads the token from the destination to prove the guest arrived alive.\n\n"
         "Be careful with the numbers: both QEMU processes run on this one host and talk "
-        "over the loopback interface (127.0.0.1), so the network is not the bottleneck it "
+        "through a local socket, so the network is not the bottleneck it "
         "would be between two real hosts. What paces the copy here is QEMU itself: it "
         "caps a migration's bandwidth and pauses the guest once the rest could be sent "
         "within its downtime target; the lab reads both settings from QEMU and shows "
@@ -310,7 +310,7 @@ LAB = Lab(
         "migration_total_ms": "Migration total (ms, median)",
         "migration_downtime_ms": "Migration downtime (ms, median)",
         "migration_mb": "Data sent during migration (MB)",
-        "migration_mb_per_s": "Migration rate over loopback (MB/s)",
+        "migration_mb_per_s": "Migration rate on this host (MB/s)",
         "downtime_fraction": "Downtime ÷ total migration time",
         "guest_alive_after_migration": "Guest alive on the destination",
         "qemu_max_bandwidth_mb_s": "QEMU's migration bandwidth cap (MB/s)",

@@ -2,7 +2,9 @@
 
 Both use real QEMU: a snapshot is the full VM state written into a qcow2 image in
 the VM's scratch directory; a migration streams a running guest from one local QEMU
-process to another over 127.0.0.1 (nothing leaves the host). Each function proves
+process to another through a unix socket in the destination's scratch directory.
+Real migrations use TCP between hosts; on one host a socket only root can open keeps
+any other local process from feeding the root-owned destination a stream of its own. Each function proves
 the feature worked by reading guest state back over the serial console.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -18,9 +19,7 @@ from dataclasses import asdict, dataclass
 from . import vms
 from .naming import name_for
 from .qmp import QMPClient
-from .vm_process import QemuProcess, VMError
-
-MIGRATION_HOST = "127.0.0.1"
+from .vm_process import QemuLimits, QemuProcess, VMError
 
 
 @dataclass
@@ -101,16 +100,10 @@ def _disk_bytes(handle: vms.VMHandle) -> int:
         return 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((MIGRATION_HOST, 0))
-        return probe.getsockname()[1]
-
-
 def migrate_vm(
     run_id: int, *, memory_mib: int = 128, accel: str = "auto", timeout: float = 60.0
 ) -> MigrationResult:
-    """Live-migrate a running guest between two local QEMU processes over loopback."""
+    """Live-migrate a running guest between two local QEMU processes."""
     source = vms.boot_vm(
         run_id, memory_mib=memory_mib, accel=accel, keep_running=True, timeout=timeout
     )
@@ -118,21 +111,25 @@ def migrate_vm(
     try:
         token = secrets.token_hex(4)
         source.run(f"echo {token} > /tmp/state")
-        port = _free_port()
         destination = QemuProcess(run_id, name_for(run_id, "vm1"))
+        uri = f"unix:{destination.migration_path}"
         argv = vms.qemu_argv(
             process_name=destination.name, accelerator=source.boot.accelerator,
             machine=source.boot.machine, memory_mib=memory_mib, vcpus=source.boot.vcpus,
             serial=str(destination.serial_path), qmp=str(destination.qmp_path),
-            extra_args=("-incoming", f"tcp:{MIGRATION_HOST}:{port}"),
+            extra_args=("-incoming", uri),
         )  # fmt: skip
-        destination.start(argv, memory_cap_bytes=None, deadline=time.monotonic() + timeout)
+        destination.start(
+            argv,
+            limits=QemuLimits.for_guest(memory_mib, source.boot.vcpus),
+            deadline=time.monotonic() + timeout,
+        )
         # QMP answers once QEMU's main loop runs, which is after -incoming listens.
         with QMPClient(destination.qmp_path, timeout=timeout).connect() as incoming:
             state = incoming.execute("query-status")["status"]
         if state != "inmigrate":
             raise VMError(f"destination QEMU is {state!r}, not waiting for a migration")
-        stats, wall = _run_migration(source, port, timeout)
+        stats, wall = _run_migration(source, uri, timeout)
         arrived = vms.VMHandle(destination, source.boot)
         rc, output = arrived.run("cat /tmp/state", timeout=10)
         return MigrationResult(
@@ -152,10 +149,10 @@ def migrate_vm(
             destination.reap()
 
 
-def _run_migration(source: vms.VMHandle, port: int, timeout: float) -> tuple[dict, float]:
+def _run_migration(source: vms.VMHandle, uri: str, timeout: float) -> tuple[dict, float]:
     client = source.qmp_client
     started = time.monotonic()
-    client.execute("migrate", {"uri": f"tcp:{MIGRATION_HOST}:{port}"})
+    client.execute("migrate", {"uri": uri})
     deadline = started + timeout
     while True:
         stats = client.execute("query-migrate")

@@ -2,8 +2,9 @@
 
 Kept apart from ``vms.py`` so the boot logic reads top to bottom. The process is
 started in its own session with the run marker in its environment (``proc.py``'s
-conventions), optionally inside a run-named cgroup, and reaped with ``wait4`` so the
-kernel's own peak-RSS figure is kept even after it exits.
+conventions), always inside a run-named cgroup that caps its memory, pids and CPU,
+with the OOM killer told to pick it first, and reaped with ``wait4`` so the kernel's
+own peak-RSS figure is kept even after it exits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import stat
 import subprocess
 import time
 from collections import deque
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -26,10 +28,32 @@ from .proc import kill_group, sandbox_env
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 TRANSCRIPT_BYTES = 4096
+CONSOLE_LINE_MAX = 64 * 1024  # a guest printing without newlines is cut into lines this long
+QEMU_OVERHEAD_MIB = 192  # QEMU + TCG translation cache beyond guest RAM
+QEMU_PIDS_MAX = 256  # vCPU threads, RCU, the block thread pool (up to 64) and margin
 
 
 class VMError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class QemuLimits:
+    """The cgroup every QEMU process runs in."""
+
+    memory_bytes: int
+    pids: int
+    cpu_percent: int
+
+    @classmethod
+    def for_guest(cls, memory_mib: int, vcpus: int) -> QemuLimits:
+        # Half a CPU beyond the vCPUs leaves room for QEMU's main loop and I/O threads,
+        # so the cap holds a runaway QEMU without slowing the guest it measures.
+        return cls(
+            memory_bytes=(memory_mib + QEMU_OVERHEAD_MIB) << 20,
+            pids=QEMU_PIDS_MAX,
+            cpu_percent=vcpus * 100 + 50,
+        )
 
 
 class VMBootTimeout(VMError):
@@ -69,6 +93,7 @@ class QemuProcess:
         self.scratch = scratch_root() / process_name
         self.serial_path = self.scratch / "serial.sock"
         self.qmp_path = self.scratch / "qmp.sock"
+        self.migration_path = self.scratch / "mig.sock"  # same length as qmp.sock
         self.log_path = self.scratch / "qemu.log"
         self.disk_path = self.scratch / "disk.qcow2"
         if len(str(self.qmp_path)) > SOCKET_PATH_MAX:
@@ -90,16 +115,18 @@ class QemuProcess:
     # -- start ----------------------------------------------------------------------
 
     def start(
-        self, argv: list[str], *, memory_cap_bytes: int | None, deadline: float, disk_mib: int = 0
+        self, argv: list[str], *, limits: QemuLimits, deadline: float, disk_mib: int = 0
     ) -> None:
         scratch_root().mkdir(parents=True, exist_ok=True)
         self.scratch.mkdir(mode=0o700)  # fails if a VM of that name is already here
         if disk_mib:
             self._create_disk(disk_mib)
-        procs_files: list[str] = []
-        if memory_cap_bytes:
-            self.cgroup = cgroups.create(self.name, memory_bytes=memory_cap_bytes)
-            procs_files = self.cgroup.procs_files
+        self.cgroup = cgroups.create(
+            self.name,
+            memory_bytes=limits.memory_bytes,
+            pids=limits.pids,
+            cpu_percent=limits.cpu_percent,
+        )
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
         try:
             self.started_at = time.monotonic()
@@ -111,7 +138,7 @@ class QemuProcess:
                 env=sandbox_env(self.run_id),
                 cwd=self.scratch,
                 start_new_session=True,
-                preexec_fn=_join_cgroup(procs_files) if procs_files else None,
+                preexec_fn=_confine(self.cgroup.procs_files),
                 close_fds=True,
             )
         finally:
@@ -153,7 +180,7 @@ class QemuProcess:
         """The next console line (CR/LF stripped); VMError on EOF, TimeoutError on deadline."""
         if self._serial is None:
             raise VMError("the VM has been stopped")
-        while b"\n" not in self._buffer:
+        while b"\n" not in self._buffer and len(self._buffer) < CONSOLE_LINE_MAX:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no console line in time")
@@ -165,7 +192,10 @@ class QemuProcess:
             if not chunk:
                 raise VMError(f"QEMU exited: {self.log_tail()}")
             self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\n", 1)
+        if b"\n" in self._buffer[:CONSOLE_LINE_MAX]:
+            raw, self._buffer = self._buffer.split(b"\n", 1)
+        else:  # no newline in sight: hand over what fits, keep the rest for later
+            raw, self._buffer = self._buffer[:CONSOLE_LINE_MAX], self._buffer[CONSOLE_LINE_MAX:]
         line = raw.decode(errors="replace").rstrip("\r")
         self.transcript.append(line[:200])
         return line
@@ -275,16 +305,18 @@ class QemuProcess:
         remove_tree(self.scratch)
 
 
-def _join_cgroup(procs_files: list[str]):
-    encoded = [os.fsencode(path) for path in procs_files]
+def _confine(procs_files: list[str]):
+    writes = [(os.fsencode(path), None) for path in procs_files]
+    writes.append((b"/proc/self/oom_score_adj", b"1000"))
 
     def preexec() -> None:
         # In the forked child before exec: QEMU's memory is charged to the cgroup from
-        # its first allocation.
-        for path in encoded:
+        # its first allocation, and if the host runs out of memory anyway, the kernel
+        # kills a guest before the database or the web server.
+        for path, value in writes:
             fd = os.open(path, os.O_WRONLY)
             try:
-                os.write(fd, str(os.getpid()).encode())
+                os.write(fd, value or str(os.getpid()).encode())
             finally:
                 os.close(fd)
 

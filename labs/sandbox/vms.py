@@ -25,9 +25,18 @@ from . import guest_assets
 from .initramfs import BOOT_MARKER
 from .naming import name_for
 from .qmp import QMPClient
-from .vm_process import QemuProcess, VMBootTimeout, VMError, qemu_version
+from .vm_process import (
+    QEMU_OVERHEAD_MIB,
+    QemuLimits,
+    QemuProcess,
+    VMBootTimeout,
+    VMError,
+    qemu_version,
+)
 
 __all__ = [
+    "QEMU_OVERHEAD_MIB",
+    "QemuLimits",
     "VMBootResult",
     "VMBootTimeout",
     "VMError",
@@ -41,7 +50,6 @@ __all__ = [
 # The Debian cloud kernel panics unpacking our initramfs below ~80 MiB; 96 leaves a margin.
 MIN_MEMORY_MIB = 96
 HOST_RESERVE_MIB = 1024  # never hand the last GiB of the host to guests
-QEMU_OVERHEAD_MIB = 192  # QEMU + TCG translation cache beyond guest RAM (cgroup cap)
 MAX_COMMAND_BYTES = 2900  # base64 of it must fit the guest tty's 4096-byte line
 OUTPUT_CAP = 64 * 1024
 MACHINES = ("microvm", "q35")
@@ -222,7 +230,12 @@ class VMHandle:
         lines: list[str] = []
         kept = 0
         while True:
-            line = self.process.serial_read_line(deadline)
+            try:
+                line = self.process.serial_read_line(deadline)
+            except TimeoutError:
+                raise VMError(
+                    f"the guest did not finish the command within {timeout:g} s"
+                ) from None
             match = END_RE.fullmatch(line)
             if match and match.group(1) == token:
                 output = "\n".join(lines)
@@ -294,7 +307,6 @@ def boot_vm(
     oneshot: bool = False,
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
-    cgroup: bool = False,
     snapshot_disk_mib: int = 0,
 ) -> VMHandle | VMBootResult:
     """Boot a guest and measure it.
@@ -302,9 +314,10 @@ def boot_vm(
     ``keep_running``: return a VMHandle (the caller must ``stop()`` it, or use it as a
     context manager). Otherwise power the guest off right after boot and return the
     VMBootResult. ``oneshot``: the guest powers itself off at the marker (plain boot
-    timing, no serial round trip). ``cgroup``: cap QEMU's memory at guest RAM + overhead.
-    ``snapshot_disk_mib``: attach an empty qcow2 image of that size (not visible to the
-    guest) so ``savevm``/``loadvm`` have somewhere to keep VM state.
+    timing, no serial round trip). QEMU always runs in a cgroup that caps its memory,
+    pids and CPU (``QemuLimits.for_guest``). ``snapshot_disk_mib``: attach an empty
+    qcow2 image of that size (not visible to the guest) so ``savevm``/``loadvm`` have
+    somewhere to keep VM state.
     """
     if accel not in ("auto", "kvm", "tcg"):
         raise VMRequestError(f"unknown accelerator {accel!r}")
@@ -320,7 +333,7 @@ def boot_vm(
         try:
             return _boot_on(
                 run_id, name, candidate, accelerator, reason, memory_mib, vcpus, timeout,
-                keep_running, oneshot, extra_cmdline, extra_args, cgroup, snapshot_disk_mib,
+                keep_running, oneshot, extra_cmdline, extra_args, snapshot_disk_mib,
             )  # fmt: skip
         except VMError as error:
             # Fall back only when QEMU refused the machine type outright.
@@ -333,7 +346,7 @@ def boot_vm(
 def _boot_on(
     run_id: int, name: str, machine: str, accelerator: str, reason: str, memory_mib: int,
     vcpus: int, timeout: float, keep_running: bool, oneshot: bool, extra_cmdline: str,
-    extra_args: tuple[str, ...], cgroup: bool, snapshot_disk_mib: int,
+    extra_args: tuple[str, ...], snapshot_disk_mib: int,
 ) -> VMHandle | VMBootResult:  # fmt: skip
     process_name = name_for(run_id, name)
     process = QemuProcess(run_id, process_name)
@@ -346,11 +359,11 @@ def _boot_on(
         qmp=str(process.qmp_path), oneshot=oneshot, extra_cmdline=extra_cmdline,
         extra_args=extra_args,
     )  # fmt: skip
-    cap = (memory_mib + QEMU_OVERHEAD_MIB) << 20 if cgroup else None
+    limits = QemuLimits.for_guest(memory_mib, vcpus)
     try:
         process.start(
             argv,
-            memory_cap_bytes=cap,
+            limits=limits,
             deadline=time.monotonic() + timeout,
             disk_mib=snapshot_disk_mib,
         )
@@ -375,7 +388,7 @@ def _boot_on(
         rss_bytes_at_boot=memory["rss_bytes"],
         pss_bytes_at_boot=memory["pss_bytes"],
         peak_rss_bytes=memory["peak_rss_bytes"],
-        cgroup_memory_bytes=cap,
+        cgroup_memory_bytes=limits.memory_bytes,
     )
     handle = VMHandle(process, result)
     if keep_running:

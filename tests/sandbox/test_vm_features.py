@@ -21,7 +21,7 @@ def test_loadvm_brings_back_the_state_saved_by_savevm(qemu):  # noqa: F811
     assert_vm_left_nothing(run_id)
 
 
-def test_live_migration_over_loopback_keeps_the_guest_running(qemu):  # noqa: F811
+def test_live_migration_keeps_the_guest_running(qemu):  # noqa: F811
     run_id = adhoc_run_id()
     result = vm_features.migrate_vm(run_id)
     assert result.status == "completed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import pytest
 
@@ -52,9 +53,31 @@ def test_memory_and_qmp_of_a_running_vm(vm):
     assert vm.boot.guest_uptime_seconds > 0
 
 
+def _limit(group: cgroups.Cgroup, controller: str, v1_file: str, v2_file: str) -> str:
+    directory = group.dirs.get("unified") or group.dirs[controller]
+    return (directory / (v2_file if group.unified else v1_file)).read_text().strip()
+
+
+def test_qemu_runs_confined_in_its_cgroup(vm):
+    """Memory, pids and CPU are capped for QEMU as for containers, and it is the OOM
+    killer's first choice."""
+    group = vm.process.cgroup
+    expected = vms.QemuLimits.for_guest(vm.boot.memory_mib, vm.boot.vcpus)
+    assert vm.process.pid in group.pids()
+    assert expected.memory_bytes == (vm.boot.memory_mib + vms.QEMU_OVERHEAD_MIB) << 20
+    assert _limit(group, "memory", "memory.limit_in_bytes", "memory.max") == str(
+        expected.memory_bytes
+    )
+    assert _limit(group, "pids", "pids.max", "pids.max") == str(expected.pids)
+    quota = _limit(group, "cpu", "cpu.cfs_quota_us", "cpu.max").split()[0]
+    assert int(quota) == cgroups.CFS_PERIOD_US * (vm.boot.vcpus * 100 + 50) // 100
+    oom_score_adj = Path(f"/proc/{vm.process.pid}/oom_score_adj").read_text()
+    assert oom_score_adj.strip() == "1000"
+
+
 def test_boot_result_records_figures_and_the_cgroup_goes_away(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    result = vms.boot_vm(run_id, memory_mib=96, cgroup=True, timeout=60)
+    result = vms.boot_vm(run_id, memory_mib=96, timeout=60)
     assert result.memory_mib == 96 and result.vcpus == 1
     assert result.machine == "microvm"
     assert result.accelerator == accel.choose_accelerator()
