@@ -2,14 +2,19 @@
 
 Policy, in one place:
 
-- A question's score is its best attempt's score (0 when unanswered). A student who
-  answered correctly cannot submit again.
+- A question's score is its best *counted* attempt's score (0 when unanswered). A
+  student who answered correctly cannot submit again.
+- Attempts made after the answer was shown are practice: they are kept and graded,
+  but do not count. With ``show_answers: after_each`` the answer is shown after the
+  first submission, so only the first counts; otherwise seeing the answer closes the
+  question and every attempt counts.
 - A lesson's quiz score is the mean of its active questions' scores; the lesson is
   mastered when that reaches ``VIRTLAB_MASTERY_THRESHOLD``.
 - Predict-then-measure: the student makes one prediction (one attempt). It is scored
-  against the *first* succeeded run of the lab that reports the key and finished
-  *after* the prediction — a prediction made after seeing a measurement would not be
-  a prediction, and re-running the lab until it matches must not raise the score.
+  against the *first* succeeded run of the lab that reports the key and was *started
+  after* the prediction — a prediction made after seeing a measurement would not be
+  a prediction (a run in progress already shows its samples, so "finished after" is
+  not enough), and re-running the lab until it matches must not raise the score.
   The score is computed at read time; the stored attempt keeps the score it had when
   made (None: no run yet) and is never rewritten, so attempts stay append-only. Until
   such a run exists the prediction scores 0.
@@ -25,7 +30,7 @@ from datetime import datetime
 from django.conf import settings
 
 from .grading import Grade, grade, is_prediction
-from .models import Attempt, Question
+from .models import Attempt, Question, Quiz
 
 try:  # labs is a sibling app; quizzes work (with "not available") without it
     from labs.models import LabRun
@@ -38,7 +43,7 @@ class Measurement:
     value: float
     run_id: int
     lab: str
-    finished_at: datetime | None
+    created_at: datetime  # when the run was submitted: before that, nothing was measured
 
 
 MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
@@ -62,12 +67,11 @@ def measurements_for(
             lab__in={lab for lab, _ in wanted},
             status=LabRun.Status.SUCCEEDED,
         )
-        .exclude(finished_at__isnull=True)
-        .order_by("finished_at", "pk")
-        .values_list("pk", "user_id", "lab", "finished_at", "results__summary")
+        .order_by("created_at", "pk")
+        .values_list("pk", "user_id", "lab", "created_at", "results__summary")
     )
     found: dict[MeasureKey, list[Measurement]] = defaultdict(list)
-    for pk, user_id, lab, finished_at, summary in runs:
+    for pk, user_id, lab, created_at, summary in runs:
         if not isinstance(summary, dict):
             continue
         for wanted_lab, key in wanted:
@@ -75,7 +79,7 @@ def measurements_for(
             if wanted_lab != lab:
                 continue
             if isinstance(value, int | float) and not isinstance(value, bool):
-                found[(user_id, lab, key)].append(Measurement(float(value), pk, lab, finished_at))
+                found[(user_id, lab, key)].append(Measurement(float(value), pk, lab, created_at))
     return found
 
 
@@ -92,7 +96,7 @@ def measurement_of(
         return None
     measure = question.spec["measure"]
     for measurement in found.get((user_id, measure["lab"], measure["key"]), []):
-        if measurement.finished_at > predicted_at:
+        if measurement.created_at > predicted_at:
             return measurement
     return None
 
@@ -111,11 +115,20 @@ def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement
     return Grade(score=attempt.score, correct=attempt.correct)
 
 
+def counted_attempts(question: Question, attempts: list[Attempt]) -> list[Attempt]:
+    """The attempts that count toward the score: those made before the answer was shown."""
+    if question.quiz.show_answers == Quiz.ShowAnswers.AFTER_EACH:
+        return attempts[:1]
+    return attempts
+
+
 @dataclass
 class QuestionResult:
     attempts: list[Attempt] = field(default_factory=list)
-    score: float = 0.0  # best (or, for a prediction, current) score; 0 when unanswered
-    correct: bool = False
+    score: float = 0.0  # best counted (or, for a prediction, current) score; 0 unanswered
+    correct: bool = False  # a counted attempt was correct
+    solved: bool = False  # any attempt was correct, practice included: nothing more to try
+    practice: int = 0  # attempts after the answer was shown, which do not count
     pending: bool = False  # a prediction waiting for a measurement
     last_grade: Grade | None = None
 
@@ -136,11 +149,14 @@ def question_result(
         result.last_grade = current
         result.pending = current.score is None
         result.score = current.score or 0.0
-        result.correct = current.correct
+        result.correct = result.solved = current.correct
         return result
+    counted = counted_attempts(question, attempts)
     result.last_grade = attempt_grade(question, attempts[-1], None)
-    result.score = max((a.score or 0.0) for a in attempts)
-    result.correct = any(a.correct for a in attempts)
+    result.score = max((a.score or 0.0) for a in counted)
+    result.correct = any(a.correct for a in counted)
+    result.solved = any(a.correct for a in attempts)
+    result.practice = len(attempts) - len(counted)
     return result
 
 

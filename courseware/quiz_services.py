@@ -50,7 +50,7 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
         if reason := submission_block(question=question, attempts=attempts):
             raise SubmissionRejected(reason)
         answer = parse_answer(question.spec, form)  # AnswerError propagates
-        # A prediction made now can only be scored by a run that finishes later.
+        # A prediction made now can only be scored by a run started later.
         measurement = measurement_of(
             question, user.pk, measurements_for([user.pk], [question]), predicted_at=timezone.now()
         )

@@ -127,11 +127,16 @@ class QuestionView:
         return None if grade is None or grade.score is None else round(grade.score * 100)
 
     @property
+    def counted_percent(self) -> int:
+        """The question's score as it counts (practice tries left out)."""
+        return round(self.result.score * 100)
+
+    @property
     def closed(self) -> bool:
         """No further attempt will ever be accepted (a wait is not closed)."""
         if self.is_prediction:
             return self.result.answered
-        return self.result.correct or self.attempts_left == 0
+        return self.result.solved or self.attempts_left == 0
 
     @property
     def positions(self) -> list[int]:
@@ -156,7 +161,7 @@ def reveals_answer(quiz: Quiz, question: Question, result: QuestionResult) -> bo
         return True
     out_of_attempts = bool(quiz.max_attempts) and len(result.attempts) >= quiz.max_attempts
     # A prediction is made once, so "after the last attempt" is right after it.
-    return result.correct or out_of_attempts or is_prediction(question.spec)
+    return result.solved or out_of_attempts or is_prediction(question.spec)
 
 
 def _form_values(question: Question, answer: dict) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from courseware.models import Lesson, Membership, Question
+from courseware.models import Attempt, Lesson, Membership, Question
 from courseware.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
@@ -95,11 +95,25 @@ def _predict_questions(slug: str) -> list[tuple[Lesson, str]]:
     return [(question.quiz.lesson, question.qid) for question in questions]
 
 
+def _awaiting_prediction(request, predict_questions: list[tuple[Lesson, str]]) -> bool:
+    """Whether this student still has a prediction to make for the lab: until then the
+    classmates' results stay hidden, or the prediction would be read off their chart."""
+    if not request.user.is_authenticated or not predict_questions:
+        return False
+    answered = set(
+        Attempt.objects.filter(
+            user=request.user, qid__in=[qid for _, qid in predict_questions]
+        ).values_list("qid", flat=True)
+    )
+    return any(qid not in answered for _, qid in predict_questions)
+
+
 def lab_detail(request, slug: str, form=None):
     lab = _lab_or_404(slug)
     status = lab_status(lab)
     my_runs = LabRun.objects.for_user(request.user).for_lab(slug)[:20]
     lessons = Lesson.objects.published().filter(slug__in=lab.lessons).only("slug", "title")
+    predict_questions = _predict_questions(slug)
     return render(
         request,
         "labs/lab_detail.html",
@@ -110,7 +124,8 @@ def lab_detail(request, slug: str, form=None):
             "my_runs": my_runs,
             "lessons": lessons,
             "distribution": _class_distribution(request, lab),
-            "predict_questions": _predict_questions(slug),
+            "predict_questions": predict_questions,
+            "awaiting_prediction": _awaiting_prediction(request, predict_questions),
         },
     )
 

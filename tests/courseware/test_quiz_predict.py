@@ -34,14 +34,15 @@ def page(client, question) -> str:
 def run(
     user, value, *, minutes_ago=0, status=LabRun.Status.SUCCEEDED, lab="boot-race", summary=None
 ):
-    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    """A run submitted ``minutes_ago`` (negative: in the future) that took 30 s."""
+    submitted = timezone.now() - timedelta(minutes=minutes_ago)
     return LabRun.objects.create(
         user=user,
         lab=lab,
         status=status,
         results={"samples": [], "summary": summary if summary is not None else {KEY: value}},
-        created_at=finished - timedelta(seconds=30),
-        finished_at=finished,
+        created_at=submitted,
+        finished_at=submitted + timedelta(seconds=30),
     )
 
 
@@ -64,7 +65,7 @@ def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
 ):
     body = student_client.post(url(question), {"value": "60"}, **HTMX).content.decode()
     assert "Prediction saved: 60 ×. It is scored by the first run of" in body
-    assert 'href="/labs/boot-race/">the lab</a> you finish from now on.' in body
+    assert 'href="/labs/boot-race/">the lab</a> you start from now on.' in body
     attempt = Attempt.objects.get()
     assert attempt.score is None and attempt.answer["value"] == 60.0
     lesson = question.quiz.lesson
@@ -75,7 +76,7 @@ def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
     assert "You have made your prediction." in again
     assert Attempt.objects.count() == 1
 
-    # Runs that failed, belong to someone else, lack the key or finished before the
+    # Runs that failed, belong to someone else, lack the key or started before the
     # prediction do not count.
     run(student, 100, status=LabRun.Status.FAILED, minutes_ago=-1)
     run(None, 100, minutes_ago=-1)
@@ -109,6 +110,22 @@ def test_a_prediction_made_after_a_run_waits_for_the_next_run(student_client, st
     student_client.post(url(question), {"value": "100"}, **HTMX)
     attempt = Attempt.objects.get()
     assert attempt.score is None and not attempt.correct
+    assert "Your measurement" not in page(student_client, question)
+    later = run(student, 90, minutes_ago=-1)
+    assert f"run {later.pk}</a>: <strong>90 ×</strong>" in page(student_client, question)
+
+
+def test_a_run_under_way_when_predicting_does_not_score_it(student_client, student, question):
+    """A running lab already shows its samples: predicting then would be reading them."""
+    running = LabRun.objects.create(
+        user=student, lab="boot-race", status=LabRun.Status.RUNNING, created_at=timezone.now()
+    )
+    student_client.post(url(question), {"value": "80"}, **HTMX)
+    LabRun.objects.filter(pk=running.pk).update(
+        status=LabRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        results={"samples": [], "summary": {KEY: 80}},
+    )
     assert "Your measurement" not in page(student_client, question)
     later = run(student, 90, minutes_ago=-1)
     assert f"run {later.pk}</a>: <strong>90 ×</strong>" in page(student_client, question)

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courseware.models import Attempt, Lesson, Question, Quiz
+from courseware.quiz_scores import lesson_scores
 
 from .quiz_helpers import HTMX, correct_form, record, wrong_form
 
@@ -78,7 +79,8 @@ def test_htmx_submission_returns_the_graded_fragment(student_client, student, co
         "Type 1 hypervisors typically run many guests at once." in body
     )  # the picked choice's feedback
     assert "2 attempts left" in body
-    assert "Explanation" in body  # after_each: shown after the submission
+    # The shipped quizzes show answers only once a question is closed (after_last).
+    assert "Explanation" not in body and "Correct answer" not in body
     assert 'id="quiz-score" class="quiz-score" hx-swap-oob="true"' in body
     attempt = Attempt.objects.get(user=student)
     assert (attempt.qid, attempt.content_hash, attempt.score, attempt.correct) == (
@@ -206,6 +208,29 @@ def test_show_answers_after_last(student_client, student, course):
     assert "Not correct." in body and "answer-reveal" not in body and "is-answer" not in body
     body = student_client.post(submit_url(question), {"choice": "c"}, **HTMX).content.decode()
     assert "answer-reveal" in body and "(correct answer)" in body and "Explanation" in body
+
+
+def test_after_each_shows_the_answer_and_later_tries_are_practice(student_client, student, course):
+    """Seeing the answer and then submitting it must not earn the mark."""
+    question = q("hv-type1-host")
+    Quiz.objects.filter(pk=question.quiz_id).update(
+        show_answers="after_each", min_seconds_between=0, max_attempts=3
+    )
+    body = student_client.post(submit_url(question), {"choice": "b"}, **HTMX).content.decode()
+    assert "Not correct." in body and "(correct answer)" in body and "Explanation" in body
+    assert (
+        "only your first try at a question counts"
+        in student_client.get(quiz_url()).content.decode()
+    )
+    body = student_client.post(
+        submit_url(question), correct_form(question), **HTMX
+    ).content.decode()
+    assert "Correct." in body
+    assert "This was practice" in body and "stays at your first try's 0 %" in body
+    assert "Check answer" not in body.split('id="q-hv-type1-host"')[-1].split("</form>")[0]
+    assert [a.correct for a in Attempt.objects.filter(user=student)] == [False, True]
+    scores = lesson_scores([student.pk], [question.quiz.lesson_id])
+    assert scores[(student.pk, question.quiz.lesson_id)].score == 0.0
 
 
 def test_show_answers_never(student_client, student, course):

@@ -175,6 +175,30 @@ def test_class_distribution_appears_with_enough_students(student_client, student
     assert "a1" not in body  # classmates stay anonymous
 
 
+def test_classmates_results_wait_for_the_prediction(student_client, student, all_ready, course):
+    """With a predict question open, the class chart would hand the student the answer."""
+    from django.contrib.auth import get_user_model
+
+    from courseware.models import Attempt, Question
+
+    lab_url = reverse("labs:detail", args=["boot-race"])
+    for name in ("a1", "a2", "a3"):
+        make_run(get_user_model().objects.create_user(name, password=PASSWORD))
+    body = student_client.get(lab_url).content.decode()
+    assert "3 of your classmates have run this lab" in body
+    assert 'id="class-distribution"' not in body and "plotly" not in body
+    for question in Question.objects.filter(spec__measure__lab="boot-race"):
+        Attempt.objects.create(
+            user=student,
+            question=question,
+            qid=question.qid,
+            content_hash=question.content_hash,
+            answer={"value": 50.0},
+        )
+    body = student_client.get(lab_url).content.decode()
+    assert 'id="class-distribution"' in body and "class-hidden" not in body
+
+
 def test_instructor_sees_students_runs_with_names(
     instructor_client, instructor, student_client, student, all_ready
 ):
