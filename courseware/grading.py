@@ -28,7 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import regex
+
 MAX_TEXT_ANSWER = 200
+REGEX_TIMEOUT_SECONDS = 0.25
 MAX_NUMBER_LENGTH = 40
 FLOAT_EPSILON = 1e-9
 NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
@@ -62,6 +65,7 @@ def shuffled(qid: str, texts: Sequence[str], seed: int | str) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha256(f"{seed}\0{qid}\0{t}".encode()).digest())
 
 
+THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3},\d{3}$")
 SMALL_INT_RE = re.compile(r"[0-9]{1,6}")
 
 
@@ -92,6 +96,12 @@ def parse_number(raw: str, units: str = "") -> float:
     text = text.replace(" ", "").replace("\u202f", "")
     if len(text) > MAX_NUMBER_LENGTH or not NUMBER_RE.match(text):
         raise AnswerError("Enter a number, for example 2.5 or 1e3.")
+    if THOUSANDS_RE.match(text):
+        # A decimal comma is accepted (2,5), but 1,500 could be 1.5 or 1500.
+        raise AnswerError(
+            f"{raw.strip()} could mean two numbers: write it without the comma "
+            "(for example 1500), or with a decimal point (1.5)."
+        )
     value = float(text.replace(",", "."))
     if not math.isfinite(value):
         raise AnswerError("Enter a finite number.")
@@ -171,10 +181,19 @@ def _text_matches(text: str, answers: Sequence[str], mode: str) -> bool:
     if len(text) > MAX_TEXT_ANSWER:  # bounds the work any regex can do
         return False
     if mode == "regex":
-        return any(re.fullmatch(pattern, text) for pattern in answers)
+        return any(_regex_fullmatch(pattern, text) for pattern in answers)
     if mode == "nocase":
         return any(text.casefold() == normalise_text(a).casefold() for a in answers)
     return any(text == normalise_text(a) for a in answers)
+
+
+def _regex_fullmatch(pattern: str, text: str) -> bool:
+    # The import check refuses patterns known to backtrack badly; the timeout is the
+    # backstop, so no pattern can hold a web worker whatever it is.
+    try:
+        return regex.fullmatch(pattern, text, timeout=REGEX_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 def ordering_score(answer: Sequence[str], correct: Sequence[str]) -> float:

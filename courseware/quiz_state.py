@@ -54,7 +54,10 @@ INSTRUCTIONS = {
 
 
 def format_number(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    """A number as a student would type it back: no thousands commas (a comma reads as
+    a decimal point here), and no digits an author wrote rounded away; twelve
+    significant digits drop only float noise such as 0.30000000000000004."""
+    return f"{value:.12g}"
 
 
 @dataclass
@@ -67,6 +70,7 @@ class QuestionView:
     reveal: bool
     hints_shown: int = 0
     error: str = ""
+    notice: str = ""  # e.g. an answer typed before a login, filled back in
     just_answered: bool = False
     values: dict[str, Any] = field(default_factory=dict)  # what the inputs show
     choices: list[dict] = field(default_factory=list)
@@ -235,6 +239,7 @@ def build_question_view(
     seed: int | str,
     hints_shown: int = 0,
     error: str = "",
+    notice: str = "",
     values: dict | None = None,
     just_answered: bool = False,
 ) -> QuestionView:
@@ -253,6 +258,7 @@ def build_question_view(
         reveal=reveal,
         hints_shown=max(0, min(hints_shown, len(spec.get("hints", [])))),
         error=error,
+        notice=notice,
         just_answered=just_answered,
         measurement=measurement,
     )

@@ -7,12 +7,15 @@ browser follows a redirect back to the question, whose state comes from the data
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_POST
 
 from .grading import AnswerError, small_int
@@ -55,9 +58,48 @@ def _fragment(request, quiz_view: QuizView, qid: str, *, with_score: bool) -> Ht
     return HttpResponse(html)
 
 
+# An answer posted after the session ended waits here (in the new anonymous session,
+# which logging in keeps) until the quiz page fills it back in.
+PENDING_ANSWER = "virtlab_pending_answer"
+
+
+def _keep_for_after_login(request, lesson: Lesson, qid: str) -> HttpResponse:
+    """The session ended before the student pressed Check: nothing can be recorded
+    for nobody, but the typed answer must not be lost. Keep it and send them to log in."""
+    form = {key: request.POST.getlist(key)[:50] for key in request.POST}
+    form.pop("csrfmiddlewaretoken", None)
+    request.session[PENDING_ANSWER] = {"lesson": lesson.slug, "qid": qid, "form": form}
+    back = f"{reverse('courseware:quiz', args=[lesson.slug])}#q-{qid}"
+    login_url = f"{reverse('login')}?{urlencode({'next': back})}"
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = login_url  # a whole-page visit, not a swap of the form
+        return response
+    return redirect(login_url)
+
+
+def _pending_answer(request, lesson: Lesson) -> dict | None:
+    """The answer kept by ``_keep_for_after_login``, as a ``focus`` for this quiz."""
+    pending = request.session.get(PENDING_ANSWER)
+    if not pending or not request.user.is_authenticated or pending.get("lesson") != lesson.slug:
+        return None
+    del request.session[PENDING_ANSWER]
+    question = Question.objects.active().filter(quiz__lesson=lesson, qid=pending["qid"]).first()
+    if question is None:
+        return None
+    return {
+        "qid": question.qid,
+        "values": submitted_values(question, MultiValueDict(pending["form"])),
+        "notice": "Your session had ended, so this answer was not checked yet. "
+        "It is filled back in: check it and press the button again.",
+    }
+
+
 def quiz_detail(request, slug: str):
     lesson = visible_lesson(request, slug)
-    quiz_view = build_quiz_view(lesson, request.user, hints=_hints_from(request.GET))
+    quiz_view = build_quiz_view(
+        lesson, request.user, hints=_hints_from(request.GET), focus=_pending_answer(request, lesson)
+    )
     if quiz_view is None:
         raise Http404("This lesson has no quiz.")
     qid = request.GET.get("hint")
@@ -70,13 +112,14 @@ def quiz_detail(request, slug: str):
     )
 
 
-@login_required
 @require_POST
 def question_submit(request, slug: str, qid: str):
     lesson = visible_lesson(request, slug)
     question = get_object_or_404(
         Question.objects.active().select_related("quiz"), qid=qid, quiz__lesson=lesson
     )
+    if not request.user.is_authenticated:
+        return _keep_for_after_login(request, lesson, qid)
     hints = small_int(request.POST.get("hints", ""))
     hints_shown = {qid: hints} if hints is not None else {}
     try:

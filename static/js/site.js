@@ -8,3 +8,37 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const focusable = target && target.querySelector ? target.querySelector("[data-autofocus]") : null;
   if (focusable) focusable.focus();
 });
+
+// htmx does not swap error responses, so without this a failed request (a server
+// error, a stale CSRF token, a lost connection) would look like a button that does
+// nothing. Say so next to the form; what the user typed stays where it was.
+function showRequestError(event, text) {
+  const origin = event.detail.elt;
+  const form = origin && origin.closest ? origin.closest("form") || origin : null;
+  if (!form || !form.parentNode) return;
+  let note = form.parentNode.querySelector(":scope > .request-error");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "request-error";
+    note.setAttribute("role", "alert");
+    form.after(note);
+  }
+  note.textContent = text;
+}
+
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  showRequestError(event, `The server could not take this (error ${status}). What you typed is still in the form: try again in a moment, or reload the page.`);
+});
+
+document.addEventListener("htmx:sendError", (event) => {
+  showRequestError(event, "The server could not be reached, so nothing was sent. What you typed is still in the form: try again when the connection is back.");
+});
+
+// A successful swap replaces the form, and with it any earlier error note.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const origin = event.detail.elt;
+  const form = origin && origin.closest ? origin.closest("form") || origin : null;
+  const note = form && form.parentNode ? form.parentNode.querySelector(":scope > .request-error") : null;
+  if (note && event.detail.shouldSwap) note.remove();
+});

@@ -82,6 +82,22 @@ def test_student_answers_a_quiz_with_the_keyboard_only(page, course, student):
     assert page.console_errors == []
 
 
+def test_a_failed_submission_says_so_and_keeps_the_answer(page, course, student):
+    """htmx swaps nothing on an error; the page must still tell the student."""
+    log_in(page, student.username)
+    page.goto("/lessons/hypervisor-types/quiz/")
+    box = page.locator("#q-hv-text-device")
+    box.locator("input[name=value]").fill("/dev/kvm")
+    # The question is withdrawn while the page is open: the server answers 404.
+    Question.objects.filter(qid="hv-text-device").update(retired=True)
+    box.get_by_role("button", name="Check answer").click()
+    note = box.locator(".request-error")
+    note.wait_for()
+    assert "error 404" in note.inner_text() and note.get_attribute("role") == "alert"
+    assert box.locator("input[name=value]").input_value() == "/dev/kvm"
+    assert not Attempt.objects.exists()
+
+
 def test_instructor_opens_the_gradebook_and_downloads_the_csv(page, course, instructor):
     classroom, _ = seed_class(instructor)
     log_in(page, instructor.username)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from courseware import grading
 from courseware.grading import (
     MAX_TEXT_ANSWER,
     AnswerError,
@@ -11,6 +12,7 @@ from courseware.grading import (
     parse_answer,
     shuffled,
 )
+from courseware.quiz_state import format_number
 
 SINGLE = {
     "id": "s",
@@ -165,6 +167,21 @@ def test_numeric_malformed_answers_are_rejected(raw):
         parse_answer(NUMERIC_ABS, form(value=raw))
 
 
+def test_a_decimal_comma_is_a_point_but_a_thousands_comma_is_refused():
+    assert parse_answer(NUMERIC_ABS, form(value="2,5")) == {"value": 2.5, "raw": "2,5"}
+    with pytest.raises(AnswerError, match="could mean two numbers"):
+        parse_answer(NUMERIC_ABS, form(value="1,500"))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1500, "1500"), (999.9, "999.9"), (2.345, "2.345"), (0.1 + 0.2, "0.3"), (1e-7, "1e-07")],
+)
+def test_numbers_are_shown_as_they_can_be_typed_back(value, shown):
+    assert format_number(value) == shown
+    assert parse_answer(NUMERIC_ABS, form(value=shown))["value"] == pytest.approx(value)
+
+
 def test_prediction_is_pending_without_measurement_and_scored_against_it():
     spec = {
         "id": "p",
@@ -192,6 +209,15 @@ def test_text_exact_nocase_and_whitespace():
     nocase = {**exact, "answers": ["Tiny Code Generator"], "match": "nocase"}
     assert graded(nocase, value="tiny   code generator").correct
     assert not graded(nocase, value="tiny code").correct
+
+
+def test_a_regex_match_that_runs_too_long_is_cut_off_and_not_correct(monkeypatch):
+    """The backstop for a slow pattern the import check missed: a timeout, not a hang."""
+    monkeypatch.setattr(grading, "REGEX_TIMEOUT_SECONDS", 0.0)
+    spec = {"id": "r", "type": "text", "prompt": "?", "answers": [r"(x+x+)+y"], "match": "regex"}
+    assert grade(spec, {"text": "x" * 30}).correct is False
+    monkeypatch.undo()
+    assert grade(spec, {"text": "xxy"}).correct is True
 
 
 def test_text_regex_full_match():

@@ -153,14 +153,25 @@ def test_schema_errors_per_type(question, reason):
 
 @pytest.mark.parametrize(
     "pattern",
-    ["(a+)+", "(a*)*b", "(a|aa)+", r"(\w+)\s\1", "a*b*c*d*e", "x" * 201, "((ab)*c)+"],
+    [
+        "(a+)+",
+        "(a*)*b",
+        "(a|aa)+",
+        r"(\w+)\s\1",
+        "a*b*c*d*e",
+        "x" * 201,
+        "((ab)*c)+",
+        "(a?){25}a{25}",  # optional inside a counted repeat: exponential
+        "a{0,50}" * 6 + "b",  # six variable repeats in a row: n to the sixth
+    ],
 )
 def test_slow_or_unsafe_regexes_are_rejected(pattern):
     assert regex_problem(pattern) is not None
 
 
 @pytest.mark.parametrize(
-    "pattern", ["kvm", "(?i)qemu-?img", r"[0-9]+(\.[0-9]+)?", "(tcg|tiny code generator)"]
+    "pattern",
+    ["kvm", "(?i)qemu-?img", r"[0-9]+(\.[0-9]+)?", "(tcg|tiny code generator)", "(ab){3}x{2}"],
 )
 def test_reasonable_regexes_are_accepted(pattern):
     assert regex_problem(pattern) is None

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from courseware.models import Attempt, Lesson, Question, Quiz
 from courseware.quiz_scores import lesson_scores
+from tests.conftest import PASSWORD
 
 from .quiz_helpers import HTMX, correct_form, record, wrong_form
 
@@ -196,6 +197,29 @@ def test_attempts_are_append_only(student, course):
 def test_anonymous_cannot_submit(client, course):
     response = client.post(submit_url(q("hv-tf-nested")), {"choice": "false"})
     assert response.status_code == 302 and reverse("login") in response.url
+    assert not Attempt.objects.exists()
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_an_answer_sent_after_the_session_ended_is_filled_back_in(client, student, course, htmx):
+    """Nothing is recorded for nobody, but the typed answer survives the login."""
+    question = q("hv-text-device")
+    headers = HTMX if htmx else {}
+    response = client.post(submit_url(question), {"value": "/dev/kvm-typed"}, **headers)
+    if htmx:  # a whole-page visit to the login form, not the form swapped into the box
+        assert response.status_code == 204
+        login_url = response["HX-Redirect"]
+    else:
+        assert response.status_code == 302
+        login_url = response.url
+    assert login_url.startswith(reverse("login")) and "%23q-hv-text-device" in login_url
+    assert not Attempt.objects.exists()
+    client.post(login_url, {"username": student.username, "password": PASSWORD})
+    page = client.get(quiz_url()).content.decode()
+    slot = page.split('id="q-hv-text-device"')[1].split('class="question-slot"')[0]
+    assert 'value="/dev/kvm-typed"' in slot and "filled back in" in slot
+    # Shown once: the next visit is the ordinary page.
+    assert "filled back in" not in client.get(quiz_url()).content.decode()
     assert not Attempt.objects.exists()
 
 
