@@ -145,9 +145,19 @@ class _Checker:
             self.fail(f"unknown field(s): {', '.join(map(str, extra))}")
 
 
+def read_text(path: Path, where: str) -> str:
+    """A content file's text; a file that is not UTF-8 is named as the problem."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContentError(
+            [f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]
+        ) from None
+
+
 def parse_course_file(path: Path) -> CourseSpec:
     where = path.name
-    check = _Checker(_yaml_load(path.read_text(encoding="utf-8"), where), where)
+    check = _Checker(_yaml_load(read_text(path, where), where), where)
     check.unknown({"slug", "title", "description", "modules"})
     modules: list[ModuleSpec] = []
     raw_modules = check.data.get("modules")
@@ -188,7 +198,12 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
     index = directory / LESSON_FILE
     if not index.is_file():
         raise ContentError([f"{where}: missing"])
-    meta, body = split_front_matter(index.read_text(encoding="utf-8"), where)
+    meta, body = split_front_matter(read_text(index, where), where)
+    misnamed = directory / "quiz.yml"
+    if misnamed.is_file():
+        # Read as an extra file it would be kept but never imported: the quiz would
+        # silently retire. Say so instead.
+        raise ContentError([f"{directory.name}/quiz.yml: a quiz must be named {QUIZ_FILE}"])
     check = _Checker(meta, where)
     check.unknown(LESSON_FIELDS)
     module = check.slug("module")
@@ -206,7 +221,7 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
         body=normalise_body(body),
         published=check.boolean("published", default=True),
         extra_files={
-            p.name: p.read_text(encoding="utf-8")
+            p.name: read_text(p, f"{directory.name}/{p.name}")
             for p in sorted(directory.iterdir())
             if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
         },
@@ -243,7 +258,14 @@ def read_course(root: Path) -> CourseContent:
     lessons: list[LessonSpec] = []
     problems: list[str] = []
     for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        if directory.name.startswith((".", "_")):
+            continue  # hidden or private folders (editor state, drafts) are not lessons
         if not LESSON_DIR_RE.match(directory.name):
+            problems.append(
+                f"{directory.name}/: not a lesson folder name; lesson folders are named "
+                "NN-slug, e.g. 03-emulation-vs-virtualization (start the name with _ to "
+                "keep a folder that is not a lesson)"
+            )
             continue
         try:
             lessons.append(parse_lesson_dir(directory, module_slugs))

@@ -132,6 +132,26 @@ def test_missing_front_matter_and_unknown_module(content_copy):
 
 
 @pytest.mark.django_db
+def test_files_that_would_be_silently_ignored_are_refused(content_copy):
+    """A misnamed quiz, a misnamed lesson folder or a non-UTF-8 file is named, not skipped."""
+    quiz = next(content_copy.glob("02-*/quiz.yaml"))
+    quiz.rename(quiz.with_name("quiz.yml"))
+    (content_copy / "11_new-lesson").mkdir()
+    (content_copy / "11_new-lesson" / "index.md").write_text("---\ntitle: New\n---\n")
+    (content_copy / "_drafts").mkdir()  # underscore: deliberately not a lesson
+    latin1 = next(content_copy.glob("03-*/index.md"))
+    latin1.write_bytes(latin1.read_bytes().replace(b"emulat", "\u00e9mulat".encode("latin-1"), 1))
+    with pytest.raises(ContentError) as error:
+        course_import(root=content_copy)
+    problems = "\n".join(error.value.problems)
+    assert f"{quiz.parent.name}/quiz.yml: a quiz must be named quiz.yaml" in problems
+    assert "11_new-lesson/: not a lesson folder name" in problems
+    assert f"{latin1.parent.name}/index.md: not UTF-8 text" in problems
+    assert "_drafts" not in problems
+    assert not Lesson.objects.exists() and not Question.objects.exists()
+
+
+@pytest.mark.django_db
 def test_lessons_only_in_database_are_kept(content_copy):
     course_import(root=content_copy)
     victim = next(content_copy.glob("01-*"))
