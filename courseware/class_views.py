@@ -17,6 +17,7 @@ from . import analytics
 from .forms import ClassroomForm, JoinClassForm
 from .gradebook import build_gradebook, gradebook_csv_text
 from .models import Attempt, Classroom
+from .quiz_scores import graded_attempts
 from .quiz_services import JoinError, class_create, class_join
 from .roles import instructor_required, is_instructor
 
@@ -119,5 +120,10 @@ def student_attempts(request, class_id: int, user_id: int):
         .select_related("question__quiz__lesson")
         .order_by("-created_at", "-pk")[:500]
     )
-    context = {"attempts": attempts, "subject": student, "own": False, "classroom": classroom}
+    context = {
+        "attempts": graded_attempts(student.pk, list(attempts)),
+        "subject": student,
+        "own": False,
+        "classroom": classroom,
+    }
     return render(request, "courseware/attempts.html", context)

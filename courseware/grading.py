@@ -173,7 +173,9 @@ def parse_answer(spec: Mapping[str, Any], form: FormData) -> dict[str, Any]:
 
 def within_tolerance(value: float, target: float, tolerance: float, mode: str) -> bool:
     allowed = tolerance * abs(target) if mode == "relative" else tolerance
-    slack = FLOAT_EPSILON * max(1.0, abs(target), abs(value))
+    # Only rounding noise is forgiven, relative to the numbers' own size, so that
+    # tiny quantities (nanoseconds as seconds) are not all "equal".
+    slack = FLOAT_EPSILON * max(abs(target), abs(value))
     return abs(value - target) <= allowed + slack
 
 

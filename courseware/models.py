@@ -9,6 +9,10 @@ from django.utils import timezone
 
 from .rendering import content_hash, render_markdown
 
+# Part of a lesson's cache key: bump it when render_markdown's output changes, and
+# every lesson re-renders the next time it is saved or shown.
+RENDERING_VERSION = 2
+
 SLUG_HELP = "Lowercase letters, digits and hyphens; stable, it is part of the URL."
 
 
@@ -83,8 +87,9 @@ class Lesson(models.Model):
         return reverse("courseware:lesson", kwargs={"slug": self.slug})
 
     def refresh_rendering(self) -> bool:
-        """Re-render the body if it changed since the cached HTML; True when it did."""
-        digest = content_hash(self.body)
+        """Re-render the body if it (or the renderer) changed since the cached HTML;
+        True when it did."""
+        digest = content_hash(f"rendering {RENDERING_VERSION}\n{self.body}")
         if digest == self.body_hash and self.body_html:
             return False
         rendered = render_markdown(self.body)

@@ -122,6 +122,24 @@ def counted_attempts(question: Question, attempts: list[Attempt]) -> list[Attemp
     return attempts
 
 
+@dataclass(frozen=True)
+class GradedAttempt:
+    attempt: Attempt
+    grade: Grade  # as it stands now: a prediction is scored once its run exists
+
+
+def graded_attempts(user_id: int, attempts: list[Attempt]) -> list[GradedAttempt]:
+    """One student's attempts with their current grades (for the attempt lists)."""
+    questions = {a.question_id: a.question for a in attempts}
+    found = measurements_for([user_id], questions.values())
+    graded = []
+    for attempt in attempts:
+        question = questions[attempt.question_id]
+        measurement = measurement_of(question, user_id, found, predicted_at=attempt.created_at)
+        graded.append(GradedAttempt(attempt, attempt_grade(question, attempt, measurement)))
+    return graded
+
+
 @dataclass
 class QuestionResult:
     attempts: list[Attempt] = field(default_factory=list)

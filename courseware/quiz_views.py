@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from .grading import AnswerError, small_int
 from .models import Attempt, Lesson, Question
+from .quiz_scores import graded_attempts
 from .quiz_services import SubmissionRejected, attempt_submit
 from .quiz_state import QuizView, build_quiz_view, submitted_values
 from .roles import is_instructor
@@ -157,5 +158,9 @@ def my_attempts(request):
     return render(
         request,
         "courseware/attempts.html",
-        {"attempts": attempts, "subject": request.user, "own": True},
+        {
+            "attempts": graded_attempts(request.user.pk, list(attempts)),
+            "subject": request.user,
+            "own": True,
+        },
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from html import unescape
 
 import markdown
 import nh3
@@ -84,7 +85,9 @@ def sanitize(html: str) -> str:
 def _flatten_toc(tokens: list[dict]) -> list[dict]:
     entries: list[dict] = []
     for token in tokens:
-        entries.append({"id": token["id"], "name": token["name"], "level": token["level"]})
+        # Markdown hands the names over HTML-escaped; the template escapes them itself.
+        name = unescape(token["name"])
+        entries.append({"id": token["id"], "name": name, "level": token["level"]})
         entries.extend(_flatten_toc(token.get("children", [])))
     return entries
 
@@ -92,7 +95,6 @@ def _flatten_toc(tokens: list[dict]) -> list[dict]:
 def render_markdown(text: str) -> Rendered:
     md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
     html = sanitize(md.convert(text))
-    # toc_tokens names are Markdown-escaped text; nh3 also escapes them in the template.
     return Rendered(html=html, toc=_flatten_toc(getattr(md, "toc_tokens", [])))
 
 

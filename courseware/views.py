@@ -33,6 +33,8 @@ def _visible_lesson(request, slug: str) -> Lesson:
 
 def lesson_detail(request, slug: str):
     lesson = _visible_lesson(request, slug)
+    if lesson.refresh_rendering():  # cached before the renderer last changed
+        lesson.save(update_fields=["body_hash", "body_html", "toc"])
     progress = progress_open(user=request.user, lesson=lesson)
     previous, following = neighbours(lesson)
     return render(
@@ -66,9 +68,12 @@ def lesson_mark_done(request, slug: str):
 
 @instructor_required
 def teach_overview(request):
+    # Only the students of this instructor's classes: other classes are not theirs to see.
+    mine = Q(progress__user__class_memberships__classroom__instructors=request.user)
+    done = Q(progress__state=LessonProgress.State.DONE)
     lessons = Lesson.objects.in_outline_order().annotate(
-        started=Count("progress"),
-        finished=Count("progress", filter=Q(progress__state=LessonProgress.State.DONE)),
+        started=Count("progress", filter=mine, distinct=True),
+        finished=Count("progress", filter=mine & done, distinct=True),
     )
     classes = Classroom.objects.taught_by(request.user)
     return render(request, "courseware/teach.html", {"lessons": lessons, "classes": classes})

@@ -1,5 +1,7 @@
 """Classes: create, join with a code, and who may see what."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -92,6 +94,31 @@ def test_instructors_see_only_their_own_classes(instructor_client, classroom, ot
         )
     teach = instructor_client.get(reverse("courseware:teach")).content.decode()
     assert classroom.get_absolute_url() in teach and theirs.get_absolute_url() not in teach
+
+
+def test_the_teach_overview_counts_only_this_instructors_students(
+    instructor_client, classroom, other_instructor, student, course
+):
+    from courseware.models import Lesson, LessonProgress
+
+    lesson = Lesson.objects.in_outline_order().first()
+    theirs = class_create(instructor=other_instructor, name="Someone else's class")
+    outsider = get_user_model().objects.create_user("outsider", password=PASSWORD)
+    Membership.objects.create(classroom=theirs, user=outsider)
+    LessonProgress.objects.create(user=outsider, lesson=lesson, state="done")
+
+    def counts():
+        page = instructor_client.get(reverse("courseware:teach")).content.decode()
+        row = page.split(f'href="{lesson.get_absolute_url()}"')[1].split("</tr>")[0]
+        return re.findall(r'<td class="num">(\d+)</td>', row)
+
+    assert counts() == ["0", "0"]
+    Membership.objects.create(classroom=classroom, user=student)
+    Membership.objects.create(
+        classroom=class_create(instructor=classroom.instructors.first(), name="B"), user=student
+    )
+    LessonProgress.objects.create(user=student, lesson=lesson, state="done")
+    assert counts() == ["1", "1"]  # one student, counted once across two classes
 
 
 def test_students_and_anonymous_cannot_open_class_reports(

@@ -65,6 +65,8 @@ def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
 ):
     body = student_client.post(url(question), {"value": "60"}, **HTMX).content.decode()
     assert "Prediction saved: 60 ×. It is scored by the first run of" in body
+    mine = student_client.get(reverse("courseware:my_attempts")).content.decode()
+    assert "prediction, waiting for a measurement" in mine
     assert 'href="/labs/boot-race/">the lab</a> you start from now on.' in body
     attempt = Attempt.objects.get()
     assert attempt.score is None and attempt.answer["value"] == 60.0
@@ -92,6 +94,9 @@ def test_prediction_is_pending_then_scored_against_the_first_run_after_it(
         in html
     )
     assert "Correct." in html
+    # The attempt lists show the prediction as scored now, not as still waiting.
+    mine = student_client.get(reverse("courseware:my_attempts")).content.decode()
+    assert "waiting for a measurement" not in mine and "<td>correct</td>" in mine
     scores = lesson_scores([student.pk], [lesson.pk])[(student.pk, lesson.pk)]
     assert scores.score == pytest.approx(1 / Question.objects.filter(quiz__lesson=lesson).count())
 

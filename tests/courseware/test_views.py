@@ -47,6 +47,18 @@ def test_lesson_page_renders_toc_labs_and_pager(client, lesson):
     assert "nonce-" in response.headers["Content-Security-Policy"]
 
 
+def test_toc_names_are_escaped_once_and_old_caches_are_redone(client, lesson):
+    lesson.body = "## Bits & bytes\n\nText.\n"
+    lesson.save()
+    # A cache written by an older renderer (here: a stale hash) is redone on view.
+    Lesson.objects.filter(pk=lesson.pk).update(
+        body_hash="stale", toc=[{"id": "x", "name": "old", "level": 2}]
+    )
+    body = client.get(lesson.get_absolute_url()).content.decode()
+    assert 'href="#bits-bytes">Bits &amp; bytes</a>' in body and "&amp;amp;" not in body
+    assert Lesson.objects.get(pk=lesson.pk).toc[0]["name"] == "Bits & bytes"
+
+
 def test_opening_a_lesson_records_progress(student_client, student, lesson):
     student_client.get(lesson.get_absolute_url())
     progress = LessonProgress.objects.get(user=student, lesson=lesson)
