@@ -31,7 +31,17 @@ VM_LAB_CAPABILITIES = {*NEEDS_VMS, "kvm"}
 
 
 class RunStopped(Exception):
-    """Cancelled by the student or past the run's deadline."""
+    """Cancelled by the student, past the run's deadline, or ended by the sweeper."""
+
+
+def _save_running(run: LabRun, **values) -> None:
+    """Store progress or results on a run that is still running. Once the sweeper has
+    failed it (past its deadline, or its worker looked dead), nothing more is written
+    to it and the lab stops: a finished run is never rewritten."""
+    for name, value in values.items():
+        setattr(run, name, value)
+    if not LabRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values):
+        raise RunStopped
 
 
 def _host_facts(lab) -> dict:
@@ -131,8 +141,7 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
     samples: list[dict] = []
     events = None
     try:
-        run.host_facts = _host_facts(lab)
-        run.save(update_fields=["host_facts"])
+        _save_running(run, host_facts=_host_facts(lab))
         should_stop = _StopCheck(run)
         events = lab.run(
             dict(run.params), RunContext(run_id=run.sandbox_id, should_stop=should_stop)
@@ -140,20 +149,23 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
         for event in events:
             if isinstance(event, Sample):
                 samples.append(event.values)
-                run.results = {"samples": samples}
-                run.save(update_fields=["results"])
+                _save_running(run, results={"samples": samples})
             elif isinstance(event, Progress):
-                run.progress_step = event.step[:200]
-                run.progress_fraction = max(0.0, min(1.0, event.fraction))
-                run.save(update_fields=["progress_step", "progress_fraction"])
+                _save_running(
+                    run,
+                    progress_step=event.step[:200],
+                    progress_fraction=max(0.0, min(1.0, event.fraction)),
+                )
             if should_stop():
                 raise RunStopped
-        run.results = {"samples": samples, "summary": lab.summarize(samples, dict(run.params))}
-        run.save(update_fields=["results"])
+        summary = lab.summarize(samples, dict(run.params))
+        _save_running(run, results={"samples": samples, "summary": summary})
         _finish(run, Status.SUCCEEDED)
     except RunStopped:
-        run.refresh_from_db(fields=["cancel_requested"])
-        if run.cancel_requested:
+        run.refresh_from_db(fields=["cancel_requested", "status"])
+        if run.status not in LabRun.ACTIVE:
+            pass  # the sweeper ended it and said why; nothing to add
+        elif run.cancel_requested:
             _finish(run, Status.CANCELLED, "Cancelled while running; the samples so far are kept.")
         else:
             limit = (run.deadline_at - run.started_at).total_seconds()

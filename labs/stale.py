@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 # A run past its deadline by this much is failed even if its worker still lives:
 # the runner itself stops a run at the deadline, so this only catches a stuck worker.
 DEADLINE_GRACE = timedelta(seconds=60)
+# A full queue (VIRTLAB_MAX_QUEUED_RUNS runs of a minute at most) drains in well under
+# this; a run queued longer lost its task (a worker pid reused by another process, an
+# enqueue that failed) and would otherwise count against its student's quota for ever.
+QUEUE_LIMIT = timedelta(hours=1)
 ADHOC_FIRST_ID = 900_000_000  # naming.adhoc_run_id(): tests, benchmarks, probes
 RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
 
@@ -70,6 +74,16 @@ def fail_stale_runs() -> list[int]:
         )
         if updated:
             failed.append(run.pk)
+    forgotten = LabRun.objects.filter(status=LabRun.Status.QUEUED, created_at__lt=now - QUEUE_LIMIT)
+    for pk in forgotten.values_list("pk", flat=True):
+        updated = LabRun.objects.filter(pk=pk, status=LabRun.Status.QUEUED).update(
+            status=LabRun.Status.FAILED,
+            error="This run waited more than an hour in the queue without starting; "
+            "please run it again.",
+            finished_at=now,
+        )
+        if updated:
+            failed.append(pk)
     return failed
 
 

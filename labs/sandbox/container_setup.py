@@ -22,6 +22,7 @@ from .paths import scratch_root
 from .reaper import remove_scratch_dir
 
 OCI_LEAF = "ctr"  # the runtime's own cgroup, nested below ours
+SHM_BYTES = 1 << 20  # /dev/shm, as in the OCI bundle
 MS_NOSUID, MS_NODEV = 2, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -91,6 +92,11 @@ def bwrap_argv(
         "/proc",
         "--dev",
         "/dev",
+        # Shared memory is a tmpfs of its own, as small as the OCI bundle's.
+        "--size",
+        str(SHM_BYTES),
+        "--tmpfs",
+        "/dev/shm",
     ]
     command += [
         "--bind",

@@ -12,6 +12,7 @@ propagate those events upwards). Setup and teardown live in container_setup.py.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -273,16 +274,19 @@ class ContainerHandle:
         return not self._stopped and bool(self.group.pids())
 
     def stop(self) -> None:
+        # The wall-limit timer and the caller may both stop the container: the second
+        # waits until the first has finished cleaning up, and a clean-up that failed
+        # is tried again by the next call rather than skipped.
         with self._lock:
             if self._stopped:
                 return
+            self._timer.cancel()
+            self.group.kill_all()
+            if self.process is not None:
+                proc.kill_group(self.process.pid)
+                self.process.wait()
+            setup.cleanup(self.runtime, self.cid, self.scratch, self.group)
             self._stopped = True
-        self._timer.cancel()
-        self.group.kill_all()
-        if self.process is not None:
-            proc.kill_group(self.process.pid)
-            self.process.wait()
-        setup.cleanup(self.runtime, self.cid, self.scratch, self.group)
 
     def __enter__(self) -> ContainerHandle:
         return self
@@ -310,16 +314,7 @@ def start_container(
     try:
         env = proc.sandbox_env(run_id)
         if chosen == "bwrap":
-            handle.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-                preexec_fn=proc._make_preexec([], group.procs_files),
-            )
-            _wait_for_pid(group, timeout=limits.wall_seconds)
+            handle.process = _start_bwrap(command, env, group, limits)
         else:
             command = setup.oci_argv(chosen, scratch, cid, detach=True)
             # A detached container inherits the runtime's stdio: pipes here would stay
@@ -344,10 +339,40 @@ def start_container(
     return handle
 
 
-def _wait_for_pid(group: cgroups.Cgroup, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not group.pids() and time.monotonic() < deadline:
-        time.sleep(0.001)
+def _start_bwrap(
+    command: list[str], env: dict[str, str], group: cgroups.Cgroup, limits: Limits
+) -> subprocess.Popen:
+    """Start bwrap in the background with the same rlimits as ``run_container`` gives
+    it; return once bwrap reports the sandboxed child, or raise if it never does."""
+    rlimits = proc._rlimit_pairs(limits.open_files, limits.file_size_mib << 20, None, None)
+    status_read, status_write = os.pipe()
+    # bwrap writes {"child-pid": N} here once the child exists, and closes it at exit.
+    command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            preexec_fn=proc._make_preexec(rlimits, group.procs_files),
+            pass_fds=(status_write,),
+        )
+    finally:
+        os.close(status_write)
+    try:
+        # One read of whatever bwrap wrote first (no readline: the document need not
+        # end in a newline, and bwrap keeps the pipe open while the container runs).
+        ready, _, _ = select.select([status_read], [], [], limits.wall_seconds)
+        first = os.read(status_read, 4096) if ready else b""
+    finally:
+        os.close(status_read)
+    if b"child-pid" not in first:
+        proc.kill_group(process.pid)
+        returncode = process.wait()
+        raise RuntimeError(f"bwrap did not start the container (exit status {returncode})")
+    return process
 
 
 # --- doctor -------------------------------------------------------------------------

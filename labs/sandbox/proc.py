@@ -85,6 +85,8 @@ def _make_preexec(rlimits: list[tuple[int, int]], procs_files: list[str]) -> Cal
     encoded_files = [os.fsencode(path) for path in procs_files]
 
     def preexec() -> None:
+        # No core dumps: a crashing sandbox must not write its memory to the host.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         my_pid = str(os.getpid()).encode()
         for path in encoded_files:
             fd = os.open(path, os.O_WRONLY)

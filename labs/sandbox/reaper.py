@@ -26,6 +26,7 @@ from .paths import scratch_root
 RUN_ENV_PREFIX = b"VIRTLAB_RUN="
 # A run name inside a command line: at the start of an argument or after = , / : space.
 CMDLINE_NAME_RE = re.compile(rb"(?:^|[=,/: ])vl(\d+)-[A-Za-z0-9_.]")
+SANDBOX_TOOLS = {b"runc", b"crun", b"bwrap"}
 RUNTIME_STATE_ROOTS = {"runc": Path("/run/runc"), "crun": Path("/run/crun")}
 NETNS_DIR = Path("/run/netns")
 SYS_NET = Path("/sys/class/net")
@@ -180,11 +181,19 @@ def run_id_of_process(pid: int) -> int | None:
             comm = handle.read().strip()
     except OSError:
         return None
-    for argument in [comm, *cmdline.split(b"\0")]:
+    # Only our own tools are matched by their arguments: an administrator's
+    # `tail -f var/runs/vl57-vm0/qemu.log` names a run too, and must survive a reap.
+    arguments = cmdline.split(b"\0") if _is_sandbox_tool(comm) else []
+    for argument in [comm, *arguments]:
         match = CMDLINE_NAME_RE.search(argument)
         if match:
             return int(match.group(1))
     return None
+
+
+def _is_sandbox_tool(comm: bytes) -> bool:
+    """runc/crun (also as "runc:[2:INIT]"), bwrap, and any QEMU binary."""
+    return comm.split(b":")[0] in SANDBOX_TOOLS or comm.startswith(b"qemu-")
 
 
 def find_processes(

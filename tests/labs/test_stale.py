@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from datetime import timedelta
 
 from labs import stale
 from labs.models import LabRun
@@ -39,6 +40,47 @@ def test_a_run_whose_worker_died_waiting_for_a_slot_is_failed(db):
     assert waiting.status == "failed" and "stopped before this run started" in waiting.error
     assert LabRun.objects.get(pk=untaken.pk).status == "queued"
     assert LabRun.objects.get(pk=alive.pk).status == "queued"
+
+
+def test_a_run_queued_for_over_an_hour_is_failed(db):
+    """Whatever lost its task (a reused worker pid, a failed enqueue), it must not hold
+    the student's quota for ever."""
+    from django.utils import timezone
+
+    old = timezone.now() - stale.QUEUE_LIMIT - timedelta(minutes=1)
+    lost = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=1, created_at=old)
+    fresh = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=1)
+    assert stale.fail_stale_runs() == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "more than an hour in the queue" in lost.error
+    assert LabRun.objects.get(pk=fresh.pk).status == "queued"
+
+
+def test_a_run_failed_by_the_sweeper_is_not_written_to_again(db, monkeypatch):
+    from labs import runner
+    from labs.experiments.base import Lab, Sample
+
+    def run(params, ctx):
+        yield Sample({"n": 1})
+        # Meanwhile the sweeper decides the run is stale and fails it.
+        LabRun.objects.filter(status="running").update(status="failed", error="swept")
+        yield Sample({"n": 2})
+        raise AssertionError("the lab should have been stopped")
+
+    lab = Lab(
+        slug="swept", title="Swept", summary="", explanation="", lessons=(),
+        params=(), needs=(), columns=(), run=run,
+        summarize=lambda samples, params: {"n": len(samples)}, figure=lambda *args: None,
+        max_seconds=lambda params: 60.0,
+    )  # fmt: skip
+    monkeypatch.setattr(runner, "get_lab", lambda slug: lab)
+    monkeypatch.setattr(runner, "_host_facts", lambda lab: {})
+    monkeypatch.setattr(reaper, "reap", lambda *, only: reaper.ReapReport())
+    swept = LabRun.objects.create(lab=lab.slug)
+    runner.execute_run(swept.pk)
+    swept.refresh_from_db()
+    assert swept.status == "failed" and swept.error == "swept"
+    assert swept.results == {"samples": [{"n": 1}]}
 
 
 def test_a_lab_whose_clean_up_fails_is_still_reaped(db, monkeypatch):

@@ -19,11 +19,21 @@ pytestmark = [
 ]
 
 
-def _sleeper(env_marker: str | None, argv0: str = "sleep") -> subprocess.Popen:
+def _sleeper(
+    env_marker: str | None, argv0: str = "sleep", executable: str = "/bin/sleep"
+) -> subprocess.Popen:
     env = {"PATH": "/usr/bin:/bin"}
     if env_marker is not None:
         env["VIRTLAB_RUN"] = env_marker
-    return subprocess.Popen([argv0, "60"], executable="/bin/sleep", env=env, start_new_session=True)
+    return subprocess.Popen([argv0, "60"], executable=executable, env=env, start_new_session=True)
+
+
+@pytest.fixture
+def fake_qemu(tmp_path) -> str:
+    """/bin/sleep under a QEMU binary's name, so its comm is "qemu-system-x86"."""
+    path = tmp_path / "qemu-system-x86_64"
+    shutil.copy("/bin/sleep", path)
+    return str(path)
 
 
 def _alive(process: subprocess.Popen) -> bool:
@@ -56,12 +66,13 @@ def lookalikes(run_id):
 
 
 def test_reap_removes_planted_leftovers_and_spares_lookalikes(
-    run_id, lookalikes, tmp_path, no_leftovers
+    run_id, lookalikes, tmp_path, no_leftovers, fake_qemu
 ):
     marked = _sleeper(run_prefix(run_id))
-    named = _sleeper(
-        None, argv0=f"-name={name_for(run_id, 'vm0')},process={name_for(run_id, 'vm0')}"
-    )
+    vm_name = name_for(run_id, "vm0")
+    named = _sleeper(None, argv0=f"-name={vm_name},process={vm_name}", executable=fake_qemu)
+    # Not one of our tools: a run's name in its arguments does not make it ours.
+    bystander = _sleeper(None, argv0=f"/srv/virtlab/var/runs/{vm_name}/qemu.log")
     group = cgroups.create(name_for(run_id, "fake"), pids=4)
     nested = next(iter(group.dirs.values())) / "ctr"
     nested.mkdir()
@@ -92,6 +103,9 @@ def test_reap_removes_planted_leftovers_and_spares_lookalikes(
         assert report.netns == [netns]
     # The lookalikes are all still there.
     assert _alive(lookalikes["process"]) and _alive(lookalikes["process_argv"])
+    assert _alive(bystander)
+    bystander.kill()
+    bystander.wait()
     assert lookalikes["scratch"].is_dir() and lookalikes["cgroup"].is_dir()
     if shutil.which("ip"):
         assert lookalikes["netns"] in os.listdir("/run/netns")
