@@ -7,8 +7,9 @@ disappeared from its file is retired (kept for its attempts), never deleted.
 
 from __future__ import annotations
 
-from .content_files import LessonSpec
-from .models import Lesson, Question, Quiz
+from .content_files import ContentError, LessonSpec
+from .grading import is_prediction
+from .models import Attempt, Lesson, Question, Quiz
 from .quiz_files import QUIZ_FILE, QuizSpec, quiz_file_text, settings_with_defaults
 from .quiz_render import spec_hash
 
@@ -42,6 +43,7 @@ def quiz_import(*, lesson: Lesson, spec: LessonSpec) -> str | None:
             quiz.save(update_fields=fields)
             changed = True
     existing = {q.qid: q for q in Question.objects.filter(qid__in=spec.quiz.qids)}
+    _refuse_kind_changes(spec, existing)
     for order, data in enumerate(spec.quiz.questions):
         question = existing.get(data["id"])
         if question is None:
@@ -65,6 +67,28 @@ def quiz_import(*, lesson: Lesson, spec: LessonSpec) -> str | None:
     if state == "created":
         return state
     return "updated" if changed or retired else "unchanged"
+
+
+def _kind(data: dict) -> str:
+    return "prediction" if is_prediction(data) else data["type"]
+
+
+def _refuse_kind_changes(spec: LessonSpec, existing: dict[str, Question]) -> None:
+    """Stored answers have the shape of their question's type: an answered question
+    that became another type could no longer be graded. It needs a new id instead.
+    Raised inside the import's transaction, so nothing of the import is kept."""
+    answered = set(
+        Attempt.objects.filter(qid__in=list(existing)).values_list("qid", flat=True).distinct()
+    )
+    problems = [
+        f"{spec.source_dir}/{QUIZ_FILE}: question {data['id']!r} was a "
+        f"{_kind(existing[data['id']].spec)} question and students have answered it; "
+        f"as a {_kind(data)} question it needs a new id"
+        for data in spec.quiz.questions
+        if data["id"] in answered and _kind(existing[data["id"]].spec) != _kind(data)
+    ]
+    if problems:
+        raise ContentError(problems)
 
 
 def quiz_export_files(*, lesson: Lesson) -> dict[str, str]:

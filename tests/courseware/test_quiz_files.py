@@ -4,7 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from courseware.content_files import ContentError, read_course
 from courseware.course_sync import course_export, course_import
@@ -277,3 +279,37 @@ def test_quiz_round_trip_is_lossless(tmp_path):
             path.read_bytes()
             == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
         )
+
+
+@pytest.mark.django_db
+def test_an_answered_question_cannot_change_its_type(content_copy):
+    from tests.courseware.quiz_helpers import record
+
+    course_import(root=content_copy)
+    student = get_user_model().objects.create_user("s1", password="x-long-passphrase-1")
+    question = Question.objects.get(qid="hv-tf-nested")
+    record(student, question, {"choice": "false"})
+    quiz = next(content_copy.glob("02-*/quiz.yaml"))
+    data = yaml.safe_load(quiz.read_text())
+    entry = next(q for q in data["questions"] if q["id"] == "hv-tf-nested")
+    entry.clear()
+    entry.update(
+        id="hv-tf-nested", type="numeric", prompt="How many?", answer=3, tolerance=0,
+        tolerance_mode="absolute",
+    )  # fmt: skip
+    title_before = Lesson.objects.get(slug="hypervisor-types").title
+    (quiz.parent / "index.md").write_text(
+        (quiz.parent / "index.md")
+        .read_text()
+        .replace(f"title: {title_before}", "title: Changed", 1)
+    )
+    quiz.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ContentError) as error:
+        course_import(root=content_copy)
+    assert "'hv-tf-nested' was a true_false question and students have answered it" in "\n".join(
+        error.value.problems
+    )
+    # Nothing of that import was kept: not the question, not the lesson's new title.
+    assert Question.objects.get(qid="hv-tf-nested").type == "true_false"
+    assert Lesson.objects.get(slug="hypervisor-types").title == title_before
+    assert Attempt.objects.count() == 1
