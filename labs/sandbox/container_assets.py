@@ -8,10 +8,12 @@ writes a ``config.json`` into its own scratch directory.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from .capability import Capability
@@ -21,6 +23,8 @@ from .paths import assets_dir
 HOST_BUSYBOX = Path("/bin/busybox")
 LAYOUT_VERSION = "3"  # bump when the layout below changes, to force a rebuild
 STAMP = ".virtlab-rootfs"
+# No container outlives this (wall limits are minutes), so a retired tree is unused.
+RETIRED_TREE_KEEP_SECONDS = 3600
 INSTALL_BUSYBOX = "apt-get install -y busybox-static"
 # Debian's merged /usr: the loader and libraries resolve through /usr, so binding the
 # host's /usr read-only is enough to run a dynamically linked host tool inside.
@@ -52,27 +56,43 @@ def is_up_to_date() -> bool:
 
 
 def build(force: bool = False) -> str:
-    """Build the rootfs if missing or stale; returns a one-line report."""
+    """Build the rootfs if missing or stale; returns a one-line report.
+
+    Several lab workers may notice a stale rootfs at once (busybox was upgraded): a
+    lock lets one build it and the others use the result.
+    """
     if not HOST_BUSYBOX.exists():
         return f"rootfs: cannot build, {HOST_BUSYBOX} is missing ({INSTALL_BUSYBOX})"
     target = rootfs_dir()
     if not force and is_up_to_date():
         return f"rootfs: up to date at {target} ({rootfs_size_bytes()} bytes)"
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f"rootfs.building-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    _populate(staging)
-    # Swap in atomically so a concurrent container never sees a half-built tree.
-    old = target.with_name(f"rootfs.old-{os.getpid()}")
-    if target.exists():
-        os.rename(target, old)
-    os.rename(staging, target)
-    if old.exists():
-        shutil.rmtree(old)
+    with open(target.with_name("rootfs.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and is_up_to_date():  # another worker built it while we waited
+            return f"rootfs: up to date at {target} ({rootfs_size_bytes()} bytes)"
+        _remove_retired_trees(target)
+        staging = target.with_name(f"rootfs.building-{os.getpid()}")
+        if staging.exists():
+            shutil.rmtree(staging)
+        _populate(staging)
+        # Swap in atomically so a container starting now never sees a half-built tree.
+        # Containers already running still have the old tree mounted as their root:
+        # it is kept (retired) and removed by a later build, when they are long gone.
+        if target.exists():
+            os.rename(target, target.with_name(f"rootfs.retired-{time.time_ns()}"))
+        os.rename(staging, target)
     return (
         f"rootfs: built at {target} ({len(applets(target))} applets, {rootfs_size_bytes()} bytes)"
     )
+
+
+def _remove_retired_trees(target: Path) -> None:
+    cutoff = time.time_ns() - RETIRED_TREE_KEEP_SECONDS * 1_000_000_000
+    for tree in target.parent.glob("rootfs.retired-*"):
+        stamp = tree.name.removeprefix("rootfs.retired-")
+        if stamp.isdigit() and int(stamp) < cutoff:
+            shutil.rmtree(tree)
 
 
 def _populate(root: Path) -> None:

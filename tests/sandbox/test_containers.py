@@ -111,6 +111,21 @@ def test_rootfs_build_is_idempotent_and_sized(rootfs):
     assert capability.ok
 
 
+def test_a_rebuild_keeps_the_tree_running_containers_use(tmp_path, monkeypatch):
+    """The old tree is swapped out, not deleted: a running container has it as its root.
+    Trees retired long ago are removed by a later build."""
+    monkeypatch.setenv("VIRTLAB_VAR", str(tmp_path))
+    assert "built" in container_assets.build()
+    in_use = container_assets.rootfs_dir() / "bin" / "busybox"
+    ancient = tmp_path / "guest" / "rootfs.retired-1000"
+    (ancient / "bin").mkdir(parents=True)
+    assert "built" in container_assets.build(force=True)
+    retired = [p for p in (tmp_path / "guest").glob("rootfs.retired-*") if p != ancient]
+    assert len(retired) == 1 and (retired[0] / "bin" / "busybox").is_file()
+    assert in_use.is_file() and not ancient.exists()
+    assert "up to date" in container_assets.build()
+
+
 def test_capabilities_report_the_runtimes(runc):
     found = {capability.name: capability for capability in containers.capabilities()}
     assert found["container-runtime"].ok
