@@ -65,7 +65,7 @@ def shuffled(qid: str, texts: Sequence[str], seed: int | str) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha256(f"{seed}\0{qid}\0{t}".encode()).digest())
 
 
-THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3},\d{3}$")
+THOUSANDS_RE = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")  # 0,125 is only a decimal
 SMALL_INT_RE = re.compile(r"[0-9]{1,6}")
 
 

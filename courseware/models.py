@@ -228,6 +228,10 @@ class Attempt(models.Model):
     # None: a prediction made before the student had a measurement to score it against.
     score = models.FloatField(null=True, blank=True)
     correct = models.BooleanField(default=False)
+    # The answer had been shown before this attempt (the quiz showed answers after each
+    # submission): it is practice and does not count. Recorded when made, so changing
+    # the quiz's policy later does not rewrite anybody's score.
+    practice = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = AttemptQuerySet.as_manager()

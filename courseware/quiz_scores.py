@@ -4,10 +4,10 @@ Policy, in one place:
 
 - A question's score is its best *counted* attempt's score (0 when unanswered). A
   student who answered correctly cannot submit again.
-- Attempts made after the answer was shown are practice: they are kept and graded,
-  but do not count. With ``show_answers: after_each`` the answer is shown after the
-  first submission, so only the first counts; otherwise seeing the answer closes the
-  question and every attempt counts.
+- Attempts made after the answer was shown are practice (``Attempt.practice``, set
+  when they are made): they are kept and graded, but do not count. With
+  ``show_answers: after_each`` the answer is shown after the first submission, so
+  only the first counts; otherwise seeing the answer closes the question.
 - A lesson's quiz score is the mean of its active questions' scores; the lesson is
   mastered when that reaches ``VIRTLAB_MASTERY_THRESHOLD``.
 - Predict-then-measure: the student makes one prediction (one attempt). It is scored
@@ -30,7 +30,7 @@ from datetime import datetime
 from django.conf import settings
 
 from .grading import Grade, grade, is_prediction
-from .models import Attempt, Question, Quiz
+from .models import Attempt, Question
 
 try:  # labs is a sibling app; quizzes work (with "not available") without it
     from labs.models import LabRun
@@ -115,11 +115,9 @@ def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement
     return Grade(score=attempt.score, correct=attempt.correct)
 
 
-def counted_attempts(question: Question, attempts: list[Attempt]) -> list[Attempt]:
+def counted_attempts(attempts: list[Attempt]) -> list[Attempt]:
     """The attempts that count toward the score: those made before the answer was shown."""
-    if question.quiz.show_answers == Quiz.ShowAnswers.AFTER_EACH:
-        return attempts[:1]
-    return attempts
+    return [attempt for attempt in attempts if not attempt.practice]
 
 
 @dataclass(frozen=True)
@@ -169,9 +167,9 @@ def question_result(
         result.score = current.score or 0.0
         result.correct = result.solved = current.correct
         return result
-    counted = counted_attempts(question, attempts)
+    counted = counted_attempts(attempts)
     result.last_grade = attempt_grade(question, attempts[-1], None)
-    result.score = max((a.score or 0.0) for a in counted)
+    result.score = max(((a.score or 0.0) for a in counted), default=0.0)
     result.correct = any(a.correct for a in counted)
     result.solved = any(a.correct for a in attempts)
     result.practice = len(attempts) - len(counted)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .grading import AnswerError, grade, is_prediction, parse_answer
-from .models import Attempt, Classroom, Membership, Question
+from .models import Attempt, Classroom, Membership, Question, Quiz
 from .quiz_scores import measurement_of, measurements_for
 
 
@@ -36,6 +36,13 @@ def submission_block(*, question: Question, attempts: Sequence[Attempt], now=Non
             unit = "second" if wait == 1 else "seconds"
             return f"Please wait {wait} more {unit} before trying again."
     return None
+
+
+def answer_shown_before(question: Question, attempts: Sequence[Attempt]) -> bool:
+    """Whether the student has already seen this question's answer. Only a quiz that
+    shows answers after each submission lets them try again after that; with
+    ``after_last`` the answer appears once the question is closed."""
+    return bool(attempts) and question.quiz.show_answers == Quiz.ShowAnswers.AFTER_EACH
 
 
 def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]]) -> Attempt:
@@ -63,6 +70,7 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
             answer=answer,
             score=result.score,
             correct=result.correct,
+            practice=answer_shown_before(question, attempts),
         )
 
 

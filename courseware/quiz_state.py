@@ -60,6 +60,12 @@ def format_number(value: float) -> str:
     return f"{value:.12g}"
 
 
+def format_measured(value: float) -> str:
+    """A measured figure to four significant digits (the rest is noise of one run),
+    without an exponent or thousands commas."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 @dataclass
 class QuestionView:
     question: Question
@@ -301,9 +307,9 @@ def build_question_view(
             if measurement is not None:
                 low, high = tolerance_range(spec, measurement.value)
                 view.correct_answer = {
-                    "measured": format_number(measurement.value),
-                    "low": format_number(low),
-                    "high": format_number(high),
+                    "measured": format_measured(measurement.value),
+                    "low": format_measured(low),
+                    "high": format_measured(high),
                 }
         elif reveal:
             low, high = tolerance_range(spec, float(spec["answer"]))

@@ -7,6 +7,7 @@ browser follows a redirect back to the question, whose state comes from the data
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -62,15 +63,26 @@ def _fragment(request, quiz_view: QuizView, qid: str, *, with_score: bool) -> Ht
 # An answer posted after the session ended waits here (in the new anonymous session,
 # which logging in keeps) until the quiz page fills it back in.
 PENDING_ANSWER = "virtlab_pending_answer"
+ANSWER_FIELD_RE = re.compile(r"^(choice|value|pos-[\w-]+|match-[\w-]+)$")
 
 
 def _keep_for_after_login(request, lesson: Lesson, qid: str) -> HttpResponse:
     """The session ended before the student pressed Check: nothing can be recorded
     for nobody, but the typed answer must not be lost. Keep it and send them to log in."""
-    form = {key: request.POST.getlist(key)[:50] for key in request.POST}
-    form.pop("csrfmiddlewaretoken", None)
+    # Only the answer's own fields, capped: the session of an anonymous visitor must
+    # not become a store for whatever they post.
+    form = {
+        key[:100]: [value[:500] for value in request.POST.getlist(key)[:20]]
+        for key in list(request.POST)[:50]
+        if ANSWER_FIELD_RE.match(key)
+    }
     request.session[PENDING_ANSWER] = {"lesson": lesson.slug, "qid": qid, "form": form}
-    back = f"{reverse('courseware:quiz', args=[lesson.slug])}#q-{qid}"
+    page = (
+        lesson.get_absolute_url()
+        if request.POST.get("source") == "lesson"
+        else reverse("courseware:quiz", args=[lesson.slug])
+    )
+    back = f"{page}#q-{qid}"
     login_url = f"{reverse('login')}?{urlencode({'next': back})}"
     if request.htmx:
         response = HttpResponse(status=204)
@@ -79,7 +91,7 @@ def _keep_for_after_login(request, lesson: Lesson, qid: str) -> HttpResponse:
     return redirect(login_url)
 
 
-def _pending_answer(request, lesson: Lesson) -> dict | None:
+def pending_answer(request, lesson: Lesson) -> dict | None:
     """The answer kept by ``_keep_for_after_login``, as a ``focus`` for this quiz."""
     pending = request.session.get(PENDING_ANSWER)
     if not pending or not request.user.is_authenticated or pending.get("lesson") != lesson.slug:
@@ -99,7 +111,7 @@ def _pending_answer(request, lesson: Lesson) -> dict | None:
 def quiz_detail(request, slug: str):
     lesson = visible_lesson(request, slug)
     quiz_view = build_quiz_view(
-        lesson, request.user, hints=_hints_from(request.GET), focus=_pending_answer(request, lesson)
+        lesson, request.user, hints=_hints_from(request.GET), focus=pending_answer(request, lesson)
     )
     if quiz_view is None:
         raise Http404("This lesson has no quiz.")

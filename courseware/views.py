@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from .models import Classroom, Lesson, LessonProgress
 from .outline import build_outline, course_score, neighbours
 from .quiz_state import build_quiz_view
+from .quiz_views import pending_answer
 from .roles import instructor_required, is_instructor
 from .services import progress_open, progress_set_done
 
@@ -46,7 +47,9 @@ def lesson_detail(request, slug: str):
             "done": bool(progress and progress.state == LessonProgress.State.DONE),
             "previous": previous,
             "next": following,
-            "quiz_view": build_quiz_view(lesson, request.user),
+            "quiz_view": build_quiz_view(
+                lesson, request.user, focus=pending_answer(request, lesson)
+            ),
             "source": "lesson",
         },
     )

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from datetime import timedelta
 
+from django.tasks.base import TaskResultStatus
 from django.utils import timezone
 
 from labs.sandbox import reaper
 
 from .models import LabRun
+from .runner import SLOT_WAIT_SECONDS
 
 log = logging.getLogger(__name__)
 # A run past its deadline by this much is failed even if its worker still lives:
 # the runner itself stops a run at the deadline, so this only catches a stuck worker.
 DEADLINE_GRACE = timedelta(seconds=60)
-# A full queue (VIRTLAB_MAX_QUEUED_RUNS runs of a minute at most) drains in well under
-# this; a run queued longer lost its task (a worker pid reused by another process, an
-# enqueue that failed) and would otherwise count against its student's quota for ever.
-QUEUE_LIMIT = timedelta(hours=1)
+# Time for a new run's task to be enqueued (after the web request's commit) and for a
+# worker that took the task to finish waiting for a sandbox slot.
+ENQUEUE_GRACE = timedelta(minutes=5)
+SLOT_WAIT = timedelta(seconds=SLOT_WAIT_SECONDS) + ENQUEUE_GRACE
 ADHOC_FIRST_ID = 900_000_000  # naming.adhoc_run_id(): tests, benchmarks, probes
 RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
 
@@ -74,17 +77,50 @@ def fail_stale_runs() -> list[int]:
         )
         if updated:
             failed.append(run.pk)
-    forgotten = LabRun.objects.filter(status=LabRun.Status.QUEUED, created_at__lt=now - QUEUE_LIMIT)
-    for pk in forgotten.values_list("pk", flat=True):
-        updated = LabRun.objects.filter(pk=pk, status=LabRun.Status.QUEUED).update(
+    for run in _lost_queued_runs(now):
+        updated = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.QUEUED).update(
             status=LabRun.Status.FAILED,
-            error="This run waited more than an hour in the queue without starting; "
-            "please run it again.",
+            error="This run lost its place in the queue and never started; please run it again.",
             finished_at=now,
         )
         if updated:
-            failed.append(pk)
+            failed.append(run.pk)
     return failed
+
+
+def _lost_queued_runs(now) -> list[LabRun]:
+    """Queued runs whose task will never start them, so they would count against their
+    student's quota for ever: the task is missing (its enqueue failed), has ended, or
+    was taken by a worker that has not come back from waiting for a slot (it died, and
+    its pid now belongs to another process). A task still waiting its turn is fine,
+    however long the queue."""
+    from django_tasks_db.models import DBTaskResult
+
+    candidates = list(
+        LabRun.objects.filter(status=LabRun.Status.QUEUED, created_at__lt=now - ENQUEUE_GRACE)
+    )
+    if not candidates:
+        return []
+    task_ids = [task_id for run in candidates if (task_id := _uuid(run.task_id))]
+    tasks = {str(task.id): task for task in DBTaskResult.objects.filter(id__in=task_ids)}
+    lost = []
+    for run in candidates:
+        task = tasks.get(_uuid(run.task_id) or "")
+        if (
+            task is None
+            or task.status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+            or task.status == TaskResultStatus.RUNNING
+            and task.started_at < now - SLOT_WAIT
+        ):
+            lost.append(run)
+    return lost
+
+
+def _uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
 
 
 def reap_leftovers() -> reaper.ReapReport:

@@ -16,7 +16,7 @@ Number = int | float
 
 # Capability names (as the sandbox doctor reports them) that labs list in ``needs``.
 NEEDS_CONTAINERS = ("container-runtime", "container-rootfs", "cgroups")
-NEEDS_VMS = ("tcg", "guest-kernel", "guest-initramfs")
+NEEDS_VMS = ("tcg", "guest-kernel", "guest-initramfs", "cgroups")  # QEMU runs in one
 
 
 class ParamError(ValueError):

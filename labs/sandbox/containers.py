@@ -285,6 +285,8 @@ class ContainerHandle:
             if self.process is not None:
                 proc.kill_group(self.process.pid)
                 self.process.wait()
+                # Reaped: its pid may now be anyone's, so a retried stop must not use it.
+                self.process = None
             setup.cleanup(self.runtime, self.cid, self.scratch, self.group)
             self._stopped = True
 
@@ -349,22 +351,25 @@ def _start_bwrap(
     # bwrap writes {"child-pid": N} here once the child exists, and closes it at exit.
     command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
     try:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-            preexec_fn=proc._make_preexec(rlimits, group.procs_files),
-            pass_fds=(status_write,),
-        )
-    finally:
-        os.close(status_write)
-    try:
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=proc._make_preexec(rlimits, group.procs_files),
+                pass_fds=(status_write,),
+            )
+        finally:
+            os.close(status_write)
         # One read of whatever bwrap wrote first (no readline: the document need not
         # end in a newline, and bwrap keeps the pipe open while the container runs).
-        ready, _, _ = select.select([status_read], [], [], limits.wall_seconds)
+        # poll, not select: a busy worker's descriptors may be numbered past 1024.
+        waiter = select.poll()
+        waiter.register(status_read, select.POLLIN)
+        ready = waiter.poll(limits.wall_seconds * 1000)
         first = os.read(status_read, 4096) if ready else b""
     finally:
         os.close(status_read)

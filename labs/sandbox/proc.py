@@ -170,7 +170,7 @@ def run(
     rlimits = _rlimit_pairs(open_files, file_size_bytes, pids, address_space_bytes)
     procs_files = list(cgroup.procs_files) if cgroup else []
     # Without a preexec hook CPython can spawn with vfork, which is cheaper than a fork.
-    preexec = _make_preexec(rlimits, procs_files) if rlimits or procs_files else None
+    preexec = _make_preexec(rlimits, procs_files)  # always: it also forbids core dumps
     sink = _OutputSink(output_bytes)
     started_at = time.monotonic()
     child = subprocess.Popen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import socket
 import stat
@@ -31,6 +32,7 @@ TRANSCRIPT_BYTES = 4096
 CONSOLE_LINE_MAX = 64 * 1024  # a guest printing without newlines is cut into lines this long
 QEMU_OVERHEAD_MIB = 192  # QEMU + TCG translation cache beyond guest RAM
 QEMU_PIDS_MAX = 256  # vCPU threads, RCU, the block thread pool (up to 64) and margin
+QEMU_OPEN_FILES = 1024  # sockets, the log, the image, eventfds per device
 
 
 class VMError(RuntimeError):
@@ -44,15 +46,19 @@ class QemuLimits:
     memory_bytes: int
     pids: int
     cpu_percent: int
+    open_files: int = QEMU_OPEN_FILES
+    file_size_bytes: int = 0  # largest file QEMU may write (its log, a snapshot image)
 
     @classmethod
     def for_guest(cls, memory_mib: int, vcpus: int) -> QemuLimits:
         # Half a CPU beyond the vCPUs leaves room for QEMU's main loop and I/O threads,
-        # so the cap holds a runaway QEMU without slowing the guest it measures.
+        # so the cap holds a runaway QEMU without slowing the guest it measures. A
+        # snapshot image holds at most the guest's RAM, twice over being generous.
         return cls(
             memory_bytes=(memory_mib + QEMU_OVERHEAD_MIB) << 20,
             pids=QEMU_PIDS_MAX,
             cpu_percent=vcpus * 100 + 50,
+            file_size_bytes=(2 * memory_mib + 256) << 20,
         )
 
 
@@ -93,11 +99,14 @@ class QemuProcess:
         self.scratch = scratch_root() / process_name
         self.serial_path = self.scratch / "serial.sock"
         self.qmp_path = self.scratch / "qmp.sock"
-        self.migration_path = self.scratch / "mig.sock"  # same length as qmp.sock
+        self.migration_path = self.scratch / "mig.sock"
         self.log_path = self.scratch / "qemu.log"
         self.disk_path = self.scratch / "disk.qcow2"
-        if len(str(self.qmp_path)) > SOCKET_PATH_MAX:
-            raise VMError(f"scratch path too long for a unix socket: {self.qmp_path}")
+        longest = max(
+            (self.serial_path, self.qmp_path, self.migration_path), key=lambda p: len(str(p))
+        )
+        if len(str(longest)) > SOCKET_PATH_MAX:
+            raise VMError(f"scratch path too long for a unix socket: {longest}")
         self.popen: subprocess.Popen | None = None
         self.cgroup: cgroups.Cgroup | None = None
         self.started_at = 0.0
@@ -121,12 +130,15 @@ class QemuProcess:
         self.scratch.mkdir(mode=0o700)  # fails if a VM of that name is already here
         if disk_mib:
             self._create_disk(disk_mib)
-        self.cgroup = cgroups.create(
-            self.name,
-            memory_bytes=limits.memory_bytes,
-            pids=limits.pids,
-            cpu_percent=limits.cpu_percent,
-        )
+        try:
+            self.cgroup = cgroups.create(
+                self.name,
+                memory_bytes=limits.memory_bytes,
+                pids=limits.pids,
+                cpu_percent=limits.cpu_percent,
+            )
+        except (OSError, RuntimeError) as error:
+            raise VMError(f"cannot limit QEMU in a cgroup here: {error}") from error
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
         try:
             self.started_at = time.monotonic()
@@ -138,7 +150,7 @@ class QemuProcess:
                 env=sandbox_env(self.run_id),
                 cwd=self.scratch,
                 start_new_session=True,
-                preexec_fn=_confine(self.cgroup.procs_files),
+                preexec_fn=_confine(self.cgroup.procs_files, limits),
                 close_fds=True,
             )
         finally:
@@ -305,14 +317,22 @@ class QemuProcess:
         remove_tree(self.scratch)
 
 
-def _confine(procs_files: list[str]):
+def _confine(procs_files: list[str], limits: QemuLimits):
     writes = [(os.fsencode(path), None) for path in procs_files]
+    rlimits = [
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+    ]
     writes.append((b"/proc/self/oom_score_adj", b"1000"))
 
     def preexec() -> None:
         # In the forked child before exec: QEMU's memory is charged to the cgroup from
         # its first allocation, and if the host runs out of memory anyway, the kernel
-        # kills a guest before the database or the web server.
+        # kills a guest before the database or the web server. A crashing QEMU must
+        # not write the guest's memory to the host as a core file.
+        for kind, value in rlimits:
+            resource.setrlimit(kind, (value, value))
         for path, value in writes:
             fd = os.open(path, os.O_WRONLY)
             try:

@@ -12,7 +12,7 @@ from courseware.grading import (
     parse_answer,
     shuffled,
 )
-from courseware.quiz_state import format_number
+from courseware.quiz_state import format_measured, format_number
 
 SINGLE = {
     "id": "s",
@@ -169,6 +169,7 @@ def test_numeric_malformed_answers_are_rejected(raw):
 
 def test_a_decimal_comma_is_a_point_but_a_thousands_comma_is_refused():
     assert parse_answer(NUMERIC_ABS, form(value="2,5")) == {"value": 2.5, "raw": "2,5"}
+    assert parse_answer(NUMERIC_ABS, form(value="0,125"))["value"] == 0.125
     with pytest.raises(AnswerError, match="could mean two numbers"):
         parse_answer(NUMERIC_ABS, form(value="1,500"))
 
@@ -180,6 +181,15 @@ def test_a_decimal_comma_is_a_point_but_a_thousands_comma_is_refused():
 def test_numbers_are_shown_as_they_can_be_typed_back(value, shown):
     assert format_number(value) == shown
     assert parse_answer(NUMERIC_ABS, form(value=shown))["value"] == pytest.approx(value)
+
+
+def test_measured_figures_are_shown_to_four_digits():
+    assert [format_measured(v) for v in (7.73456123412, 54.1, 0.030712, 12345.6)] == [
+        "7.735",
+        "54.1",
+        "0.03071",
+        "12346",
+    ]
 
 
 def test_prediction_is_pending_without_measurement_and_scored_against_it():
@@ -213,11 +223,11 @@ def test_text_exact_nocase_and_whitespace():
 
 def test_a_regex_match_that_runs_too_long_is_cut_off_and_not_correct(monkeypatch):
     """The backstop for a slow pattern the import check missed: a timeout, not a hang."""
-    monkeypatch.setattr(grading, "REGEX_TIMEOUT_SECONDS", 0.0)
     spec = {"id": "r", "type": "text", "prompt": "?", "answers": [r"(x+x+)+y"], "match": "regex"}
-    assert grade(spec, {"text": "x" * 30}).correct is False
-    monkeypatch.undo()
     assert grade(spec, {"text": "xxy"}).correct is True
+    # A zero budget times out at once: the same matching answer is then not correct.
+    monkeypatch.setattr(grading, "REGEX_TIMEOUT_SECONDS", 0.0)
+    assert grade(spec, {"text": "xxy"}).correct is False
 
 
 def test_text_regex_full_match():

@@ -223,6 +223,23 @@ def test_an_answer_sent_after_the_session_ended_is_filled_back_in(client, studen
     assert not Attempt.objects.exists()
 
 
+def test_an_anonymous_post_keeps_only_the_answer_fields(client, student, course):
+    question = q("hv-text-device")
+    junk = {f"junk{i}": "x" * 10_000 for i in range(20)}
+    response = client.post(submit_url(question), {"value": "y" * 2000, "source": "lesson", **junk})
+    lesson = question.quiz.lesson
+    assert response.url.endswith(
+        "?next="
+        + f"{lesson.get_absolute_url()}#q-hv-text-device".replace("/", "%2F").replace("#", "%23")
+    )
+    kept = client.session["virtlab_pending_answer"]["form"]
+    assert kept == {"value": ["y" * 500]}
+    # Back on the lesson page after logging in, the answer is in the lesson's quiz.
+    client.force_login(student)
+    page = client.get(lesson.get_absolute_url()).content.decode()
+    assert 'value="' + "y" * 500 + '"' in page and "filled back in" in page
+
+
 def test_show_answers_after_last(student_client, student, course):
     question = q("hv-type1-host")
     Quiz.objects.filter(pk=question.quiz_id).update(
@@ -252,7 +269,12 @@ def test_after_each_shows_the_answer_and_later_tries_are_practice(student_client
     assert "Correct." in body
     assert "This was practice" in body and "stays at your first try's 0 %" in body
     assert "Check answer" not in body.split('id="q-hv-type1-host"')[-1].split("</form>")[0]
-    assert [a.correct for a in Attempt.objects.filter(user=student)] == [False, True]
+    attempts = Attempt.objects.filter(user=student)
+    assert [(a.correct, a.practice) for a in attempts] == [(False, False), (True, True)]
+    scores = lesson_scores([student.pk], [question.quiz.lesson_id])
+    assert scores[(student.pk, question.quiz.lesson_id)].score == 0.0
+    # Changing the policy afterwards does not turn the practice try into a scored one.
+    Quiz.objects.filter(pk=question.quiz_id).update(show_answers="after_last")
     scores = lesson_scores([student.pk], [question.quiz.lesson_id])
     assert scores[(student.pk, question.quiz.lesson_id)].score == 0.0
 

@@ -42,18 +42,41 @@ def test_a_run_whose_worker_died_waiting_for_a_slot_is_failed(db):
     assert LabRun.objects.get(pk=alive.pk).status == "queued"
 
 
-def test_a_run_queued_for_over_an_hour_is_failed(db):
-    """Whatever lost its task (a reused worker pid, a failed enqueue), it must not hold
-    the student's quota for ever."""
+def test_queued_runs_whose_task_is_lost_are_failed(db):
+    """A run whose task will never start it must not hold the student's quota for ever;
+    one still waiting its turn in a long queue is left alone."""
+    from django.tasks.base import TaskResultStatus
     from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
 
-    old = timezone.now() - stale.QUEUE_LIMIT - timedelta(minutes=1)
-    lost = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=1, created_at=old)
-    fresh = LabRun.objects.create(lab="boot-race", status="queued", worker_pid=1)
-    assert stale.fail_stale_runs() == [lost.pk]
-    lost.refresh_from_db()
-    assert lost.status == "failed" and "more than an hour in the queue" in lost.error
-    assert LabRun.objects.get(pk=fresh.pk).status == "queued"
+    now = timezone.now()
+    old = now - stale.ENQUEUE_GRACE - timedelta(minutes=1)
+
+    def queued_run(task_status=None, started_at=None, created_at=old):
+        task_id = ""
+        if task_status is not None:
+            task = DBTaskResult.objects.create(
+                status=task_status, started_at=started_at, args_kwargs={}, task_path="x",
+                backend_name="default", queue_name="labs", run_after=old,
+            )  # fmt: skip
+            task_id = str(task.id)
+        return LabRun.objects.create(
+            lab="boot-race", status="queued", task_id=task_id, created_at=created_at
+        )
+
+    no_task = queued_run()
+    task_ended = queued_run(TaskResultStatus.FAILED)
+    taken_by_a_lost_worker = queued_run(
+        TaskResultStatus.RUNNING, started_at=now - stale.SLOT_WAIT - timedelta(minutes=1)
+    )
+    waiting_its_turn = queued_run(TaskResultStatus.READY, created_at=now - timedelta(hours=5))
+    waiting_for_a_slot = queued_run(TaskResultStatus.RUNNING, started_at=now)
+    just_submitted = queued_run(created_at=now)
+    failed = stale.fail_stale_runs()
+    assert sorted(failed) == sorted([no_task.pk, task_ended.pk, taken_by_a_lost_worker.pk])
+    assert "lost its place in the queue" in LabRun.objects.get(pk=no_task.pk).error
+    for kept in (waiting_its_turn, waiting_for_a_slot, just_submitted):
+        assert LabRun.objects.get(pk=kept.pk).status == "queued"
 
 
 def test_a_run_failed_by_the_sweeper_is_not_written_to_again(db, monkeypatch):

@@ -175,7 +175,9 @@ def test_class_distribution_appears_with_enough_students(student_client, student
     assert "a1" not in body  # classmates stay anonymous
 
 
-def test_classmates_results_wait_for_the_prediction(student_client, student, all_ready, course):
+def test_classmates_results_wait_for_the_prediction(
+    client, student_client, student, all_ready, course
+):
     """With a predict question open, the class chart would hand the student the answer."""
     from django.contrib.auth import get_user_model
 
@@ -197,6 +199,10 @@ def test_classmates_results_wait_for_the_prediction(student_client, student, all
         )
     body = student_client.get(lab_url).content.decode()
     assert 'id="class-distribution"' in body and "class-hidden" not in body
+    # Logging out is no way round it.
+    anonymous = client.get(lab_url).content.decode()
+    assert "3 students have run this lab" in anonymous
+    assert 'id="class-distribution"' not in anonymous
 
 
 def test_instructor_sees_students_runs_with_names(

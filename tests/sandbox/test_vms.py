@@ -73,6 +73,11 @@ def test_qemu_runs_confined_in_its_cgroup(vm):
     assert int(quota) == cgroups.CFS_PERIOD_US * (vm.boot.vcpus * 100 + 50) // 100
     oom_score_adj = Path(f"/proc/{vm.process.pid}/oom_score_adj").read_text()
     assert oom_score_adj.strip() == "1000"
+    limits = Path(f"/proc/{vm.process.pid}/limits").read_text().splitlines()
+    soft = {line[:26].strip(): line[26:].split()[0] for line in limits[1:]}
+    assert soft["Max core file size"] == "0"
+    assert soft["Max open files"] == str(expected.open_files)
+    assert soft["Max file size"] == str(expected.file_size_bytes)
 
 
 def test_boot_result_records_figures_and_the_cgroup_goes_away(qemu):  # noqa: F811
