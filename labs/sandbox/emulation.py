@@ -15,15 +15,22 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
-from . import guest_assets, vms
+from . import cgroups, guest_assets, vms
 from .capability import Capability
-from .proc import kill_group, sandbox_env
+from .naming import name_for
+from .proc import _make_preexec, _rlimit_pairs, kill_group, sandbox_env
 
 HOST_BUSYBOX = "/bin/busybox"
 QEMU_USER = "qemu-aarch64-static"
 DEFAULT_ITERATIONS = 100_000
 MAX_ITERATIONS = 5_000_000
 INSTALL_QEMU_USER = "apt-get install -y qemu-user-static"
+# Limits for the native and qemu-user loops: a shell loop needs little of anything
+# (qemu-user reserves a large address space but touches a few MiB of it).
+LOOP_MEMORY_BYTES = 256 << 20
+LOOP_PIDS = 16
+LOOP_OPEN_FILES = 64
+LOOP_FILE_SIZE_BYTES = 1 << 20
 
 
 class EmulationError(RuntimeError):
@@ -60,37 +67,48 @@ def loop_script(iterations: int) -> str:
     return f"i=0; while [ $i -lt {iterations} ]; do i=$((i+1)); done; echo $i"
 
 
-def _timed(argv: list[str], run_id: int, timeout: float) -> tuple[float, float, str]:
+def _timed(argv: list[str], run_id: int, timeout: float, name: str) -> tuple[float, float, str]:
     """Run to completion; (wall s, CPU s, output). Killed with its group at ``timeout``.
 
-    Reaped with wait4 so the CPU time is this child's own, whatever else runs.
+    It runs in a run-named cgroup with the limits every sandbox has (one CPU is all a
+    single-threaded loop can use, so the quota does not slow what is measured), and is
+    reaped with wait4 so the CPU time is this child's own, whatever else runs.
     """
-    with tempfile.TemporaryFile() as sink:
-        started = time.monotonic()
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=sandbox_env(run_id),
-            start_new_session=True,
-        )
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() >= deadline:
-                kill_group(child.pid)
-                os.wait4(child.pid, 0)
-                child.returncode = -9
-                raise EmulationError(f"{argv[0]} did not finish in {timeout:g} s")
-            time.sleep(0.002)
-        wall = time.monotonic() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        kill_group(child.pid)  # nothing it started may outlive it
-        sink.seek(0)
-        output = sink.read(64 * 1024).decode(errors="replace")
+    group = cgroups.create(
+        name_for(run_id, name), memory_bytes=LOOP_MEMORY_BYTES, pids=LOOP_PIDS, cpu_percent=100
+    )
+    rlimits = _rlimit_pairs(LOOP_OPEN_FILES, LOOP_FILE_SIZE_BYTES, None, None)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            started = time.monotonic()
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=sandbox_env(run_id),
+                start_new_session=True,
+                preexec_fn=_make_preexec(rlimits, group.procs_files),
+            )
+            deadline = started + timeout
+            while True:
+                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() >= deadline:
+                    kill_group(child.pid)
+                    os.wait4(child.pid, 0)
+                    child.returncode = -9
+                    raise EmulationError(f"{argv[0]} did not finish in {timeout:g} s")
+                time.sleep(0.002)
+            wall = time.monotonic() - started
+            child.returncode = os.waitstatus_to_exitcode(status)
+            kill_group(child.pid)  # nothing it started may outlive it
+            sink.seek(0)
+            output = sink.read(64 * 1024).decode(errors="replace")
+    finally:
+        group.kill_all()
+        group.remove()
     return wall, usage.ru_utime + usage.ru_stime, output
 
 
@@ -100,7 +118,8 @@ def _check_count(output: str, iterations: int, mode: str) -> None:
 
 
 def run_native(iterations: int, run_id: int, timeout: float = 60.0) -> WorkloadTiming:
-    wall, cpu, output = _timed([HOST_BUSYBOX, "sh", "-c", loop_script(iterations)], run_id, timeout)
+    argv = [HOST_BUSYBOX, "sh", "-c", loop_script(iterations)]
+    wall, cpu, output = _timed(argv, run_id, timeout, "native")
     _check_count(output, iterations, "native")
     return WorkloadTiming("native-x86_64", iterations, round(wall, 4), round(cpu, 4), "host")
 
@@ -110,7 +129,7 @@ def run_qemu_user(iterations: int, run_id: int, timeout: float = 120.0) -> Workl
     if not busybox.exists():
         raise EmulationError(f"{busybox} is missing: run {guest_assets.BUILD_HINT}")
     argv = [QEMU_USER, str(busybox), "sh", "-c", loop_script(iterations)]
-    wall, cpu, output = _timed(argv, run_id, timeout)
+    wall, cpu, output = _timed(argv, run_id, timeout, "qemu-user")
     _check_count(output, iterations, "qemu-user")
     return WorkloadTiming("qemu-user-aarch64", iterations, round(wall, 4), round(cpu, 4), "host")
 
