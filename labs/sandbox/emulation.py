@@ -8,17 +8,14 @@ TCG here, so the whole machine is emulated). Each timing says how it was measure
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
-from . import cgroups, guest_assets, vms
+from . import cgroups, guest_assets, proc, vms
 from .capability import Capability
 from .naming import name_for
-from .proc import _make_preexec, _rlimit_pairs, kill_group, sandbox_env
 
 HOST_BUSYBOX = "/bin/busybox"
 QEMU_USER = "qemu-aarch64-static"
@@ -31,6 +28,7 @@ LOOP_MEMORY_BYTES = 256 << 20
 LOOP_PIDS = 16
 LOOP_OPEN_FILES = 64
 LOOP_FILE_SIZE_BYTES = 1 << 20
+LOOP_OUTPUT_BYTES = 64 * 1024
 
 
 class EmulationError(RuntimeError):
@@ -42,7 +40,7 @@ class WorkloadTiming:
     mode: str  # "native-x86_64", "qemu-user-aarch64", "vm-<accelerator>"
     iterations: int
     wall_seconds: float
-    cpu_seconds: float | None  # user+sys of the process; None when not measurable
+    cpu_seconds: float | None  # CPU time of the workload; None when not measurable
     clock: str  # which clock measured wall_seconds
     extra: dict = field(default_factory=dict)
 
@@ -67,61 +65,54 @@ def loop_script(iterations: int) -> str:
     return f"i=0; while [ $i -lt {iterations} ]; do i=$((i+1)); done; echo $i"
 
 
-def _timed(argv: list[str], run_id: int, timeout: float, name: str) -> tuple[float, float, str]:
-    """Run to completion; (wall s, CPU s, output). Killed with its group at ``timeout``.
+def _timed(
+    argv: list[str], run_id: int, timeout: float, name: str
+) -> tuple[proc.ProcResult, float | None]:
+    """Run to completion under ``proc.run``'s limits; (the result, CPU seconds).
 
-    It runs in a run-named cgroup with the limits every sandbox has (one CPU is all a
-    single-threaded loop can use, so the quota does not slow what is measured), and is
-    reaped with wait4 so the CPU time is this child's own, whatever else runs.
+    It runs in a run-named cgroup (one CPU is all a single-threaded loop can use, so
+    the quota does not slow what is measured), whose CPU accounting is the loop's own
+    time, whatever else the host runs.
     """
     group = cgroups.create(
         name_for(run_id, name), memory_bytes=LOOP_MEMORY_BYTES, pids=LOOP_PIDS, cpu_percent=100
     )
-    rlimits = _rlimit_pairs(LOOP_OPEN_FILES, LOOP_FILE_SIZE_BYTES, None, None)
     try:
-        with tempfile.TemporaryFile() as sink:
-            started = time.monotonic()
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env=sandbox_env(run_id),
-                start_new_session=True,
-                preexec_fn=_make_preexec(rlimits, group.procs_files),
-            )
-            deadline = started + timeout
-            while True:
-                pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() >= deadline:
-                    kill_group(child.pid)
-                    os.wait4(child.pid, 0)
-                    child.returncode = -9
-                    raise EmulationError(f"{argv[0]} did not finish in {timeout:g} s")
-                time.sleep(0.002)
-            wall = time.monotonic() - started
-            child.returncode = os.waitstatus_to_exitcode(status)
-            kill_group(child.pid)  # nothing it started may outlive it
-            sink.seek(0)
-            output = sink.read(64 * 1024).decode(errors="replace")
+        result = proc.run(
+            argv,
+            run_id=run_id,
+            wall_seconds=timeout,
+            output_bytes=LOOP_OUTPUT_BYTES,
+            open_files=LOOP_OPEN_FILES,
+            file_size_bytes=LOOP_FILE_SIZE_BYTES,
+            cgroup=group,
+        )
+        cpu = group.cpu_seconds()
     finally:
-        group.kill_all()
-        group.remove()
-    return wall, usage.ru_utime + usage.ru_stime, output
+        group.remove()  # kills anything left first
+    if result.timed_out:
+        raise EmulationError(f"{argv[0]} did not finish in {timeout:g} s")
+    return result, cpu
 
 
-def _check_count(output: str, iterations: int, mode: str) -> None:
-    if output.strip().splitlines()[-1:] != [str(iterations)]:
-        raise EmulationError(f"{mode} loop did not finish: {output.strip()[-300:]!r}")
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 4)
+
+
+def _check_count(result: proc.ProcResult, iterations: int, mode: str) -> None:
+    # The count is the last line on stdout; stderr explains a failure.
+    output = result.stdout.decode(errors="replace").strip()
+    if output.splitlines()[-1:] != [str(iterations)]:
+        errors = result.stderr.decode(errors="replace").strip()
+        raise EmulationError(f"{mode} loop did not finish: {(output + ' ' + errors)[-300:]!r}")
 
 
 def run_native(iterations: int, run_id: int, timeout: float = 60.0) -> WorkloadTiming:
     argv = [HOST_BUSYBOX, "sh", "-c", loop_script(iterations)]
-    wall, cpu, output = _timed(argv, run_id, timeout, "native")
-    _check_count(output, iterations, "native")
-    return WorkloadTiming("native-x86_64", iterations, round(wall, 4), round(cpu, 4), "host")
+    result, cpu = _timed(argv, run_id, timeout, "native")
+    _check_count(result, iterations, "native")
+    wall = round(result.wall_seconds, 4)
+    return WorkloadTiming("native-x86_64", iterations, wall, _rounded(cpu), "host")
 
 
 def run_qemu_user(iterations: int, run_id: int, timeout: float = 120.0) -> WorkloadTiming:
@@ -129,9 +120,10 @@ def run_qemu_user(iterations: int, run_id: int, timeout: float = 120.0) -> Workl
     if not busybox.exists():
         raise EmulationError(f"{busybox} is missing: run {guest_assets.BUILD_HINT}")
     argv = [QEMU_USER, str(busybox), "sh", "-c", loop_script(iterations)]
-    wall, cpu, output = _timed(argv, run_id, timeout, "qemu-user")
-    _check_count(output, iterations, "qemu-user")
-    return WorkloadTiming("qemu-user-aarch64", iterations, round(wall, 4), round(cpu, 4), "host")
+    result, cpu = _timed(argv, run_id, timeout, "qemu-user")
+    _check_count(result, iterations, "qemu-user")
+    wall = round(result.wall_seconds, 4)
+    return WorkloadTiming("qemu-user-aarch64", iterations, wall, _rounded(cpu), "host")
 
 
 def run_in_vm(
