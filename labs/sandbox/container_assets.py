@@ -23,6 +23,7 @@ from .paths import assets_dir
 HOST_BUSYBOX = Path("/bin/busybox")
 LAYOUT_VERSION = "3"  # bump when the layout below changes, to force a rebuild
 STAMP = ".virtlab-rootfs"
+SHM_BYTES = 1 << 20  # a container's /dev/shm, under runc and bubblewrap alike
 # No container outlives this (wall limits are minutes), so a retired tree is unused.
 RETIRED_TREE_KEEP_SECONDS = 3600
 INSTALL_BUSYBOX = "apt-get install -y busybox-static"
@@ -217,7 +218,7 @@ def oci_config(
             "destination": "/dev/shm",
             "type": "tmpfs",
             "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=1m"],
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={SHM_BYTES // 1024}k"],
         },
         {
             "destination": "/dev/mqueue",

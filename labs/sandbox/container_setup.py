@@ -22,7 +22,6 @@ from .paths import scratch_root
 from .reaper import remove_scratch_dir
 
 OCI_LEAF = "ctr"  # the runtime's own cgroup, nested below ours
-SHM_BYTES = 1 << 20  # /dev/shm, as in the OCI bundle
 MS_NOSUID, MS_NODEV = 2, 4
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -94,7 +93,7 @@ def bwrap_argv(
         "/dev",
         # Shared memory is a tmpfs of its own, as small as the OCI bundle's.
         "--size",
-        str(SHM_BYTES),
+        str(container_assets.SHM_BYTES),
         "--tmpfs",
         "/dev/shm",
     ]
