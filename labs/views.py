@@ -70,14 +70,17 @@ def catalogue(request):
     return render(request, "labs/catalogue.html", {"entries": entries})
 
 
-def _class_distribution(request, lab) -> dict | None:
-    """The spread of the lab's headline figure across students, once there are enough."""
+def _class_distribution(request, lab, *, chart: bool) -> dict | None:
+    """The spread of the lab's headline figure across students, once there are enough;
+    only their count when the chart is not to be shown yet."""
     key = headline_key(lab)
     if key is None:
         return None
     values = latest_values(lab, key)
     if len(values) < MIN_STUDENTS_FOR_STUDENTS:
         return None
+    if not chart:
+        return {"figure": None, "count": len(values)}
     mine = next((v.value for v in values if v.user_id == request.user.id), None)
     fig = distribution_figure(lab, key, values, mine=mine, names=False)
     return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
@@ -116,6 +119,7 @@ def lab_detail(request, slug: str, form=None):
     my_runs = LabRun.objects.for_user(request.user).for_lab(slug)[:20]
     lessons = Lesson.objects.published().filter(slug__in=lab.lessons).only("slug", "title")
     predict_questions = _predict_questions(slug)
+    awaiting_prediction = _awaiting_prediction(request, predict_questions)
     return render(
         request,
         "labs/lab_detail.html",
@@ -125,9 +129,9 @@ def lab_detail(request, slug: str, form=None):
             "form": form or lab_form(lab),
             "my_runs": my_runs,
             "lessons": lessons,
-            "distribution": _class_distribution(request, lab),
+            "distribution": _class_distribution(request, lab, chart=not awaiting_prediction),
             "predict_questions": predict_questions,
-            "awaiting_prediction": _awaiting_prediction(request, predict_questions),
+            "awaiting_prediction": awaiting_prediction,
         },
     )
 
