@@ -66,6 +66,15 @@ PENDING_ANSWER = "virtlab_pending_answer"
 ANSWER_FIELD_RE = re.compile(r"^(choice|value|pos-[\w-]+|match-[\w-]+)$")
 
 
+def _question_url(request, lesson: Lesson, qid: str) -> str:
+    """The question on the page its form was posted from: the lesson or the quiz page."""
+    if request.POST.get("source") == "lesson":
+        page = lesson.get_absolute_url()
+    else:
+        page = reverse("courseware:quiz", args=[lesson.slug])
+    return f"{page}#q-{qid}"
+
+
 def _keep_for_after_login(request, lesson: Lesson, qid: str) -> HttpResponse:
     """The session ended before the student pressed Check: nothing can be recorded
     for nobody, but the typed answer must not be lost. Keep it and send them to log in."""
@@ -77,12 +86,7 @@ def _keep_for_after_login(request, lesson: Lesson, qid: str) -> HttpResponse:
         if ANSWER_FIELD_RE.match(key)
     }
     request.session[PENDING_ANSWER] = {"lesson": lesson.slug, "qid": qid, "form": form}
-    page = (
-        lesson.get_absolute_url()
-        if request.POST.get("source") == "lesson"
-        else reverse("courseware:quiz", args=[lesson.slug])
-    )
-    back = f"{page}#q-{qid}"
+    back = _question_url(request, lesson, qid)
     login_url = f"{reverse('login')}?{urlencode({'next': back})}"
     if request.htmx:
         response = HttpResponse(status=204)
@@ -151,12 +155,7 @@ def question_submit(request, slug: str, qid: str):
         )
         return _fragment(request, quiz_view, qid, with_score=True)
     messages.success(request, f"Answer to question {question.order + 1} recorded.")
-    target = (
-        lesson.get_absolute_url()
-        if request.POST.get("source") == "lesson"
-        else reverse("courseware:quiz", args=[lesson.slug])
-    )
-    return redirect(f"{target}#q-{qid}")
+    return redirect(_question_url(request, lesson, qid))
 
 
 @login_required
