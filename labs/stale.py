@@ -46,45 +46,35 @@ def fail_stale_runs() -> list[int]:
     """Fail runs whose worker is gone or that overran; return their ids."""
     now = timezone.now()
     failed = []
+
+    def fail(run: LabRun, reason: str, **unchanged) -> None:
+        # Only if the run is still as we saw it: a worker may have moved it on meanwhile.
+        still = LabRun.objects.filter(pk=run.pk, status=run.status, **unchanged)
+        if still.update(status=LabRun.Status.FAILED, error=reason, finished_at=now):
+            failed.append(run.pk)
+
     for run in LabRun.objects.filter(status=LabRun.Status.RUNNING):
         if not process_alive(run.worker_pid):
-            reason = (
+            fail(
+                run,
                 "The lab worker stopped while this run was in progress (it was restarted "
                 "or killed). Everything the run started on the server has been removed; "
-                "please run it again."
+                "please run it again.",
             )
         elif run.deadline_at and now > run.deadline_at + DEADLINE_GRACE:
-            reason = "The run went past its time limit and was stopped."
-        else:
-            continue
-        updated = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.RUNNING).update(
-            status=LabRun.Status.FAILED, error=reason, finished_at=now
-        )
-        if updated:
-            failed.append(run.pk)
+            fail(run, "The run went past its time limit and was stopped.")
     # A worker that took a run's task and died waiting for a sandbox slot: the task
     # queue will not hand it out again, so the run would stay queued for ever.
     waiting = LabRun.objects.filter(status=LabRun.Status.QUEUED, worker_pid__isnull=False)
     for run in waiting:
-        if process_alive(run.worker_pid):
-            continue
-        updated = LabRun.objects.filter(
-            pk=run.pk, status=LabRun.Status.QUEUED, worker_pid=run.worker_pid
-        ).update(
-            status=LabRun.Status.FAILED,
-            error="The lab worker stopped before this run started; please run it again.",
-            finished_at=now,
-        )
-        if updated:
-            failed.append(run.pk)
+        if not process_alive(run.worker_pid):
+            fail(
+                run,
+                "The lab worker stopped before this run started; please run it again.",
+                worker_pid=run.worker_pid,
+            )
     for run in _lost_queued_runs(now):
-        updated = LabRun.objects.filter(pk=run.pk, status=LabRun.Status.QUEUED).update(
-            status=LabRun.Status.FAILED,
-            error="This run lost its place in the queue and never started; please run it again.",
-            finished_at=now,
-        )
-        if updated:
-            failed.append(run.pk)
+        fail(run, "This run lost its place in the queue and never started; please run it again.")
     return failed
 
 
