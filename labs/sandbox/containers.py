@@ -346,7 +346,7 @@ def _start_bwrap(
 ) -> subprocess.Popen:
     """Start bwrap in the background with the same rlimits as ``run_container`` gives
     it; return once bwrap reports the sandboxed child, or raise if it never does."""
-    rlimits = proc._rlimit_pairs(limits.open_files, limits.file_size_mib << 20, None, None)
+    rlimits = proc.rlimit_pairs(limits.open_files, limits.file_size_mib << 20, None, None)
     status_read, status_write = os.pipe()
     # bwrap writes {"child-pid": N} here once the child exists, and closes it at exit.
     command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
@@ -359,7 +359,7 @@ def _start_bwrap(
                 stderr=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=proc._make_preexec(rlimits, group.procs_files),
+                preexec_fn=proc.make_preexec(rlimits, group.procs_files),
                 pass_fds=(status_write,),
             )
         finally:

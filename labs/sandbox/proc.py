@@ -63,7 +63,7 @@ class ProcResult:
         return self.returncode == 0 and not self.timed_out
 
 
-def _rlimit_pairs(
+def rlimit_pairs(
     open_files: int | None, file_size_bytes: int | None, pids: int | None, address_space: int | None
 ) -> list[tuple[int, int]]:
     pairs: list[tuple[int, int]] = []
@@ -80,18 +80,27 @@ def _rlimit_pairs(
     return pairs
 
 
-def _make_preexec(rlimits: list[tuple[int, int]], procs_files: list[str]) -> Callable[[], None]:
+def make_preexec(
+    rlimits: list[tuple[int, int]], procs_files: list[str], *, oom_score_adj: int | None = None
+) -> Callable[[], None]:
+    """The hook a sandboxed child runs between fork and exec: join the cgroup (so its
+    memory is charged there from its first allocation), set the rlimits, forbid core
+    dumps and, with ``oom_score_adj``, tell the OOM killer whom to pick first."""
     # Runs in the forked child before exec: only plain syscalls, no allocation-heavy work.
     encoded_files = [os.fsencode(path) for path in procs_files]
+    oom_value = None if oom_score_adj is None else str(oom_score_adj).encode()
 
     def preexec() -> None:
         # No core dumps: a crashing sandbox must not write its memory to the host.
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         my_pid = str(os.getpid()).encode()
-        for path in encoded_files:
+        writes = [(path, my_pid) for path in encoded_files]
+        if oom_value is not None:
+            writes.append((b"/proc/self/oom_score_adj", oom_value))
+        for path, value in writes:
             fd = os.open(path, os.O_WRONLY)
             try:
-                os.write(fd, my_pid)
+                os.write(fd, value)
             finally:
                 os.close(fd)
         for kind, value in rlimits:
@@ -167,12 +176,12 @@ def run(
     """
     full_env = dict(os.environ) if inherit_env else {}
     full_env.update(sandbox_env(run_id, env))
-    rlimits = _rlimit_pairs(open_files, file_size_bytes, pids, address_space_bytes)
+    rlimits = rlimit_pairs(open_files, file_size_bytes, pids, address_space_bytes)
     procs_files = list(cgroup.procs_files) if cgroup else []
     # Without a preexec hook CPython can spawn with vfork, milliseconds cheaper than a
     # fork, so the hook is used only when there is something to set. (It also forbids
     # core dumps; for a container the OCI runtime sets that from the bundle.)
-    preexec = _make_preexec(rlimits, procs_files) if rlimits or procs_files else None
+    preexec = make_preexec(rlimits, procs_files) if rlimits or procs_files else None
     sink = _OutputSink(output_bytes)
     started_at = time.monotonic()
     child = subprocess.Popen(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import socket
 import stat
@@ -25,7 +24,7 @@ from pathlib import Path
 from . import cgroups
 from .naming import run_id_of
 from .paths import scratch_root
-from .proc import kill_group, sandbox_env
+from .proc import kill_group, make_preexec, rlimit_pairs, sandbox_env
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 TRANSCRIPT_BYTES = 4096
@@ -150,7 +149,14 @@ class QemuProcess:
                 env=sandbox_env(self.run_id),
                 cwd=self.scratch,
                 start_new_session=True,
-                preexec_fn=_confine(self.cgroup.procs_files, limits),
+                # A crashing QEMU must not dump the guest's memory to the host, and if
+                # the host runs out of memory the kernel kills a guest before the
+                # database or the web server.
+                preexec_fn=make_preexec(
+                    rlimit_pairs(limits.open_files, limits.file_size_bytes, None, None),
+                    self.cgroup.procs_files,
+                    oom_score_adj=1000,
+                ),
                 close_fds=True,
             )
         finally:
@@ -315,29 +321,3 @@ class QemuProcess:
             self.cgroup.remove()
             self.cgroup = None
         remove_tree(self.scratch)
-
-
-def _confine(procs_files: list[str], limits: QemuLimits):
-    writes = [(os.fsencode(path), None) for path in procs_files]
-    rlimits = [
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-    ]
-    writes.append((b"/proc/self/oom_score_adj", b"1000"))
-
-    def preexec() -> None:
-        # In the forked child before exec: QEMU's memory is charged to the cgroup from
-        # its first allocation, and if the host runs out of memory anyway, the kernel
-        # kills a guest before the database or the web server. A crashing QEMU must
-        # not write the guest's memory to the host as a core file.
-        for kind, value in rlimits:
-            resource.setrlimit(kind, (value, value))
-        for path, value in writes:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, value or str(os.getpid()).encode())
-            finally:
-                os.close(fd)
-
-    return preexec
