@@ -31,13 +31,6 @@ def quiz_fields() -> tuple[dict, dict]:
     return quizzes, questions
 
 
-@pytest.fixture
-def content_copy(tmp_path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(SHIPPED, root)
-    return root
-
-
 def test_shipped_course_has_the_first_two_lessons():
     content = read_course(SHIPPED)
     slugs = {lesson.slug for lesson in content.lessons}

@@ -1,6 +1,5 @@
 """quiz.yaml: the shipped quizzes, validation with file:line reasons, import and export."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,6 @@ questions:
     answers: ["kvm"]
     match: regex
 """
-
-
-@pytest.fixture
-def content_copy(tmp_path) -> Path:
-    root = tmp_path / "content"
-    shutil.copytree(SHIPPED, root)
-    return root
 
 
 def test_every_shipped_lesson_has_a_valid_quiz():
