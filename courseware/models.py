@@ -11,7 +11,7 @@ from .rendering import content_hash, render_markdown
 
 # Part of a lesson's cache key: bump it when render_markdown's output changes, and
 # every lesson re-renders the next time it is saved or shown.
-RENDERING_VERSION = 2
+RENDERING_VERSION = 3
 
 SLUG_HELP = "Lowercase letters, digits and hyphens; stable, it is part of the URL."
 

@@ -9,6 +9,7 @@ link never reaches the browser.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from html import unescape
 
@@ -40,7 +41,7 @@ EXTENSION_CONFIGS = {
 _COMMON_ATTRIBUTES = {"class", "id", "title", "lang"}
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
-    "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "input", "ins", "kbd",
+    "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "input", "ins", "kbd",
     "label", "li", "mark", "ol", "p", "pre", "s", "samp", "small", "span", "strong", "sub",
     "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
 }  # fmt: skip
@@ -54,6 +55,7 @@ ALLOWED_ATTRIBUTES = {
     # task lists render disabled checkboxes; tabs are radio inputs plus labels (no JS)
     "input": {"type", "checked", "disabled", "name"},
     "label": {"for"},
+    "img": {"src", "alt", "width", "height"},
 }
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 # Tables align columns with style="text-align: …"; nothing else may be styled.
@@ -70,16 +72,36 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Images are our own figures from static/img/ only: a lesson cannot make the reader's
+# browser fetch anything from another host (the CSP would block it anyway), and an SVG
+# shown through <img> runs no script. An <img> whose source is anything else is removed.
+IMAGE_SRC_RE = re.compile(r"^/static/img/[a-z0-9][a-z0-9/_-]*\.(?:svg|png)$")
+_IMG_TAG_RE = re.compile(r"<img\b[^>]*>")
+
+
+def _image_src_filter(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src" and not IMAGE_SRC_RE.match(value):
+        return None
+    return value
+
+
+def _drop_images_without_source(html: str) -> str:
+    # nh3's output is well-formed and escapes ">" inside attribute values.
+    return _IMG_TAG_RE.sub(lambda m: m[0] if ' src="' in m[0] else "", html)
+
+
 def sanitize(html: str) -> str:
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_image_src_filter,
         url_schemes=ALLOWED_URL_SCHEMES,
         filter_style_properties=ALLOWED_STYLE_PROPERTIES,
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+    return _drop_images_without_source(cleaned)
 
 
 def _flatten_toc(tokens: list[dict]) -> list[dict]:

@@ -59,3 +59,18 @@ def test_links_keep_safe_schemes_and_gain_rel():
     assert 'href="https://example.org/doc"' in html
     assert 'href="mailto:a@b.c"' in html
     assert 'rel="noopener noreferrer"' in html
+
+
+def test_images_only_from_our_static_figures():
+    html = render_markdown(
+        "![A diagram of layers](/static/img/lessons/layers.svg)\n\n"
+        '<img src="/static/img/lessons/a.svg" onerror="alert(1)" alt="a">\n\n'
+        "![remote](https://example.org/tracker.svg)\n\n"
+        "![escape](/static/img/../secret.svg)\n\n"
+        "![data](data:image/svg+xml;base64,PHN2Zz4=)\n"
+    ).html
+    assert '<img alt="A diagram of layers" src="/static/img/lessons/layers.svg">' in html
+    assert '<img src="/static/img/lessons/a.svg" alt="a">' in html
+    assert html.count("<img") == 2
+    assert "example.org" not in html and "secret" not in html and "data:" not in html
+    assert "onerror" not in html
