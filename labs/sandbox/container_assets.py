@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import seccomp, userns
 from .capability import Capability
 from .limits import Limits
 from .paths import assets_dir
@@ -187,12 +188,18 @@ def oci_config(
     env: dict[str, str],
     ro_binds: dict[str, str] | None = None,
     capabilities: list[str] | None = None,
+    user_namespace: bool = True,
 ) -> dict:
-    """An OCI runtime config: every namespace fresh, read-only root, limits on all.
+    """An OCI runtime config: every namespace fresh, read-only root, limits on all,
+    the seccomp filter, and (``user_namespace``) container root mapped to an
+    unprivileged host uid.
 
     ``tmp_dir`` is a size-limited tmpfs the driver mounted on the host; it is bound at
     /tmp so the host can see (and safely clean) what the container wrote.
     """
+    namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+    if user_namespace:
+        namespaces.append("user")
     caps = list(capabilities or [])
     mib = 1024 * 1024
     mounts = [
@@ -248,7 +255,7 @@ def oci_config(
                 "options": ["rbind", "ro", "nosuid", "nodev"],
             }
         )
-    return {
+    config = {
         "ociVersion": "1.0.2-dev",
         "process": {
             "terminal": False,
@@ -277,9 +284,7 @@ def oci_config(
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [
-                {"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount", "cgroup")
-            ],
+            "namespaces": [{"type": kind} for kind in namespaces],
             "cgroupsPath": cgroups_path,
             "resources": {
                 "devices": [{"allow": False, "access": "rwm"}],
@@ -289,8 +294,12 @@ def oci_config(
             },
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
+            "seccomp": seccomp.oci_profile(),
         },
     }
+    if user_namespace:
+        config["linux"].update(userns.oci_mappings())
+    return config
 
 
 def write_bundle(bundle_dir: Path, config: dict) -> Path:

@@ -13,9 +13,10 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import cgroups, container_assets, proc
+from . import cgroups, container_assets, proc, seccomp, userns
 from .limits import Limits
 from .naming import name_for, run_prefix
 from .paths import scratch_root
@@ -35,7 +36,10 @@ def make_scratch(run_id: int, name: str, tmpfs_mib: int) -> Path:
     scratch = root / name_for(run_id, name)
     if os.path.lexists(scratch):
         remove_scratch_dir(scratch)  # a leftover of a crashed attempt with the same name
-    scratch.mkdir(mode=0o700)
+    # Searchable but not listable by others: an unprivileged bubblewrap (and runc's
+    # init inside its user namespace) must reach tmp/ below it to bind it.
+    scratch.mkdir(mode=0o711)
+    os.chmod(scratch, 0o711)  # noqa: S103 - search only, whatever the umask
     tmp = scratch / "tmp"
     tmp.mkdir(mode=0o1777)
     options = f"size={tmpfs_mib}m,mode=1777".encode()
@@ -74,8 +78,18 @@ def oci_argv(runtime: str, scratch: Path, cid: str, *, detach: bool = False) -> 
 
 
 def bwrap_argv(
-    argv: list[str], scratch: Path, hostname: str, env: dict[str, str], ro_binds: dict[str, str]
+    argv: list[str],
+    scratch: Path,
+    hostname: str,
+    env: dict[str, str],
+    ro_binds: dict[str, str],
+    *,
+    seccomp_fd: int | None = None,
+    unprivileged: bool = False,
 ) -> list[str]:
+    """bubblewrap's command line. ``unprivileged``: bwrap runs as the sandbox uid and
+    makes a user namespace where that uid is root; ``seccomp_fd``: an open file with
+    the compiled filter (see seccomp.py)."""
     command = [
         "bwrap",
         "--unshare-all",
@@ -83,12 +97,22 @@ def bwrap_argv(
         "--die-with-parent",
         "--new-session",
     ]
+    if unprivileged:
+        command += ["--unshare-user", "--uid", "0", "--gid", "0"]
     command += [
         "--ro-bind",
         str(container_assets.rootfs_dir()),
         "/",
         "--proc",
         "/proc",
+    ]
+    # The same /proc entries the OCI bundle makes read-only, laid over the container's
+    # own /proc from the host's (their contents are global or per-namespace anyway).
+    # bubblewrap covers some of them itself but skips /proc/sys, because the kernel
+    # reports that directory as unwritable while the files in it are not.
+    for path in container_assets.READONLY_PATHS:
+        command += ["--ro-bind-try", path, path]
+    command += [
         "--dev",
         "/dev",
         # Shared memory is a tmpfs of its own, as small as the OCI bundle's.
@@ -107,11 +131,44 @@ def bwrap_argv(
         "ALL",
         "--clearenv",
     ]
+    if seccomp_fd is not None:
+        command += ["--seccomp", str(seccomp_fd)]
     for host_path, container_path in ro_binds.items():
         command += ["--ro-bind", host_path, container_path]
     for key, value in env.items():
         command += ["--setenv", key, value]
     return [*command, "--chdir", "/", "--", *argv]
+
+
+def seccomp_memfd() -> int:
+    """An inheritable file holding the BPF filter, positioned at its start."""
+    fd = os.memfd_create("virtlab-seccomp", 0)
+    os.write(fd, seccomp.bpf_program())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+@dataclass
+class PreparedContainer:
+    """Everything made for one container before it starts, and how to start it."""
+
+    cid: str
+    scratch: Path
+    group: cgroups.Cgroup
+    command: list[str]
+    # bubblewrap only: the filter's file (passed to the child) and whether bwrap
+    # drops to the sandbox uid before it starts.
+    seccomp_fd: int | None = None
+    unprivileged: bool = False
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return () if self.seccomp_fd is None else (self.seccomp_fd,)
+
+    def close_fds(self) -> None:
+        if self.seccomp_fd is not None:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = None
 
 
 def prepare(
@@ -122,7 +179,7 @@ def prepare(
     name: str,
     hostname: str | None,
     ro_binds: dict[str, str] | None,
-) -> tuple[str, Path, cgroups.Cgroup, list[str]]:
+) -> PreparedContainer:
     """Scratch dir, limited cgroup and the host command line for one container."""
     if not container_assets.is_up_to_date():
         container_assets.build()
@@ -135,8 +192,18 @@ def prepare(
         scratch = make_scratch(run_id, name, limits.tmpfs_mib)
         env = container_env(run_id)
         if runtime == "bwrap":
-            command = bwrap_argv(argv, scratch, hostname or cid, env, ro_binds or {})
-            return cid, scratch, group, command
+            unprivileged = userns.unprivileged_bwrap_works()[0]
+            fd = seccomp_memfd()
+            command = bwrap_argv(
+                argv,
+                scratch,
+                hostname or cid,
+                env,
+                ro_binds or {},
+                seccomp_fd=fd,
+                unprivileged=unprivileged,
+            )
+            return PreparedContainer(cid, scratch, group, command, fd, unprivileged)
         config = container_assets.oci_config(
             argv=argv,
             limits=limits,
@@ -146,11 +213,12 @@ def prepare(
             cgroups_path=f"/{cgroups.PARENT}/{cid}/{OCI_LEAF}",
             env=env,
             ro_binds=ro_binds,
+            user_namespace=userns.available(),
         )
         # The limits live on our group; the runtime's leaf only joins it.
         config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}
         container_assets.write_bundle(scratch, config)
-        return cid, scratch, group, oci_argv(runtime, scratch, cid)
+        return PreparedContainer(cid, scratch, group, oci_argv(runtime, scratch, cid))
     except BaseException:
         # Nothing has started yet, but the mounted tmpfs and the group must not stay.
         try:

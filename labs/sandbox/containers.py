@@ -134,13 +134,12 @@ def run_container(
     """
     requested_at = time.monotonic()
     chosen = choose_runtime() if runtime == "auto" else runtime
-    cid, scratch, group, command = setup.prepare(
-        run_id, list(argv), limits, chosen, name, hostname, ro_binds
-    )
+    prepared = setup.prepare(run_id, list(argv), limits, chosen, name, hostname, ro_binds)
+    cid, scratch, group = prepared.cid, prepared.scratch, prepared.group
     outcome: proc.ProcResult | None = None
     try:
         outcome = proc.run(
-            command,
+            prepared.command,
             run_id=run_id,
             wall_seconds=limits.wall_seconds,
             output_bytes=limits.output_bytes,
@@ -152,6 +151,8 @@ def run_container(
             on_kill=group.kill_all,
             open_files=limits.open_files if chosen == "bwrap" else None,
             file_size_bytes=(limits.file_size_mib << 20) if chosen == "bwrap" else None,
+            pass_fds=prepared.pass_fds,
+            run_as_sandbox_uid=prepared.unprivileged,
         )
         leaf = group.child(setup.OCI_LEAF)
         measured = {
@@ -163,6 +164,7 @@ def run_container(
             "tmpfs_full": setup.tmpfs_full(scratch),
         }
     finally:
+        prepared.close_fds()
         exited = outcome is not None and outcome.returncode is not None and outcome.returncode >= 0
         exited = exited and not (outcome.timed_out or outcome.killed_for_output)
         setup.cleanup(chosen, cid, scratch, group, runtime_exited=exited)
@@ -259,6 +261,9 @@ class ContainerHandle:
         self.scratch, self.group = scratch, group
         self.start_seconds: float | None = None
         self.process: subprocess.Popen | None = None  # bwrap only: the sandbox's parent
+        # bwrap only: the read end of its status pipe, held open while it runs, since
+        # bwrap writes to it again later and would die of SIGPIPE were it closed.
+        self.status_fd: int | None = None
         self._lock = threading.Lock()
         self._stopped = False
         self._timer = threading.Timer(limits.wall_seconds, self.stop)
@@ -287,6 +292,9 @@ class ContainerHandle:
                 self.process.wait()
                 # Reaped: its pid may now be anyone's, so a retried stop must not use it.
                 self.process = None
+            if self.status_fd is not None:
+                os.close(self.status_fd)
+                self.status_fd = None
             setup.cleanup(self.runtime, self.cid, self.scratch, self.group)
             self._stopped = True
 
@@ -309,15 +317,16 @@ def start_container(
     """Start a container in the background; returns once it is running."""
     requested_at = time.monotonic()
     chosen = choose_runtime() if runtime == "auto" else runtime
-    cid, scratch, group, command = setup.prepare(
-        run_id, list(argv), limits, chosen, name, hostname, None
+    prepared = setup.prepare(run_id, list(argv), limits, chosen, name, hostname, None)
+    handle = ContainerHandle(
+        run_id, name, chosen, prepared.cid, prepared.scratch, prepared.group, limits
     )
-    handle = ContainerHandle(run_id, name, chosen, cid, scratch, group, limits)
     try:
         env = proc.sandbox_env(run_id)
         if chosen == "bwrap":
-            handle.process = _start_bwrap(command, env, group, limits)
+            handle.process, handle.status_fd = _start_bwrap(prepared, env, limits)
         else:
+            cid, scratch = prepared.cid, prepared.scratch
             command = setup.oci_argv(chosen, scratch, cid, detach=True)
             # A detached container inherits the runtime's stdio: pipes here would stay
             # open for the container's whole life, so nothing is captured.
@@ -336,19 +345,24 @@ def start_container(
     except BaseException:
         handle.stop()
         raise
+    finally:
+        prepared.close_fds()
     handle.start_seconds = time.monotonic() - requested_at
     handle._timer.start()
     return handle
 
 
 def _start_bwrap(
-    command: list[str], env: dict[str, str], group: cgroups.Cgroup, limits: Limits
-) -> subprocess.Popen:
-    """Start bwrap in the background with the same rlimits as ``run_container`` gives
-    it; return once bwrap reports the sandboxed child, or raise if it never does."""
+    prepared: setup.PreparedContainer, env: dict[str, str], limits: Limits
+) -> tuple[subprocess.Popen, int]:
+    """Start bwrap in the background with the same rlimits and uid as ``run_container``
+    gives it; return once bwrap reports the sandboxed child, or raise if it never does.
+    Returns the process and the read end of its status pipe, for the caller to close
+    once bwrap is gone."""
     rlimits = proc.rlimit_pairs(limits.open_files, limits.file_size_mib << 20, None, None)
     status_read, status_write = os.pipe()
     # bwrap writes {"child-pid": N} here once the child exists, and closes it at exit.
+    command = prepared.command
     command = [command[0], "--json-status-fd", str(status_write), *command[1:]]
     try:
         try:
@@ -359,8 +373,12 @@ def _start_bwrap(
                 stderr=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=proc.make_preexec(rlimits, group.procs_files),
-                pass_fds=(status_write,),
+                preexec_fn=proc.make_preexec(
+                    rlimits,
+                    prepared.group.procs_files,
+                    run_as_sandbox_uid=prepared.unprivileged,
+                ),
+                pass_fds=(status_write, *prepared.pass_fds),
             )
         finally:
             os.close(status_write)
@@ -371,13 +389,15 @@ def _start_bwrap(
         waiter.register(status_read, select.POLLIN)
         ready = waiter.poll(limits.wall_seconds * 1000)
         first = os.read(status_read, 4096) if ready else b""
-    finally:
+    except BaseException:
         os.close(status_read)
+        raise
     if b"child-pid" not in first:
+        os.close(status_read)
         proc.kill_group(process.pid)
         returncode = process.wait()
         raise RuntimeError(f"bwrap did not start the container (exit status {returncode})")
-    return process
+    return process, status_read
 
 
 # --- doctor -------------------------------------------------------------------------

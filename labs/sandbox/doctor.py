@@ -18,6 +18,7 @@ from .capability import Capability
 PROBED_MODULES = (
     "containers",
     "container_assets",
+    "userns",
     "cgroups",
     "accel",
     "guest_assets",
@@ -28,6 +29,7 @@ PROBED_MODULES = (
 MODULE_PACKAGES = {
     "containers": "runc bubblewrap",
     "container_assets": "busybox-static",
+    "userns": "bubblewrap",
     "cgroups": "",
     "accel": "qemu-system-x86 qemu-utils",
     "guest_assets": "qemu-system-x86 qemu-utils busybox-static",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .naming import run_prefix
+from .userns import drop_to_sandbox_uid
 
 RUN_ENV = "VIRTLAB_RUN"
 READ_CHUNK = 64 * 1024
@@ -81,11 +82,17 @@ def rlimit_pairs(
 
 
 def make_preexec(
-    rlimits: list[tuple[int, int]], procs_files: list[str], *, oom_score_adj: int | None = None
+    rlimits: list[tuple[int, int]],
+    procs_files: list[str],
+    *,
+    oom_score_adj: int | None = None,
+    run_as_sandbox_uid: bool = False,
 ) -> Callable[[], None]:
     """The hook a sandboxed child runs between fork and exec: join the cgroup (so its
     memory is charged there from its first allocation), set the rlimits, forbid core
-    dumps and, with ``oom_score_adj``, tell the OOM killer whom to pick first."""
+    dumps, with ``oom_score_adj`` tell the OOM killer whom to pick first, and with
+    ``run_as_sandbox_uid`` give up root for the unprivileged sandbox uid (last, since
+    the steps before it need root)."""
     # Runs in the forked child before exec: only plain syscalls, no allocation-heavy work.
     encoded_files = [os.fsencode(path) for path in procs_files]
     oom_value = None if oom_score_adj is None else str(oom_score_adj).encode()
@@ -105,6 +112,8 @@ def make_preexec(
                 os.close(fd)
         for kind, value in rlimits:
             resource.setrlimit(kind, (value, value))
+        if run_as_sandbox_uid:
+            drop_to_sandbox_uid()
 
     return preexec
 
@@ -165,6 +174,8 @@ def run(
     cgroup: Killable | None = None,
     on_kill: Callable[[], None] | None = None,
     on_stdout: Callable[[bytes], None] | None = None,
+    pass_fds: Sequence[int] = (),
+    run_as_sandbox_uid: bool = False,
 ) -> ProcResult:
     """Run ``argv`` to completion under the limits and return what happened.
 
@@ -173,6 +184,8 @@ def run(
     limit. ``cgroup``: the child joins it before exec and it is killed with the group.
     ``on_kill``: extra clean-up when we kill (e.g. a container runtime's own kill).
     ``on_stdout``: called with each stdout chunk as it arrives (streaming hook).
+    ``pass_fds``: descriptors the child inherits. ``run_as_sandbox_uid``: the child
+    drops root for the unprivileged sandbox uid before exec (see userns.py).
     """
     full_env = dict(os.environ) if inherit_env else {}
     full_env.update(sandbox_env(run_id, env))
@@ -181,7 +194,12 @@ def run(
     # Without a preexec hook CPython can spawn with vfork, milliseconds cheaper than a
     # fork, so the hook is used only when there is something to set. (It also forbids
     # core dumps; for a container the OCI runtime sets that from the bundle.)
-    preexec = make_preexec(rlimits, procs_files) if rlimits or procs_files else None
+    needs_hook = rlimits or procs_files or run_as_sandbox_uid
+    preexec = (
+        make_preexec(rlimits, procs_files, run_as_sandbox_uid=run_as_sandbox_uid)
+        if needs_hook
+        else None
+    )
     sink = _OutputSink(output_bytes)
     started_at = time.monotonic()
     child = subprocess.Popen(
@@ -194,8 +212,9 @@ def run(
         start_new_session=True,
         preexec_fn=preexec,
         close_fds=True,
+        pass_fds=tuple(pass_fds),
     )
-    state = {"timed_out": False, "killed_for_output": False, "first": None}
+    state = _PumpState()
 
     def kill_everything() -> None:
         kill_group(child.pid)
@@ -225,15 +244,15 @@ def run(
         if cgroup is not None:
             cgroup.kill_all()
     ended_at = time.monotonic()
-    first = state["first"]
+    first = state.first_output_at
     return ProcResult(
         argv=list(argv),
         returncode=child.returncode,
         stdout=sink.joined("stdout"),
         stderr=sink.joined("stderr"),
         truncated=sink.truncated,
-        timed_out=bool(state["timed_out"]),
-        killed_for_output=bool(state["killed_for_output"]),
+        timed_out=state.timed_out,
+        killed_for_output=state.killed_for_output,
         wall_seconds=ended_at - started_at,
         first_output_seconds=None if first is None else first - started_at,
         started_at=started_at,
@@ -243,11 +262,20 @@ def run(
     )
 
 
+@dataclass
+class _PumpState:
+    """What the pump learns while the child runs."""
+
+    timed_out: bool = False
+    killed_for_output: bool = False
+    first_output_at: float | None = None  # time.monotonic() of the first stdout byte
+
+
 def _pump(
     child: subprocess.Popen,
     stdin: bytes | None,
     sink: _OutputSink,
-    state: dict,
+    state: _PumpState,
     started_at: float,
     wall_seconds: float,
     kill_after: int | None,
@@ -278,7 +306,7 @@ def _pump(
             limit = deadline if drain_deadline is None else min(deadline, drain_deadline)
             if now >= limit:
                 if now >= deadline and child.poll() is None:
-                    state["timed_out"] = True
+                    state.timed_out = True
                     kill_everything()
                     drain_deadline = now + DRAIN_SECONDS
                     deadline = drain_deadline + DRAIN_SECONDS
@@ -298,17 +326,17 @@ def _pump(
                     open_readers -= 1
                     continue
                 stream = names[fd]
-                if stream == "stdout" and state["first"] is None:
-                    state["first"] = time.monotonic()
+                if stream == "stdout" and state.first_output_at is None:
+                    state.first_output_at = time.monotonic()
                 sink.add(stream, data)
                 if stream == "stdout" and on_stdout is not None:
                     on_stdout(data)
                 if (
                     kill_after is not None
                     and sink.seen > kill_after
-                    and not state["killed_for_output"]
+                    and not state.killed_for_output
                 ):
-                    state["killed_for_output"] = True
+                    state.killed_for_output = True
                     kill_everything()
     finally:
         selector.close()

@@ -32,3 +32,13 @@ def test_run_lab_rejects_bad_input(db):
         call_command("run_lab", "boot-race", "--param", "repeats")
     with pytest.raises(CommandError, match="repeats: Must be between 1 and 20"):
         call_command("run_lab", "boot-race", "--param", "repeats=0")
+
+
+def test_refused_parameters_start_nothing(db, monkeypatch):
+    def probe_started():
+        raise AssertionError("the host was probed before the parameters were checked")
+
+    monkeypatch.setattr("labs.capabilities.refresh", probe_started)
+    for bad in ("repeats=0", "repeats=abc", "nonsense=1"):
+        with pytest.raises(CommandError):
+            call_command("run_lab", "boot-race", "--param", bad)

@@ -3,15 +3,17 @@ stopped it reported, and nothing named after the run may remain afterwards."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from labs.sandbox import containers
+from labs.sandbox import containers, userns
 from labs.sandbox.limits import Limits
 
 pytestmark = pytest.mark.sandbox
@@ -310,4 +312,119 @@ def test_twenty_containers_at_once(run_id, runtime, no_leftovers):
             result.exit_code == 0 and result.stdout == b"up\ndone\n"
         ) or result.stopped_by is not None
     assert sum(result.exit_code == 0 for result in results) >= 10
+    no_leftovers(run_id)
+
+
+# Opening for writing is the whole test: nothing is ever written, so a sandbox that
+# failed it would still leave the host's settings as they were.
+HOST_KNOBS = (
+    "/proc/sys/kernel/core_pattern",
+    "/proc/sys/kernel/modprobe",
+    "/proc/sys/vm/overcommit_ratio",
+    "/proc/sys/vm/drop_caches",
+    "/proc/sys/fs/file-max",
+    "/proc/sysrq-trigger",
+    "/sys/kernel/uevent_helper",
+    "/sys/kernel/mm/transparent_hugepage/enabled",
+)
+
+
+def test_host_kernel_settings_cannot_be_opened_for_writing(run_id, runtime, no_leftovers):
+    core_pattern_before = Path("/proc/sys/kernel/core_pattern").read_text()
+    script = "".join(f"(exec 3>>{knob}) 2>/dev/null && echo OPENED:{knob}; " for knob in HOST_KNOBS)
+    script += "cat /proc/sys/kernel/core_pattern >/dev/null && echo readable; echo end"
+    result = containers.run_container(run_id, sh(script), Limits(wall_seconds=20), runtime=runtime)
+    output = result.stdout.decode()
+    assert output.split()[-2:] == ["readable", "end"], result.stderr
+    assert "OPENED" not in output
+    assert Path("/proc/sys/kernel/core_pattern").read_text() == core_pattern_before
+    no_leftovers(run_id)
+
+
+def test_container_root_is_an_unprivileged_host_uid(run_id, runtime, no_leftovers):
+    if runtime == "bwrap" and not userns.unprivileged_bwrap_works()[0]:
+        pytest.skip(userns.unprivileged_bwrap_works()[1])
+    script = "id -u; cat /proc/self/uid_map; echo hello > /tmp/owned; echo written; sleep 30"
+    handle = containers.start_container(
+        run_id, sh(script), Limits(wall_seconds=20), runtime=runtime
+    )
+    try:
+        written = handle.scratch / "tmp" / "owned"
+        for _ in range(500):
+            if written.exists() and written.stat().st_size:
+                break
+            time.sleep(0.01)
+        owner = written.stat()
+    finally:
+        handle.stop()
+    assert owner.st_uid == userns.SANDBOX_UID != 0
+    assert owner.st_gid == userns.SANDBOX_UID
+    no_leftovers(run_id)
+
+
+def test_uid_map_inside_names_the_sandbox_uid(run_id, runtime, no_leftovers):
+    if runtime == "bwrap" and not userns.unprivileged_bwrap_works()[0]:
+        pytest.skip(userns.unprivileged_bwrap_works()[1])
+    result = containers.run_container(
+        run_id, sh("id -u; cat /proc/self/uid_map"), Limits(wall_seconds=10), runtime=runtime
+    )
+    inside_uid, _, host_uid, _count = result.stdout.split()
+    assert inside_uid == b"0"  # root to the programs inside…
+    assert int(host_uid) == userns.SANDBOX_UID  # …an unprivileged uid to the host
+    no_leftovers(run_id)
+
+
+# Each call is made with arguments that would succeed (or fail differently) without
+# the filter, so EPERM can only come from seccomp.
+SYSCALL_PROBE = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+calls = {
+    "keyctl": (250, 0, 0, 0, 0, 0),             # KEYCTL_GET_KEYRING_ID
+    "add_key": (248, b"user", b"k", b"v", 1, -2),  # into the session keyring
+    "bpf": (321, 0, 0, 0),
+    "perf_event_open": (298, 0, 0, -1, -1, 0),
+    "userfaultfd": (323, 0),
+    "unshare-user": (272, 0x10000000),
+    "mount": (165, b"none", b"/tmp", b"tmpfs", 0, 0),
+    "clone-newuser": (56, 0x10000000 | 17, 0, 0, 0, 0),
+    "setns": (308, 0, 0),
+    "io_uring_setup": (425, 1, 0),
+}
+for name, args in calls.items():
+    ctypes.set_errno(0)
+    value = libc.syscall(*args)
+    if value == 0 and name == "clone-newuser":
+        os._exit(0)  # the child of a clone that should never have happened
+    print(name, value, ctypes.get_errno())
+with open("/proc/self/status") as status:
+    print("mode", next(line.split()[1] for line in status if line.startswith("Seccomp:")))
+"""
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/python3"), reason="needs the host's python3 to bind in"
+)
+def test_seccomp_refuses_what_container_defaults_refuse(run_id, runtime, no_leftovers):
+    result = containers.run_container(
+        run_id,
+        ["/usr/bin/python3", "-c", SYSCALL_PROBE],
+        Limits(wall_seconds=20),
+        runtime=runtime,
+        ro_binds={"/usr": "/usr"},
+    )
+    lines = dict(line.split(" ", 1) for line in result.stdout.decode().splitlines())
+    assert lines.pop("mode") == "2", result.stderr  # 2 = a seccomp filter is active
+    refused = {name: outcome.split() for name, outcome in lines.items()}
+    assert len(refused) == 10, result.stderr
+    for name, (value, error) in refused.items():
+        assert (value, int(error)) == ("-1", errno.EPERM), f"{name}: {value} {error}"
+    no_leftovers(run_id)
+
+
+def test_shell_tools_cannot_unshare_or_mount(run_id, runtime, no_leftovers):
+    script = "unshare -U true && echo UNSHARED; unshare -n true && echo UNSHARED; mount -t tmpfs none /tmp && echo MOUNTED; echo end"
+    result = containers.run_container(run_id, sh(script), Limits(wall_seconds=10), runtime=runtime)
+    assert result.stdout.split() == [b"end"], result.stderr
+    assert b"Operation not permitted" in result.stderr or b"permission denied" in result.stderr
     no_leftovers(run_id)

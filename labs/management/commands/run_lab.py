@@ -30,6 +30,11 @@ class Command(BaseCommand):
             if not sep:
                 raise CommandError(f"--param {item!r} must look like name=value")
             raw[name.strip()] = value.strip()
+        # Validate before probing: refreshing the capabilities starts probe containers,
+        # a namespace and nft, and a refused call must start nothing.
+        _, errors = lab.validate(raw)
+        if errors:
+            raise CommandError("; ".join(f"{name}: {message}" for name, message in errors.items()))
         capabilities.refresh()
         try:
             run = run_create(user=None, lab=lab, params=raw, enqueue=False)
