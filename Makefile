@@ -15,6 +15,7 @@ setup: $(STAMP)
 	scripts/host-packages run
 	$(PY) manage.py build_guest_assets
 	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py import_course
 	$(PY) manage.py create_demo_users

@@ -7,6 +7,7 @@ http://127.0.0.1:8000 from a fresh clone.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "courseware",
     "labs",
 ]
@@ -70,6 +72,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "courseware.login_guard.LoginThrottleMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into our refusal page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out account is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "virtlab.urls"
@@ -117,6 +128,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (courseware/login_guard.py, courseware/throttle.py): an account is
+# locked after this many wrong passwords in a row, whatever the address, for the
+# cool-off time; a correct password before then resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("VIRTLAB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("VIRTLAB_LOGIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "courseware.login_guard.locked_out"
+AXES_CLIENT_IP_CALLABLE = "courseware.throttle.client_address"
+AXES_VERBOSE = False
+# axes warns that it does not count per address; we do (LOGIN_FAILURES_PER_ADDRESS),
+# with a bigger budget than per account, since a class may share one NAT address.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Proxies in front of the web server that append to X-Forwarded-For (0: none, the
+# client is REMOTE_ADDR). Throttles count per client address.
+VIRTLAB_PROXY_COUNT = int(os.environ.get("VIRTLAB_PROXY_COUNT", "0"))
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Shared by every web worker: the throttles' counters (`manage.py createcachetable`).
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "virtlab_throttle",
+    },
+}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "courseware:home"
 LOGOUT_REDIRECT_URL = "courseware:home"
@@ -163,7 +199,7 @@ if env_flag("VIRTLAB_HTTPS"):
     SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     if not SECURE_HSTS_PRELOAD:
-        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+        SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 TASKS = {
     "default": {
@@ -177,6 +213,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # axes logs every failed sign-in at INFO; lockouts (WARNING) are what matters.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- virtlab -------------------------------------------------------------------
