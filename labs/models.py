@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from labs.sandbox import ownership
+
 
 class LabRunQuerySet(models.QuerySet):
     def active(self) -> LabRunQuerySet:
@@ -20,6 +22,13 @@ class LabRunQuerySet(models.QuerySet):
 
     def succeeded(self) -> LabRunQuerySet:
         return self.filter(status=LabRun.Status.SUCCEEDED)
+
+
+def sandbox_id_base() -> int:
+    """``VIRTLAB_SANDBOX_ID_BASE`` when set, else this instance's own range."""
+    if settings.VIRTLAB_SANDBOX_ID_BASE is not None:
+        return settings.VIRTLAB_SANDBOX_ID_BASE
+    return ownership.instance().id_base
 
 
 class LabRun(models.Model):
@@ -77,12 +86,13 @@ class LabRun(models.Model):
     @property
     def sandbox_id(self) -> int:
         """The id its sandboxes are named after (``vl<sandbox id>-…``)."""
-        return self.pk + settings.VIRTLAB_SANDBOX_ID_BASE
+        return self.pk + sandbox_id_base()
 
     @classmethod
     def pk_of_sandbox(cls, sandbox_id: int) -> int | None:
-        """The run a sandbox id belongs to in this database, or None if it is not ours."""
-        offset = sandbox_id - settings.VIRTLAB_SANDBOX_ID_BASE
+        """The run a sandbox id would belong to in this database, or None when it is
+        outside our range. (Only the id's claim proves it is ours: ownership.py.)"""
+        offset = sandbox_id - sandbox_id_base()
         return offset if 0 < offset < settings.VIRTLAB_SANDBOX_ID_SPAN else None
 
     @property

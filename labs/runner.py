@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from labs.sandbox import accel, hostfacts, reaper
+from labs.sandbox import accel, hostfacts, ownership, reaper
 
 from .experiments import get_lab
 from .experiments.base import NEEDS_VMS, Progress, RunContext, Sample
@@ -141,6 +141,9 @@ def _execute_claimed(run: LabRun, lab) -> LabRun:
     samples: list[dict] = []
     events = None
     try:
+        # Claim the id before anything is named after it: if another virtlab on this
+        # host holds it, the run fails here, having touched nothing of theirs.
+        ownership.claim(run.sandbox_id)
         _save_running(run, host_facts=_host_facts(lab))
         should_stop = _StopCheck(run)
         events = lab.run(

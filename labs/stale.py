@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.tasks.base import TaskResultStatus
 from django.utils import timezone
 
-from labs.sandbox import reaper
+from labs.sandbox import naming, ownership, reaper
 
 from .models import LabRun
 from .runner import SLOT_WAIT_SECONDS
@@ -27,7 +27,7 @@ DEADLINE_GRACE = timedelta(seconds=60)
 # worker that took the task to finish waiting for a sandbox slot.
 ENQUEUE_GRACE = timedelta(minutes=5)
 SLOT_WAIT = timedelta(seconds=SLOT_WAIT_SECONDS) + ENQUEUE_GRACE
-ADHOC_FIRST_ID = 900_000_000  # naming.adhoc_run_id(): tests, benchmarks, probes
+ADHOC_FIRST_ID = naming.ADHOC_FIRST_ID  # naming.adhoc_run_id(): tests, benchmarks, probes
 RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
 
 
@@ -116,9 +116,10 @@ def _uuid(text: str) -> str | None:
 def reap_leftovers() -> reaper.ReapReport:
     """Remove everything named after a run of this database that is not running now.
 
-    Only sandbox ids in this database's range count (see VIRTLAB_SANDBOX_ID_BASE):
-    ad-hoc ids (tests, benchmarks, doctor probes) and other databases' runs belong to
-    other processes on this host and are left to their owners.
+    Only sandbox ids in this database's range count (see VIRTLAB_SANDBOX_ID_BASE), and
+    of those only the ones this instance claimed (the reaper checks): ad-hoc ids
+    (tests, benchmarks, doctor probes) and other servers' runs belong to other
+    processes on this host and are left to their owners.
     """
     running = {
         run.sandbox_id for run in LabRun.objects.filter(status=LabRun.Status.RUNNING).only("pk")
@@ -145,9 +146,20 @@ def reap_leftovers() -> reaper.ReapReport:
     return reaper.reap(only=set(found.values()))
 
 
+def drop_abandoned_claims() -> None:
+    """Drop the claims whose process died and whose sandboxes are all gone, whoever
+    made them: they protect nothing any more (ownership.py)."""
+    for sandbox_id in ownership.claimed_ids():
+        if ownership.abandoned(sandbox_id) and not any(
+            reaper.inventory(only={sandbox_id}).values()
+        ):
+            ownership.drop_claim(sandbox_id)
+
+
 def sweep() -> tuple[list[int], reaper.ReapReport]:
     failed = fail_stale_runs()
     report = reap_leftovers()
+    drop_abandoned_claims()
     if failed:
         log.warning("failed stale runs: %s", failed)
     return failed, report

@@ -16,6 +16,9 @@ PASSWORD = "a-long-test-passphrase-42"
 SANDBOX_ID_BASE = 100_000_000 + (os.getpid() % 8000) * 100_000
 os.environ["VIRTLAB_SANDBOX_ID_BASE"] = str(SANDBOX_ID_BASE)
 os.environ["VIRTLAB_SANDBOX_ID_SPAN"] = "100000"
+# The test session is a virtlab instance of its own (labs/sandbox/ownership.py): it
+# shares var/ with a developer's server, whose sandboxes it must never reap.
+os.environ["VIRTLAB_INSTANCE"] = f"test-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 @pytest.fixture(autouse=True, scope="session")

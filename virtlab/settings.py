@@ -223,12 +223,15 @@ VIRTLAB_MASTERY_THRESHOLD = float(os.environ.get("VIRTLAB_MASTERY_THRESHOLD", "0
 # Quotas: runs queued or running per student, and sandboxes at once on this host.
 VIRTLAB_MAX_ACTIVE_RUNS_PER_USER = int(os.environ.get("VIRTLAB_MAX_ACTIVE_RUNS_PER_USER", "2"))
 VIRTLAB_MAX_RUNNING_SANDBOXES = int(os.environ.get("VIRTLAB_MAX_RUNNING_SANDBOXES", "2"))
-# Sandboxes are named after their run (vl<id>-…); the id is the LabRun's pk plus this
-# base, and the sweeper only touches ids in [base, base + span). Two databases on one
-# host (a class server and a test run, say) get different bases and so never reap or
-# collide with each other's sandboxes.
-VIRTLAB_SANDBOX_ID_BASE = int(os.environ.get("VIRTLAB_SANDBOX_ID_BASE", "0"))
-VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "100000000"))
+# Sandboxes are named after their run (vl<id>-…); the id is the LabRun's pk plus a
+# base: this one when set, else a range this instance picked for itself once (kept in
+# var/instance.json). Every id is also claimed host-wide before use, and the reaper
+# removes only what its own instance claimed (labs/sandbox/ownership.py), so two
+# servers and a test run on one host never reap or collide with each other.
+VIRTLAB_SANDBOX_ID_BASE = (
+    int(os.environ["VIRTLAB_SANDBOX_ID_BASE"]) if os.environ.get("VIRTLAB_SANDBOX_ID_BASE") else None
+)
+VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "1000000"))
 # Runs waiting or running on the whole host before new ones are refused.
 VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
 # Where the shipped course lives as files.

@@ -16,6 +16,7 @@ import platform
 import time
 from contextlib import contextmanager
 
+from . import reaper
 from .capability import Capability
 from .naming import adhoc_run_id
 from .paths import var_dir
@@ -45,9 +46,10 @@ def _probe(accelerator: str, timeout: float) -> dict:
     from . import vms
 
     started = time.monotonic()
+    probe_id = adhoc_run_id()
     try:
         result = vms.boot_vm(
-            adhoc_run_id(),
+            probe_id,
             accel=accelerator,
             name=f"probe-{accelerator}",
             oneshot=True,
@@ -57,6 +59,8 @@ def _probe(accelerator: str, timeout: float) -> dict:
         return {"booted": False, "why": f"a probe guest did not boot in {timeout:g} s"}
     except (vms.VMError, vms.VMRequestError, OSError) as error:
         return {"booted": False, "why": f"a probe guest failed: {str(error)[:300]}"}
+    finally:
+        reaper.reap(only={probe_id})  # a hung probe's QEMU too; then the id is released
     return {
         "booted": True,
         "why": f"a probe guest booted in {result.boot_wall_seconds:.2f} s",

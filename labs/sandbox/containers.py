@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 
-from . import cgroups, container_assets, proc
+from . import cgroups, container_assets, ownership, proc
 from . import container_setup as setup
 from .capability import Capability
 from .limits import Limits
+from .naming import adhoc_run_id
 
 RUNTIMES = ("crun", "runc", "bwrap")
 INSTALL = {
@@ -92,16 +93,15 @@ def probe_runtime(runtime: str) -> tuple[bool, str]:
         return False, f"{runtime} not installed"
     if not container_assets.is_up_to_date():
         container_assets.build()
+    probe_id = adhoc_run_id()
     try:
         result = run_container(
-            900_000_000 + os.getpid() % 99_999_999,
-            ["echo", "probe-ok"],
-            Limits(wall_seconds=10),
-            runtime=runtime,
-            name="probe",
+            probe_id, ["echo", "probe-ok"], Limits(wall_seconds=10), runtime=runtime, name="probe"
         )
     except Exception as error:
         return False, f"{runtime} failed: {error}"
+    finally:
+        ownership.release(probe_id)  # run_container cleaned up after itself
     if result.exit_code == 0 and b"probe-ok" in result.stdout:
         return True, f"{runtime_version(runtime)} runs containers"
     return False, f"{runtime} failed: {result.stderr.decode(errors='replace').strip()[:300]}"

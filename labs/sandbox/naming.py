@@ -13,6 +13,8 @@ import os
 import re
 import time
 
+from . import ownership
+
 PREFIX_RE = re.compile(r"^vl(\d+)-")
 IFNAMSIZ_MAX = 15
 
@@ -46,11 +48,23 @@ def run_id_of(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def adhoc_run_id() -> int:
-    """A run id for work that has no LabRun row (tests, benchmarks, the doctor).
+ADHOC_FIRST_ID = 900_000_000
+ADHOC_ID_COUNT = 99_999_999
 
-    Database ids are small; these are large (9 decimal digits, starting at
-    900000000) so the two never collide while still fitting interface names.
+
+def adhoc_run_id() -> int:
+    """A run id, claimed for this instance, for work that has no LabRun row (tests,
+    benchmarks, the doctor's probes).
+
+    Runs' ids stay below ``ADHOC_FIRST_ID`` (ownership.py); these are 9 decimal digits
+    from there, so the two never collide while still fitting interface names. The
+    claim makes the id ours alone on this host; ``reaper.reap(only={id})`` releases
+    it once nothing named after it is left.
     """
-    seed = (int(time.time() * 1000) + os.getpid() * 7919 + next(_adhoc_counter)) % 99_999_999
-    return 900_000_000 + seed
+    while True:
+        seed = (int(time.time() * 1000) + os.getpid() * 7919 + next(_adhoc_counter)) % (
+            ADHOC_ID_COUNT
+        )
+        candidate = ADHOC_FIRST_ID + seed
+        if ownership.try_claim(candidate):
+            return candidate

@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-from . import proc
+from . import ownership, proc
 from .capability import Capability
 from .naming import adhoc_run_id, name_for, run_prefix, short_name
 
@@ -231,6 +231,13 @@ def capabilities() -> list[Capability]:
         return [Capability("netns", False, "the ip tool is missing", INSTALL_IPROUTE),
                 Capability("nftables-netns", False, "needs netns first", INSTALL_IPROUTE)]  # fmt: skip
     run_id = adhoc_run_id()
+    try:
+        return _probe_namespaces(run_id)
+    finally:
+        ownership.release(run_id)  # NetLab removed what it made
+
+
+def _probe_namespaces(run_id: int) -> list[Capability]:
     try:
         with NetLab(run_id) as lab:
             a = lab.namespace("cap")

@@ -1,10 +1,13 @@
-"""Find and remove everything a run left behind, by name alone.
+"""Find and remove everything a run left behind, by name and ownership.
 
 Every resource a run makes is named ``vl<run id>-…`` (naming.py), so after a crash
 — of the sandbox, the worker or the whole host — the reaper can find leftovers
-without any record of them. It never touches a name without that prefix, never
-follows symlinks, and is cheap when there is nothing to do: it reads /proc and a few
-directories and only starts a tool (runc, ip, nft) when it found something for it.
+without any record of them. It removes only ids this virtlab instance has claimed
+(ownership.py): another virtlab on the host may use ids that look like ours. It
+never touches a name without that prefix, never follows symlinks, and is cheap when
+there is nothing to do: it reads /proc and a few directories and only starts a tool
+(runc, ip, nft) when it found something for it. ``inventory`` lists whatever is
+there, claimed or not (for leak checks).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import cgroups
+from . import cgroups, ownership
 from .naming import run_id_of
 from .paths import scratch_root
 
@@ -73,22 +76,33 @@ class ReapReport:
 
 
 class _Selector:
-    def __init__(self, keep: Iterable[int], only: Iterable[int] | None) -> None:
+    def __init__(
+        self, keep: Iterable[int], only: Iterable[int] | None, *, owned_only: bool = False
+    ) -> None:
         self.keep = set(keep)
         self.only = None if only is None else set(only)
+        self.owned_only = owned_only
+        self._owned: dict[int, bool] = {}
 
     def wants_id(self, run_id: int | None) -> bool:
         if run_id is None or run_id in self.keep:
             return False
-        return self.only is None or run_id in self.only
+        if self.only is not None and run_id not in self.only:
+            return False
+        if self.owned_only:
+            if run_id not in self._owned:
+                self._owned[run_id] = ownership.owns(run_id)
+            return self._owned[run_id]
+        return True
 
     def wants(self, name: str) -> bool:
         return self.wants_id(run_id_of(name))
 
 
 def reap(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None) -> ReapReport:
-    """Remove leftovers of every run not in ``keep`` (and, with ``only``, just those runs)."""
-    select = _Selector(keep, only)
+    """Remove leftovers of every run of ours not in ``keep`` (with ``only``, just those
+    runs). The claims of ``only`` runs left clean are then released."""
+    select = _Selector(keep, only, owned_only=True)
     report = ReapReport()
     steps = (
         _reap_processes,
@@ -105,14 +119,21 @@ def reap(*, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
             step(select, report)
         except Exception as error:  # one broken step must not stop the others
             report.errors.append(f"{step.__name__}: {error}")
+    for run_id in set(only or ()) - select.keep:
+        if ownership.owns(run_id) and not any(inventory(only={run_id}).values()):
+            ownership.release(run_id)
     return report
 
 
 def inventory(
-    *, keep: Iterable[int] = frozenset(), only: Iterable[int] | None = None
+    *,
+    keep: Iterable[int] = frozenset(),
+    only: Iterable[int] | None = None,
+    owned_only: bool = False,
 ) -> dict[str, list[str]]:
-    """What ``reap`` would remove, without removing anything (empty lists when clean)."""
-    select = _Selector(keep, only)
+    """Everything named after a run, removing nothing (empty lists when clean); with
+    ``owned_only``, just what ``reap`` would remove."""
+    select = _Selector(keep, only, owned_only=owned_only)
     root = scratch_root()
     processes = _find_processes(select)
     found = {
