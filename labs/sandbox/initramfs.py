@@ -4,16 +4,23 @@ Writing the archive ourselves means no host ``cpio`` is needed and device nodes 
 created without root. The archive is reproducible (fixed mtimes, sorted entries), so
 its hash says whether a rebuild changed anything.
 
-The ``/init`` it carries speaks the serial line protocol that ``vms.py`` drives:
+The ``/init`` it carries speaks the protocol that ``vms.py`` drives, on a control
+channel of its own — the second serial port, ttyS1 — so that nothing a guest prints
+on its console (ttyS0, kept for people and for the kernel's own messages, a panic
+among them) can get in the way of a command or its answer:
 
-* at boot it prints ``VIRTLAB-BOOTED uptime=<guest /proc/uptime>``;
+* at boot it prints ``VIRTLAB-BOOTED uptime=<guest /proc/uptime>`` on the control
+  channel, then on the console;
 * with ``virtlab.mode=oneshot`` on the kernel command line it then powers off at once
   (plain boot timing);
-* otherwise it reads request lines from the console:
+* otherwise it reads request lines from the control channel:
   ``RUN <token> <timeout s> <base64 shell>`` runs the script with busybox ``sh`` and
   answers ``VIRTLAB-BEGIN <token>``, the output, an extra newline, then
   ``VIRTLAB-END <token> rc=<N>``; ``POWEROFF <token>`` answers
   ``VIRTLAB-POWEROFF <token>`` and powers off with ``poweroff -f``.
+
+A QEMU command line without the control port (a raw one, as the benchmarks use)
+still sees the boot marker on the console.
 """
 
 from __future__ import annotations
@@ -33,33 +40,34 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-# Kernel messages on the console would land inside command output.
+# Routine kernel messages stay off the console; a panic (level 0) still shows.
 echo 1 > /proc/sys/kernel/printk
-# No echo before the marker: the host may send its first request right after it.
 stty -echo 2>/dev/null
 mode=serve
 for arg in $(cat /proc/cmdline); do
   case "$arg" in virtlab.mode=*) mode="${arg#virtlab.mode=}" ;; esac
 done
+# The control channel: no echo before the marker, since the host may send its first
+# request right after it.
+ctl=/dev/ttyS1
+stty -F $ctl -echo 2>/dev/null && exec 3<>$ctl || exec 3>/dev/null
 read -r up idle < /proc/uptime
+echo "VIRTLAB-BOOTED uptime=$up" >&3
 echo "VIRTLAB-BOOTED uptime=$up"
 if [ "$mode" = oneshot ]; then
   poweroff -f
   reboot -f
 fi
-while read -r verb token limit payload; do
+while read -r verb token limit payload <&3; do
   case "$verb" in
     RUN)
       echo "$payload" | base64 -d > /tmp/cmd
       timeout -s KILL "$limit" sh /tmp/cmd < /dev/null > /tmp/out 2>&1
       rc=$?
-      echo "VIRTLAB-BEGIN $token"
-      cat /tmp/out
-      echo
-      echo "VIRTLAB-END $token rc=$rc"
+      { echo "VIRTLAB-BEGIN $token"; cat /tmp/out; echo; echo "VIRTLAB-END $token rc=$rc"; } >&3
       ;;
     POWEROFF)
-      echo "VIRTLAB-POWEROFF $token"
+      echo "VIRTLAB-POWEROFF $token" >&3
       sync
       poweroff -f
       reboot -f

@@ -116,7 +116,8 @@ def migrate_vm(
         argv = vms.qemu_argv(
             process_name=destination.name, accelerator=source.boot.accelerator,
             machine=source.boot.machine, memory_mib=memory_mib, vcpus=source.boot.vcpus,
-            serial=str(destination.serial_path), qmp=str(destination.qmp_path),
+            serial=str(destination.serial_path), control=str(destination.control_path),
+            qmp=str(destination.qmp_path),
             extra_args=("-incoming", uri),
         )  # fmt: skip
         destination.start(

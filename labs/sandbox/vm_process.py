@@ -1,20 +1,28 @@
-"""One QEMU process: its scratch directory, serial socket, memory figures and reaping.
+"""One QEMU process: its scratch directory, console and control sockets, memory
+figures and reaping.
 
 Kept apart from ``vms.py`` so the boot logic reads top to bottom. The process is
 started in its own session with the run marker in its environment (``proc.py``'s
 conventions), always inside a run-named cgroup that caps its memory, pids and CPU,
 with the OOM killer told to pick it first, and reaped with ``wait4`` so the kernel's
 own peak-RSS figure is kept even after it exits.
+
+The guest has two serial ports (initramfs.py): the console, which a thread drains
+into a bounded transcript (the last ``CONSOLE_KEEP_LINES`` lines) and watches for a
+kernel panic, and the control channel, which carries the command protocol and
+nothing else. A guest flooding its console therefore slows nothing but itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import socket
 import stat
 import subprocess
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -29,6 +37,9 @@ from .proc import kill_group, make_preexec, rlimit_pairs, sandbox_env
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 TRANSCRIPT_BYTES = 4096
 CONSOLE_LINE_MAX = 64 * 1024  # a guest printing without newlines is cut into lines this long
+CONSOLE_KEEP_LINES = 200  # the console transcript people and error messages see
+CONSOLE_KEEP_LINE_CHARS = 500
+PANIC_RE = re.compile(r"Kernel panic - not syncing:.*")
 QEMU_OVERHEAD_MIB = 192  # QEMU + TCG translation cache beyond guest RAM
 QEMU_PIDS_MAX = 256  # vCPU threads, RCU, the block thread pool (up to 64) and margin
 QEMU_OPEN_FILES = 1024  # sockets, the log, the image, eventfds per device
@@ -65,6 +76,10 @@ class VMBootTimeout(VMError):
     """The guest did not print its boot marker before the deadline."""
 
 
+class VMGuestPanic(VMError):
+    """The guest kernel panicked (at boot or while running)."""
+
+
 @cache
 def qemu_version() -> str:
     try:
@@ -96,13 +111,15 @@ class QemuProcess:
         self.run_id = run_id
         self.name = process_name
         self.scratch = scratch_root() / process_name
-        self.serial_path = self.scratch / "serial.sock"
+        self.serial_path = self.scratch / "serial.sock"  # the console (ttyS0)
+        self.control_path = self.scratch / "control.sock"  # the command channel (ttyS1)
         self.qmp_path = self.scratch / "qmp.sock"
         self.migration_path = self.scratch / "mig.sock"
         self.log_path = self.scratch / "qemu.log"
         self.disk_path = self.scratch / "disk.qcow2"
         longest = max(
-            (self.serial_path, self.qmp_path, self.migration_path), key=lambda p: len(str(p))
+            (self.serial_path, self.control_path, self.qmp_path, self.migration_path),
+            key=lambda p: len(str(p)),
         )
         if len(str(longest)) > SOCKET_PATH_MAX:
             raise VMError(f"scratch path too long for a unix socket: {longest}")
@@ -112,9 +129,14 @@ class QemuProcess:
         self.exited_at = 0.0
         self.max_rss_bytes = 0
         self.returncode: int | None = None
-        self._serial: socket.socket | None = None
+        self._control: socket.socket | None = None
+        self._console: socket.socket | None = None
+        self._console_reader: threading.Thread | None = None
         self._buffer = b""
-        self.transcript: deque[str] = deque(maxlen=40)
+        self.transcript: deque[str] = deque(maxlen=40)  # control lines, for errors
+        self.console: deque[str] = deque(maxlen=CONSOLE_KEEP_LINES)
+        self.console_bytes = 0  # everything the guest printed there, kept or not
+        self.panic_line: str | None = None
 
     @property
     def pid(self) -> int:
@@ -173,42 +195,90 @@ class QemuProcess:
             raise VMError(f"qemu-img create failed: {result.stderr.strip()}")
 
     def _connect_serial(self, deadline: float) -> None:
+        # QEMU waits for each socket in turn (wait=on) before it starts the guest, so
+        # nothing the guest prints is lost: the console first, then the control port.
+        self._console = self._connect(self.serial_path, deadline)
+        self._console_reader = threading.Thread(
+            target=self._drain_console, name=f"{self.name}-console", daemon=True
+        )
+        self._console_reader.start()
+        self._control = self._connect(self.control_path, deadline)
+
+    def _connect(self, path: Path, deadline: float) -> socket.socket:
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                sock.connect(str(self.serial_path))
-                self._serial = sock
-                return
+                sock.connect(str(path))
+                return sock
             except (FileNotFoundError, ConnectionRefusedError):
                 sock.close()
             if not self.alive():
                 raise VMError(f"QEMU exited before the guest started: {self.log_tail()}")
             if time.monotonic() >= deadline:
-                raise VMError("QEMU did not open its serial socket in time")
+                raise VMError(f"QEMU did not open {path.name} in time")
             time.sleep(0.002)
+
+    def _drain_console(self) -> None:
+        """Keep the console's last lines (bounded), note a panic; ends at EOF or reap."""
+        sock, pending = self._console, b""
+        while sock is not None:
+            try:
+                chunk = sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                break
+            self.console_bytes += len(chunk)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > CONSOLE_LINE_MAX:
+                lines.append(pending)
+                pending = b""
+            for raw in lines:
+                line = raw.decode(errors="replace").rstrip("\r")
+                self.console.append(line[:CONSOLE_KEEP_LINE_CHARS])
+                if self.panic_line is None and (found := PANIC_RE.search(line)):
+                    self.panic_line = found.group(0)[:CONSOLE_KEEP_LINE_CHARS]
+        if pending:
+            self.console.append(pending.decode(errors="replace")[:CONSOLE_KEEP_LINE_CHARS])
+
+    def _gone(self) -> VMError:
+        """Why the guest stopped answering: a kernel panic if the console says so."""
+        if self._console_reader is not None:
+            self._console_reader.join(timeout=2)  # its last lines may still be in flight
+        if self.panic_line:
+            return VMGuestPanic(f"the guest kernel panicked: {self.panic_line}")
+        return VMError(f"QEMU exited: {self.log_tail()}")
 
     # -- serial -----------------------------------------------------------------------
 
-    def serial_send(self, text: str) -> None:
-        if self._serial is None:
+    def control_send(self, text: str) -> None:
+        if self._control is None:
             raise VMError("the VM has been stopped")
-        self._serial.sendall(text.encode())
+        try:
+            self._control.sendall(text.encode())
+        except OSError as error:
+            raise self._gone() from error
 
-    def serial_read_line(self, deadline: float) -> str:
-        """The next console line (CR/LF stripped); VMError on EOF, TimeoutError on deadline."""
-        if self._serial is None:
+    def control_read_line(self, deadline: float) -> str:
+        """The next control line (CR/LF stripped); VMError on EOF, TimeoutError on deadline."""
+        if self._control is None:
             raise VMError("the VM has been stopped")
         while b"\n" not in self._buffer and len(self._buffer) < CONSOLE_LINE_MAX:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("no console line in time")
-            self._serial.settimeout(remaining)
+                if self.panic_line:  # panicked, and QEMU has not exited (yet)
+                    raise self._gone()
+                raise TimeoutError("no control line in time")
+            self._control.settimeout(min(remaining, 0.5))
             try:
-                chunk = self._serial.recv(65536)
+                chunk = self._control.recv(65536)
             except TimeoutError:
                 continue
+            except OSError as error:
+                raise self._gone() from error
             if not chunk:
-                raise VMError(f"QEMU exited: {self.log_tail()}")
+                raise self._gone()
             self._buffer += chunk
         if b"\n" in self._buffer[:CONSOLE_LINE_MAX]:
             raw, self._buffer = self._buffer.split(b"\n", 1)
@@ -218,28 +288,30 @@ class QemuProcess:
         self.transcript.append(line[:200])
         return line
 
-    def serial_wait_line(self, expected: str, deadline: float) -> None:
+    def control_wait_line(self, expected: str, deadline: float) -> None:
         try:
-            while self.serial_read_line(deadline) != expected:
+            while self.control_read_line(deadline) != expected:
                 pass
         except TimeoutError as error:
             raise VMError(f"no {expected!r} from the guest in time") from error
 
-    def serial_wait_marker(self, marker: re.Pattern, deadline: float, timeout: float) -> str:
+    def control_wait_marker(self, marker: re.Pattern, deadline: float, timeout: float) -> str:
         try:
             while True:
-                line = self.serial_read_line(deadline)
+                line = self.control_read_line(deadline)
                 if marker.search(line):
                     return line
         except TimeoutError:
             raise VMBootTimeout(
                 f"boot timeout after {timeout:g} s; console: {self.console_tail()}"
             ) from None
+        except VMGuestPanic:
+            raise
         except VMError as error:
             raise VMError(f"guest never booted: {error}; console: {self.console_tail()}") from None
 
     def console_tail(self, lines: int = 5) -> str:
-        tail = list(self.transcript)[-lines:]
+        tail = [line for line in self.console if line.strip()][-lines:]
         return " | ".join(tail) if tail else "(nothing)"
 
     def log_tail(self) -> str:
@@ -309,9 +381,13 @@ class QemuProcess:
 
     def reap(self) -> None:
         """Kill everything this VM had and remove its files; safe to call twice."""
-        if self._serial is not None:
-            self._serial.close()
-            self._serial = None
+        for sock in (self._control, self._console):
+            if sock is not None:
+                # shutdown wakes the console thread's recv; close alone may not.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+        self._control = self._console = None
         if self.popen is not None and self.returncode is None:
             kill_group(self.popen.pid)
             self._try_reap(block=True)

@@ -2,9 +2,10 @@
 
 Each VM is ``qemu-system-x86_64`` (``-M microvm``, falling back to ``q35`` when this
 QEMU has no microvm) with the guest kernel and busybox initramfs from
-``guest_assets``, no devices but a serial port, and no network. QEMU runs in its own
+``guest_assets``, no devices but two serial ports (a console and a control channel,
+see ``initramfs.py``), and no network. QEMU runs in its own
 session with ``VIRTLAB_RUN=vl<id>-`` in its environment and the process name
-``vl<id>-<name>``; its serial console and QMP sockets live in the scratch directory
+``vl<id>-<name>``; its console, control and QMP sockets live in the scratch directory
 ``scratch_root()/vl<id>-<name>/``. The serial protocol is described in
 ``initramfs.py``. Every boot has a deadline: a guest that does not print its boot
 marker in time is killed and everything it had is removed.
@@ -31,6 +32,7 @@ from .vm_process import (
     QemuProcess,
     VMBootTimeout,
     VMError,
+    VMGuestPanic,
     qemu_version,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "VMBootResult",
     "VMBootTimeout",
     "VMError",
+    "VMGuestPanic",
     "VMHandle",
     "VMRequestError",
     "boot_vm",
@@ -72,7 +75,7 @@ class VMBootResult:
     vcpus: int
     qemu_version: str
     kernel_release: str | None
-    boot_wall_seconds: float  # host: spawn to the boot marker on the serial console
+    boot_wall_seconds: float  # host: spawn to the boot marker on the control channel
     guest_uptime_seconds: float  # guest: its own /proc/uptime when it printed the marker
     rss_bytes_at_boot: int
     pss_bytes_at_boot: int
@@ -130,11 +133,13 @@ def qemu_argv(
     vcpus: int,
     serial: str | None,
     qmp: str | None,
+    control: str | None = None,
     oneshot: bool = False,
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
 ) -> list[str]:
-    """The QEMU command line; ``serial``/``qmp`` are unix socket paths (None: stdio/none)."""
+    """The QEMU command line; ``serial`` (the console), ``control`` (the command channel,
+    a second serial port) and ``qmp`` are unix socket paths (None: stdio/none/none)."""
     cmdline = "console=ttyS0 quiet panic=-1"
     if machine == "microvm":
         cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
@@ -181,6 +186,10 @@ def qemu_argv(
         argv += ["-serial", "chardev:ser0"]
     else:
         argv += ["-serial", "stdio"]
+    if control:
+        # COM2's address and interrupt, where the guest kernel looks for ttyS1.
+        argv += ["-chardev", f"socket,id=ctl0,path={control},server=on,wait=on"]
+        argv += ["-device", "isa-serial,chardev=ctl0,iobase=0x2f8,irq=3"]
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv + list(extra_args)
@@ -223,15 +232,15 @@ class VMHandle:
         token = secrets.token_hex(4)
         guest_limit = max(1, math.ceil(timeout))
         encoded = base64.b64encode(payload).decode()
-        self.process.serial_send(f"RUN {token} {guest_limit} {encoded}\n")
+        self.process.control_send(f"RUN {token} {guest_limit} {encoded}\n")
         # The guest kills the command at its own limit; allow for the reply to travel.
         deadline = time.monotonic() + guest_limit + 5.0
-        self.process.serial_wait_line(f"VIRTLAB-BEGIN {token}", deadline)
+        self.process.control_wait_line(f"VIRTLAB-BEGIN {token}", deadline)
         lines: list[str] = []
         kept = 0
         while True:
             try:
-                line = self.process.serial_read_line(deadline)
+                line = self.process.control_read_line(deadline)
             except TimeoutError:
                 raise VMError(
                     f"the guest did not finish the command within {timeout:g} s"
@@ -266,7 +275,7 @@ class VMHandle:
         token = secrets.token_hex(4)
         asked = time.monotonic()
         try:
-            self.process.serial_send(f"POWEROFF {token}\n")
+            self.process.control_send(f"POWEROFF {token}\n")
             exited = self.process.wait_exit(timeout)
         finally:
             self.stop()
@@ -356,7 +365,7 @@ def _boot_on(
     argv = qemu_argv(
         process_name=process_name, accelerator=accelerator, machine=machine,
         memory_mib=memory_mib, vcpus=vcpus, serial=str(process.serial_path),
-        qmp=str(process.qmp_path), oneshot=oneshot, extra_cmdline=extra_cmdline,
+        control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot, extra_cmdline=extra_cmdline,
         extra_args=extra_args,
     )  # fmt: skip
     limits = QemuLimits.for_guest(memory_mib, vcpus)
@@ -367,7 +376,7 @@ def _boot_on(
             deadline=time.monotonic() + timeout,
             disk_mib=snapshot_disk_mib,
         )
-        line = process.serial_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
+        line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
         marker_at = time.monotonic()
         memory = process.memory()
     except BaseException:
