@@ -41,6 +41,8 @@ PROBES = (
     ("memory_total_mib", "MemTotal in /proc/meminfo (MiB)"),
     ("uptime_seconds", "Kernel uptime (s; same = within a minute)"),
     ("cpus", "CPUs in /proc/cpuinfo"),
+    ("uid_map", "User ids: inside → on the host (/proc/self/uid_map)"),
+    ("seccomp", "System-call filter (Seccomp in /proc/self/status)"),
 )
 
 # Busybox sh; runs unchanged in the container and in the guest. Counting /proc
@@ -58,6 +60,8 @@ s cgroup; cat /proc/self/cgroup
 s memory_total_mib; awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo
 s uptime_seconds; cut -d' ' -f1 /proc/uptime
 s cpus; grep -c ^processor /proc/cpuinfo
+s uid_map; cat /proc/self/uid_map
+s seccomp; awk '/^Seccomp:/ {print $2}' /proc/self/status
 s end
 """
 
@@ -109,6 +113,12 @@ def host_sections() -> dict[str, list[str]]:
         "memory_total_mib": [str(int(meminfo[0].split()[1]) // 1024)] if meminfo else [],
         "uptime_seconds": [uptime[0].split()[0]] if uptime else [],
         "cpus": [str(len(cpuinfo))],
+        "uid_map": _read_lines("/proc/self/uid_map"),
+        "seccomp": [
+            line.split()[1]
+            for line in _read_lines("/proc/self/status")
+            if line.startswith("Seccomp:")
+        ],
         "end": [],
     }
 
@@ -125,8 +135,27 @@ def _cgroup_line(lines: list[str]) -> str:
     return lines[0] if lines else "(none)"
 
 
+SECCOMP_MODES = {"0": "none", "1": "strict", "2": "filter"}
+ALL_IDS = 4294967295  # a uid_map line covering every id: the initial user namespace
+
+
+def _uid_map_line(line: str) -> str:
+    try:
+        inside, outside, count = (int(part) for part in line.split())
+    except ValueError:
+        return line.strip()
+    if count == ALL_IDS:
+        return f"{inside} → {outside} (every id: no user namespace)"
+    return f"{inside} → {outside} ({count} id{'s' if count != 1 else ''})"
+
+
 def cell(key: str, lines: list[str]) -> str:
-    if key in ("interfaces", "mounts"):
+    if key == "uid_map":
+        text = "; ".join(_uid_map_line(line) for line in lines) or "(none)"
+    elif key == "seccomp":
+        text = ", ".join(SECCOMP_MODES.get(line.strip(), line.strip()) for line in lines)
+        text = text or "(none)"
+    elif key in ("interfaces", "mounts"):
         shown = ", ".join(lines[:LIST_SHOWN])
         more = f", … ({len(lines) - LIST_SHOWN} more)" if len(lines) > LIST_SHOWN else ""
         text = f"{len(lines)}: {shown}{more}"
@@ -244,6 +273,8 @@ def summarize(samples: list[dict], params: dict) -> dict:
             _value(samples, "memory_total_mib", "container")
         ),
         "vm_memory_total_mib": _int_or_none(_value(samples, "memory_total_mib", "vm")),
+        "container_root_on_host": _value(samples, "uid_map", "container"),
+        "container_syscall_filter": _value(samples, "seccomp", "container"),
     }
 
 
@@ -299,7 +330,10 @@ LAB = Lab(
         "the container and the VM run the same busybox script. The container's cgroup "
         "namespace shows its own group as `/`, and its /proc/meminfo shows the host's "
         "memory, not its limit. Process counts include kernel threads where the view "
-        "has them (host, VM); a container's PID namespace shows only its own processes."
+        "has them (host, VM); a container's PID namespace shows only its own processes. "
+        "The last two rows are the container's defences beyond namespaces: a user "
+        "namespace maps its root (uid 0) to an unprivileged uid on the host, and a seccomp "
+        "filter refuses the system calls a container never needs (lesson 9)."
     ),
     lessons=("containers", "security"),
     params=PARAMS,
@@ -328,5 +362,7 @@ LAB = Lab(
         "vm_processes_visible": "Processes the VM sees",
         "container_memory_total_mib": "MemTotal seen in the container (MiB)",
         "vm_memory_total_mib": "MemTotal seen in the VM (MiB)",
+        "container_root_on_host": "Container user ids on the host",
+        "container_syscall_filter": "Container's system-call filter",
     },
 )

@@ -9,7 +9,7 @@ from labs.experiments import get_lab
 from labs.experiments.isolation import PROBES, cell, parse_probe_output
 from labs.models import LabRun
 from labs.runner import execute_run
-from labs.sandbox import reaper
+from labs.sandbox import reaper, userns
 
 pytestmark = pytest.mark.sandbox
 LAB = get_lab("isolation")
@@ -54,6 +54,11 @@ def test_isolation_compares_host_container_and_vm(db, host_capabilities):
     assert int(rows["memory_total_mib"]["vm"]) < 128
     assert float(rows["uptime_seconds"]["vm"]) < float(rows["uptime_seconds"]["container"])
     assert rows["uptime_seconds"]["container_same_as_host"] is True
+    # Defence in depth: container root is an unprivileged host uid, behind a filter.
+    if userns.available():
+        assert rows["uid_map"]["container"] == f"0 → {userns.SANDBOX_UID} (65536 ids)"
+    assert rows["uid_map"]["vm"].startswith("0 → 0 (every id")
+    assert rows["seccomp"]["container"] == "filter"
 
     summary = run.summary
     assert summary["container_shares_host_kernel"] is True
