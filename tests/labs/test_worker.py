@@ -60,3 +60,6 @@ def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
     assert run.status == "failed" and "lab worker stopped" in run.error
     assert run.samples  # what was measured before the crash is kept
     assert nothing_left(run.sandbox_id), reaper.inventory(only={run.sandbox_id})
+    # The failed run no longer counts against the student's quota: they can run again.
+    again = run_create(user=student, lab=get_lab("boot-race"), params={"repeats": 1})
+    assert again.status == "queued"
