@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import guest_modules
 from .capability import Capability
 from .initramfs import GUEST_INIT, build_initramfs, is_static_elf
 from .paths import assets_dir
@@ -39,6 +40,16 @@ def kernel_path() -> Path:
 
 def initramfs_path() -> Path:
     return assets_dir() / "initramfs.cpio.gz"
+
+
+def initramfs_with_modules_path() -> Path:
+    """The same initramfs plus the virtio/vsock modules (guest_modules.py), for guests
+    with devices; plain boots keep the smaller one, so boot figures do not change."""
+    return assets_dir() / "initramfs-modules.cpio.gz"
+
+
+def modules_dir() -> Path:
+    return assets_dir() / "modules"
 
 
 def aarch64_busybox_path() -> Path:
@@ -134,13 +145,28 @@ def _build_kernel(workdir: Path, notes: list[str]) -> dict:
     images = sorted((tree / "boot").glob("vmlinuz-*"))
     if not images:
         raise AssetBuildError(f"{deb.name} holds no boot/vmlinuz-*")
+    release = images[0].name.removeprefix("vmlinuz-")
+    try:
+        modules = guest_modules.collect(tree, release)
+    except guest_modules.ModuleError as error:
+        raise AssetBuildError(str(error)) from error
+    if modules_dir().exists():
+        shutil.rmtree(modules_dir())
+    modules_dir().mkdir(parents=True)
+    for name, data in modules.items():
+        (modules_dir() / f"{name}.ko").write_bytes(data)
     shutil.copyfile(images[0], kernel_path())
     return {
         "package": package,
         "version": _deb_field(deb, "Version"),
-        "release": images[0].name.removeprefix("vmlinuz-"),
+        "release": release,
         "sha256": _sha256(kernel_path()),
+        "modules_sha256": guest_modules.digest(modules),
     }
+
+
+def _read_modules() -> dict[str, bytes]:
+    return {path.stem: path.read_bytes() for path in sorted(modules_dir().glob("*.ko"))}
 
 
 def _arm64_enabled() -> bool:
@@ -173,10 +199,11 @@ def _build_aarch64_busybox(workdir: Path, notes: list[str]) -> dict:
     return {"version": _deb_field(deb, "Version"), "sha256": _sha256(target)}
 
 
-def _initramfs_inputs() -> dict:
+def _initramfs_inputs(kernel: dict) -> dict:
     return {
         "busybox_sha256": _sha256(HOST_BUSYBOX),
         "init_sha256": hashlib.sha256(GUEST_INIT.encode()).hexdigest(),
+        "modules_sha256": kernel.get("modules_sha256"),
     }
 
 
@@ -192,7 +219,8 @@ def build(force: bool = False) -> str:
     with tempfile.TemporaryDirectory(dir=root, prefix="build-") as tmp:
         workdir = Path(tmp)
         kernel = current.get("kernel")
-        if not kernel or not kernel_path().exists() or kernel.get("sha256") is None:
+        stale = not kernel or kernel.get("sha256") is None or "modules_sha256" not in kernel
+        if stale or not kernel_path().exists() or not modules_dir().exists():
             if shutil.which("apt-get") is None:
                 raise AssetBuildError("apt-get is missing: the guest kernel comes from apt")
             current["kernel"] = _build_kernel(workdir, notes)
@@ -202,9 +230,17 @@ def build(force: bool = False) -> str:
             raise AssetBuildError("/bin/busybox is missing: apt-get install busybox-static")
         if not is_static_elf(HOST_BUSYBOX):
             raise AssetBuildError("/bin/busybox is not static: apt-get install busybox-static")
-        inputs = _initramfs_inputs()
-        if current.get("initramfs") != inputs or not initramfs_path().exists():
+        inputs = _initramfs_inputs(current["kernel"])
+        missing = not initramfs_path().exists() or not initramfs_with_modules_path().exists()
+        if current.get("initramfs") != inputs or missing:
             build_initramfs(HOST_BUSYBOX, initramfs_path())
+            modules = _read_modules()
+            build_initramfs(
+                HOST_BUSYBOX,
+                initramfs_with_modules_path(),
+                modules,
+                guest_modules.load_lists(modules),
+            )
             current["initramfs"] = inputs
             built.append("initramfs")
 
@@ -230,6 +266,7 @@ def capabilities() -> list[Capability]:
     checks = (
         ("guest-kernel", kernel_path(), f"kernel {kernel_version()}"),
         ("guest-initramfs", initramfs_path(), "busybox initramfs"),
+        ("guest-modules", initramfs_with_modules_path(), "initramfs with virtio/vsock modules"),
         ("aarch64-busybox", aarch64_busybox_path(), "aarch64 busybox"),
     )
     result = []

@@ -44,8 +44,18 @@ mount -t devtmpfs devtmpfs /dev
 echo 1 > /proc/sys/kernel/printk
 stty -echo 2>/dev/null
 mode=serve
+modules=
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in virtlab.mode=*) mode="${arg#virtlab.mode=}" ;; esac
+  case "$arg" in
+    virtlab.mode=*) mode="${arg#virtlab.mode=}" ;;
+    virtlab.modules=*) modules="${arg#virtlab.modules=}" ;;
+  esac
+done
+# Device drivers a lab asked for (guest_modules.py), each after its dependencies.
+for name in $(echo "$modules" | tr , ' '); do
+  for dep in $(cat "/lib/modules/$name.load" 2>/dev/null); do
+    [ -d "/sys/module/$dep" ] || insmod "/lib/modules/$dep.ko"
+  done
 done
 # The control channel: no echo before the marker, since the host may send its first
 # request right after it.
@@ -131,8 +141,20 @@ def applet_paths(busybox: Path) -> list[str]:
     return sorted({line.strip() for line in listing.splitlines() if line.strip()})
 
 
-def entries(busybox: Path) -> list[Entry]:
+def entries(
+    busybox: Path,
+    modules: dict[str, bytes] | None = None,
+    load_lists: dict[str, list[str]] | None = None,
+) -> list[Entry]:
+    """The archive's entries; ``modules`` (name → .ko) go to /lib/modules with a
+    ``<name>.load`` list each (what to insmod, in order)."""
     result = [Entry(d, stat.S_IFDIR | 0o755) for d in DIRECTORIES]
+    if modules:
+        result += [Entry("lib", stat.S_IFDIR | 0o755), Entry("lib/modules", stat.S_IFDIR | 0o755)]
+        for name, data in modules.items():
+            result.append(Entry(f"lib/modules/{name}.ko", stat.S_IFREG | 0o644, data))
+            order = "\n".join((load_lists or {}).get(name, [name])) + "\n"
+            result.append(Entry(f"lib/modules/{name}.load", stat.S_IFREG | 0o644, order.encode()))
     result += [Entry(path, stat.S_IFCHR | 0o600, rdev=rdev) for path, rdev in DEVICE_NODES.items()]
     result.append(Entry("bin/busybox", stat.S_IFREG | 0o755, busybox.read_bytes()))
     for applet in applet_paths(busybox):
@@ -144,8 +166,13 @@ def entries(busybox: Path) -> list[Entry]:
     return sorted(result, key=lambda e: e.path)
 
 
-def build_initramfs(busybox: Path, destination: Path) -> None:
-    archive = cpio_newc(entries(busybox))
+def build_initramfs(
+    busybox: Path,
+    destination: Path,
+    modules: dict[str, bytes] | None = None,
+    load_lists: dict[str, list[str]] | None = None,
+) -> None:
+    archive = cpio_newc(entries(busybox, modules, load_lists))
     tmp = destination.with_suffix(".tmp")
     with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write(archive)

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
-from . import guest_assets
+from . import guest_assets, guest_modules
 from .initramfs import BOOT_MARKER
 from .naming import name_for
 from .qmp import QMPClient
@@ -137,6 +137,7 @@ def qemu_argv(
     oneshot: bool = False,
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
+    modules: tuple[str, ...] = (),
 ) -> list[str]:
     """The QEMU command line; ``serial`` (the console), ``control`` (the command channel,
     a second serial port) and ``qmp`` are unix socket paths (None: stdio/none/none)."""
@@ -153,6 +154,14 @@ def qemu_argv(
         cmdline += f" tsc_early_khz={khz} tsc=reliable"
     if oneshot:
         cmdline += " virtlab.mode=oneshot"
+    if modules:
+        unknown = set(modules) - set(guest_modules.WANTED)
+        if unknown:
+            raise VMRequestError(f"no such guest module: {', '.join(sorted(unknown))}")
+        cmdline += " virtlab.modules=" + ",".join(modules)
+    initrd = (
+        guest_assets.initramfs_with_modules_path() if modules else guest_assets.initramfs_path()
+    )
     if extra_cmdline:
         cmdline += " " + extra_cmdline
     argv = [
@@ -176,7 +185,7 @@ def qemu_argv(
         "-kernel",
         str(guest_assets.kernel_path()),
         "-initrd",
-        str(guest_assets.initramfs_path()),
+        str(initrd),
         "-append",
         cmdline,
     ]
@@ -317,6 +326,7 @@ def boot_vm(
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
     snapshot_disk_mib: int = 0,
+    modules: tuple[str, ...] = (),
 ) -> VMHandle | VMBootResult:
     """Boot a guest and measure it.
 
@@ -326,14 +336,18 @@ def boot_vm(
     timing, no serial round trip). QEMU always runs in a cgroup that caps its memory,
     pids and CPU (``QemuLimits.for_guest``). ``snapshot_disk_mib``: attach an empty
     qcow2 image of that size (not visible to the guest) so ``savevm``/``loadvm`` have
-    somewhere to keep VM state.
+    somewhere to keep VM state. ``modules``: guest drivers to load at boot (e.g.
+    ``("virtio_mmio", "virtio_blk")`` for a disk in ``extra_args``; guest_modules.py).
     """
     if accel not in ("auto", "kvm", "tcg"):
         raise VMRequestError(f"unknown accelerator {accel!r}")
     check_request(memory_mib, vcpus)
     if keep_running and oneshot:
         raise VMRequestError("a oneshot guest cannot be kept running")
-    for path in (guest_assets.kernel_path(), guest_assets.initramfs_path()):
+    initrd = (
+        guest_assets.initramfs_with_modules_path() if modules else guest_assets.initramfs_path()
+    )
+    for path in (guest_assets.kernel_path(), initrd):
         if not path.exists():
             raise VMError(f"{path} is missing: run {guest_assets.BUILD_HINT}")
     accelerator, reason = _accelerator_decision(accel)
@@ -342,7 +356,7 @@ def boot_vm(
         try:
             return _boot_on(
                 run_id, name, candidate, accelerator, reason, memory_mib, vcpus, timeout,
-                keep_running, oneshot, extra_cmdline, extra_args, snapshot_disk_mib,
+                keep_running, oneshot, extra_cmdline, extra_args, snapshot_disk_mib, modules,
             )  # fmt: skip
         except VMError as error:
             # Fall back only when QEMU refused the machine type outright.
@@ -355,7 +369,7 @@ def boot_vm(
 def _boot_on(
     run_id: int, name: str, machine: str, accelerator: str, reason: str, memory_mib: int,
     vcpus: int, timeout: float, keep_running: bool, oneshot: bool, extra_cmdline: str,
-    extra_args: tuple[str, ...], snapshot_disk_mib: int,
+    extra_args: tuple[str, ...], snapshot_disk_mib: int, modules: tuple[str, ...] = (),
 ) -> VMHandle | VMBootResult:  # fmt: skip
     process_name = name_for(run_id, name)
     process = QemuProcess(run_id, process_name)
@@ -365,8 +379,8 @@ def _boot_on(
     argv = qemu_argv(
         process_name=process_name, accelerator=accelerator, machine=machine,
         memory_mib=memory_mib, vcpus=vcpus, serial=str(process.serial_path),
-        control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot, extra_cmdline=extra_cmdline,
-        extra_args=extra_args,
+        control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot,
+        extra_cmdline=extra_cmdline, extra_args=extra_args, modules=modules,
     )  # fmt: skip
     limits = QemuLimits.for_guest(memory_mib, vcpus)
     try:

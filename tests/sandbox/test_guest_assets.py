@@ -68,7 +68,12 @@ def test_the_aarch64_busybox_is_a_static_arm_binary(built_assets):  # noqa: F811
 
 def test_capabilities_and_footprint(built_assets):  # noqa: F811
     capabilities = {c.name: c for c in guest_assets.capabilities()}
-    assert set(capabilities) == {"guest-kernel", "guest-initramfs", "aarch64-busybox"}
+    assert set(capabilities) == {
+        "guest-kernel",
+        "guest-initramfs",
+        "guest-modules",
+        "aarch64-busybox",
+    }
     assert all(c.ok for c in capabilities.values())
     sizes = guest_assets.footprint()
     assert sizes["kernel_bytes"] > 1 << 20
