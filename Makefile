@@ -18,15 +18,18 @@ setup: $(STAMP)
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py import_course
-	$(PY) manage.py create_demo_users
 	@# Probe the host once (KVM or TCG, runtimes, assets) so the lab pages know what runs here.
 	$(PY) manage.py sandbox_doctor || echo "Some labs cannot run on this host (see above)."
+	@# Last, so the demo passwords (printed once, on the first start) are not lost among
+	@# the output above.
+	$(PY) manage.py create_demo_users
 
 run: setup
 	scripts/serve
 
 test: setup
 	scripts/host-packages test
+	scripts/test-assets
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest

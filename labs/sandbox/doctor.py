@@ -38,6 +38,11 @@ MODULE_PACKAGES = {
 }
 # Capability names without which no lab can run at all.
 REQUIRED = ("container-runtime", "container-rootfs", "cgroups")
+# Capabilities with a fallback: when one is missing but its fallback works, nothing is
+# broken and nothing needs installing, so the report reads as information, not as a
+# failure (KVM under nested virtualization often fails its probe boot; TCG then runs
+# every VM, only slower, and every chart says which accelerator was used).
+FALLBACKS = {"kvm": ("tcg", "KVM not usable here: using TCG")}
 
 
 def _probe_module(module_name: str) -> list[Capability]:
@@ -74,10 +79,14 @@ def render(capabilities: list[Capability], *, as_json: bool = False) -> str:
             {"ready": ready, "capabilities": [cap.as_dict() for cap in capabilities]}, indent=2
         )
     width = max((len(cap.name) for cap in capabilities), default=10)
+    working = {cap.name for cap in capabilities if cap.ok}
     lines = []
     for cap in capabilities:
-        mark = "ok  " if cap.ok else "MISS"
-        lines.append(f"{mark} {cap.name:<{width}}  {cap.detail}")
+        mark, detail = ("ok  " if cap.ok else "MISS"), cap.detail
+        fallback, note = FALLBACKS.get(cap.name, (None, ""))
+        if not cap.ok and fallback in working:
+            mark, detail = "info", f"{note} ({cap.detail})"
+        lines.append(f"{mark} {cap.name:<{width}}  {detail}")
         if not cap.ok and cap.install:
             lines.append(f"     {'':<{width}}  fix: {cap.install}")
     lines.append("labs ready" if ready else "labs NOT ready")

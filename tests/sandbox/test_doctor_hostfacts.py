@@ -56,6 +56,22 @@ def test_render_text_and_json():
     }
 
 
+def test_kvm_missing_with_tcg_working_reads_as_information():
+    caps = [
+        Capability("kvm", False, "/dev/kvm present but a probe guest did not boot in 8 s"),
+        Capability("tcg", True, "TCG: a probe guest booted in 6.5 s"),
+    ]
+    kvm_line = doctor.render(caps).splitlines()[0]
+    assert kvm_line.startswith("info kvm")
+    assert "KVM not usable here: using TCG (/dev/kvm present but" in kvm_line
+    assert "MISS" not in doctor.render(caps)
+    # Without a working TCG there is no fallback: KVM's absence is a failure again.
+    no_tcg = [caps[0], Capability("tcg", False, "QEMU is missing", "apt-get install -y qemu")]
+    assert doctor.render(no_tcg).splitlines()[0].startswith("MISS kvm")
+    # The JSON keeps the capability as it is: names and ok flags are for programs.
+    assert json.loads(doctor.render(caps, as_json=True))["capabilities"][0]["ok"] is False
+
+
 def test_host_facts_are_json_data():
     facts = hostfacts.collect("tcg")
     assert json.loads(json.dumps(facts)) == facts
