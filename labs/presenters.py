@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import plotly.io
 
@@ -22,6 +22,7 @@ class RunView:
     rows: list[list]
     summary: list[tuple[str, object]]
     caption: str
+    details: list[tuple[str, str]] = field(default_factory=list)  # (title, text) blocks
     queue_position: int | None = None  # 1 = next to start
     running_now: int = 0
 
@@ -56,7 +57,10 @@ def present(run: LabRun) -> RunView:
         for key, value in summary.items()
         if value is not None
     ]
-    view = RunView(run, lab, figure, rows, labelled, host_caption(run.host_facts))
+    # A sample may carry text too long for a table cell (e.g. the commands a lab ran)
+    # as ``details``: [{"title", "text"}], shown as collapsed blocks under the chart.
+    details = [(d["title"], d["text"]) for s in samples for d in s.get("details", ())]
+    view = RunView(run, lab, figure, rows, labelled, host_caption(run.host_facts), details)
     if run.status == LabRun.Status.QUEUED:
         waiting = LabRun.objects.filter(status=LabRun.Status.QUEUED, created_at__lt=run.created_at)
         view.queue_position = waiting.count() + 1

@@ -15,7 +15,10 @@ interfaces, addresses, forwarding setting and firewall are never touched.
 
 from __future__ import annotations
 
+import json
+import re
 import selectors
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,12 +35,16 @@ INSTALL_IPROUTE = "apt-get install -y iproute2"
 INSTALL_NFT = "apt-get install -y nftables"
 
 # Tiny TCP endpoints run with our own Python inside a namespace (no extra packages).
+# The greeting names the server and the peer address it saw, so a lab can show which
+# endpoint really answered and whether a NAT rewrote the client's source address.
 _TCP_SERVER = (
     "import socket,sys\n"
     "s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n"
     "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
     "s.bind((sys.argv[1],int(sys.argv[2])));s.listen(8);print('listening',flush=True)\n"
-    "while True:\n c,_=s.accept();c.sendall(b'virtlab-ok\\n');c.close()\n"
+    "while True:\n"
+    " c,a=s.accept()\n"
+    " c.sendall(('virtlab-ok %s %s\\n'%(sys.argv[3],a[0])).encode());c.close()\n"
 )
 _TCP_CLIENT = (
     "import socket,sys\n"
@@ -75,22 +82,41 @@ def delete_namespace(name: str) -> None:
     _ip("netns", "delete", name, check=False)
 
 
+def parse_greeting(text: str) -> tuple[str, str] | None:
+    """(server name, peer address the server saw) from a ``serve_tcp`` greeting."""
+    parts = text.split()
+    if len(parts) >= 3 and parts[0] == "virtlab-ok":
+        return parts[1], parts[2]
+    return None
+
+
 class NetLab:
-    """Namespaces and links of one run; ``close()`` (or leaving the ``with``) deletes all."""
+    """Namespaces and links of one run; ``close()`` (or leaving the ``with``) deletes all.
+
+    ``commands`` keeps every configuration command run, as a shell line a student
+    could type (nftables rulesets as here-documents), so a lab can show them.
+    """
 
     def __init__(self, run_id: int) -> None:
         self.run_id = run_id
         self.namespaces: list[str] = []
+        self.commands: list[str] = []
+        # (namespace a, interface a, namespace b, interface b) of each veth pair made.
+        self.veth_pairs: list[tuple[str, str, str, str]] = []
         self._servers: list[subprocess.Popen] = []
+
+    def _ip(self, *args: str) -> subprocess.CompletedProcess:
+        self.commands.append(shlex.join(["ip", *args]))
+        return _ip(*args)
 
     # -- building --------------------------------------------------------------------
 
     def namespace(self, what: str) -> str:
         name = name_for(self.run_id, what)
-        _ip("netns", "add", name)
+        self._ip("netns", "add", name)
         self.namespaces.append(name)
         # Loopback inside is the namespace's own, and down until we bring it up.
-        _ip("-n", name, "link", "set", "lo", "up")
+        self._ip("-n", name, "link", "set", "lo", "up")
         return name
 
     def _own(self, ns: str) -> str:
@@ -104,51 +130,134 @@ class NetLab:
     def veth(self, ns_a: str, what_a: str, ns_b: str, what_b: str) -> tuple[str, str]:
         """A veth pair made inside ``ns_a`` with its peer created directly in ``ns_b``."""
         a, b = self.ifname(what_a), self.ifname(what_b)
-        _ip("-n", self._own(ns_a), "link", "add", a, "type", "veth",
-            "peer", "name", b, "netns", self._own(ns_b))  # fmt: skip
-        _ip("-n", ns_a, "link", "set", a, "up")
-        _ip("-n", ns_b, "link", "set", b, "up")
+        self._ip("-n", self._own(ns_a), "link", "add", a, "type", "veth",
+                 "peer", "name", b, "netns", self._own(ns_b))  # fmt: skip
+        self.veth_pairs.append((ns_a, a, ns_b, b))
+        self._ip("-n", ns_a, "link", "set", a, "up")
+        self._ip("-n", ns_b, "link", "set", b, "up")
         return a, b
 
     def bridge(self, ns: str, what: str) -> str:
         name = self.ifname(what)
-        _ip("-n", self._own(ns), "link", "add", name, "type", "bridge")
-        _ip("-n", ns, "link", "set", name, "up")
+        self._ip("-n", self._own(ns), "link", "add", name, "type", "bridge")
+        self._ip("-n", ns, "link", "set", name, "up")
         return name
 
     def attach(self, ns: str, ifname: str, bridge: str) -> None:
-        _ip("-n", self._own(ns), "link", "set", ifname, "master", bridge)
+        self._ip("-n", self._own(ns), "link", "set", ifname, "master", bridge)
 
     def address(self, ns: str, ifname: str, cidr: str) -> None:
-        _ip("-n", self._own(ns), "addr", "add", cidr, "dev", ifname)
+        self._ip("-n", self._own(ns), "addr", "add", cidr, "dev", ifname)
 
     def route(self, ns: str, destination: str, via: str) -> None:
-        _ip("-n", self._own(ns), "route", "add", destination, "via", via)
+        self._ip("-n", self._own(ns), "route", "add", destination, "via", via)
 
     def enable_forwarding(self, ns: str) -> None:
         """IPv4 forwarding in this (router) namespace only; the host's stays as it is."""
-        result = self.exec(ns, ["busybox", "sysctl", "-w", "net.ipv4.ip_forward=1"])
+        argv = ["busybox", "sysctl", "-w", "net.ipv4.ip_forward=1"]
+        self.commands.append(shlex.join(["ip", "netns", "exec", ns, *argv[1:]]))
+        result = self.exec(ns, argv)
         if not result.ok:
             raise NetnsError(f"forwarding in {ns}: {result.stderr.decode().strip()}")
 
     def masquerade(self, ns: str, out_ifname: str) -> str:
         """Source NAT for traffic leaving ``out_ifname``, as an nftables table in ``ns``."""
-        table = name_for(self.run_id, "nat")
+        return self._nft(ns, "nat", "postrouting", "srcnat", f'oifname "{out_ifname}" masquerade')
+
+    def forward_port(
+        self, ns: str, in_ifname: str, port: int, to_address: str, to_port: int
+    ) -> str:
+        """Destination NAT (a port forward): TCP arriving on ``in_ifname`` for ``port``
+        goes to ``to_address:to_port``; an nftables table in ``ns``."""
+        rule = f'iifname "{in_ifname}" tcp dport {int(port)} dnat to {to_address}:{int(to_port)}'
+        return self._nft(ns, "fwd", "prerouting", "dstnat", rule)
+
+    def _nft(self, ns: str, what: str, hook: str, priority: str, rule: str) -> str:
+        """One table ``vl<id>-<what>`` with one NAT chain holding ``rule``, in ``ns``."""
+        table = name_for(self.run_id, what)
         ruleset = (
             f"table ip {table} {{\n"
-            f"  chain postrouting {{\n"
-            f"    type nat hook postrouting priority srcnat; policy accept;\n"
-            f'    oifname "{out_ifname}" masquerade\n'
+            f"  chain {hook} {{\n"
+            f"    type nat hook {hook} priority {priority}; policy accept;\n"
+            f"    {rule}\n"
             f"  }}\n"
             f"}}\n"
         )
+        self.commands.append(f"ip netns exec {ns} nft -f - <<'EOF'\n{ruleset}EOF")
         with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix=table) as rules:
             rules.write(ruleset)
             rules.flush()
-            result = self.exec(ns, ["nft", "-f", rules.name])
+            result = self.exec(self._own(ns), ["nft", "-f", rules.name])
         if not result.ok:
             raise NetnsError(f"nft in {ns}: {result.stderr.decode().strip()}")
         return table
+
+    # -- reading back --------------------------------------------------------------------
+
+    def describe(self) -> list[dict]:
+        """The configuration as the kernel reports it now, namespace by namespace:
+        interfaces (kind, bridge, addresses, the veth peer's namespace and name, checked
+        by interface index), routes, forwarding and nftables rules. Read back rather
+        than remembered, so a picture drawn from it shows what really exists."""
+        found = {ns: self._interfaces(ns) for ns in self.namespaces}
+        for ns_a, a, ns_b, b in self.veth_pairs:
+            end_a, end_b = found[ns_a].get(a), found[ns_b].get(b)
+            if not (end_a and end_b):
+                continue  # gone (not expected while the lab runs): draw no cable
+            if end_a["link_index"] == end_b["index"] and end_b["link_index"] == end_a["index"]:
+                end_a["peer"] = {"namespace": ns_b, "name": b}
+                end_b["peer"] = {"namespace": ns_a, "name": a}
+        described = []
+        for ns in self.namespaces:
+            routes = json.loads(_ip("-j", "-n", ns, "route", "show", check=False).stdout or "[]")
+            forwarding = self.exec(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip()
+            interfaces = [
+                {k: v for k, v in i.items() if k not in ("index", "link_index")}
+                for i in found[ns].values()
+            ]
+            described.append({
+                "namespace": ns,
+                "interfaces": interfaces,
+                "routes": [_route_text(r) for r in routes],
+                "forwarding": forwarding == b"1",
+                "nft": self._nft_rules(ns) if shutil.which("nft") else [],
+            })  # fmt: skip
+        return described
+
+    def _interfaces(self, ns: str) -> dict[str, dict]:
+        listed = json.loads(_ip("-j", "-d", "-n", ns, "addr", "show").stdout or "[]")
+        interfaces = {}
+        for link in listed:
+            if link["ifname"] == "lo":
+                continue
+            kind = link.get("linkinfo", {}).get("info_kind", link.get("link_type", ""))
+            interfaces[link["ifname"]] = {
+                "name": link["ifname"],
+                "kind": kind,
+                "master": link.get("master"),
+                "up": "UP" in link.get("flags", []),
+                "addresses": [
+                    f"{a['local']}/{a['prefixlen']}"
+                    for a in link.get("addr_info", [])
+                    if a.get("family") == "inet"
+                ],
+                "peer": None,
+                "index": link["ifindex"],
+                "link_index": link.get("link_index"),
+            }
+        return interfaces
+
+    def _nft_rules(self, ns: str) -> list[dict]:
+        """Each nftables table in ``ns`` with its rule lines (chain headers left out)."""
+        text = self.exec(ns, ["nft", "list", "ruleset"]).stdout.decode(errors="replace")
+        tables: list[dict] = []
+        for line in text.splitlines():
+            words = line.split()
+            if words[:1] == ["table"] and len(words) >= 3:
+                tables.append({"table": words[2], "rules": []})
+            elif tables and words and words[0] not in ("chain", "type", "}"):
+                tables[-1]["rules"].append(line.strip())
+        return tables
 
     # -- running ------------------------------------------------------------------------
 
@@ -170,11 +279,16 @@ class NetLab:
                            timeout=timeout + 3)  # fmt: skip
         return result.ok
 
-    def serve_tcp(self, ns: str, address: str, port: int, ready_timeout: float = 5.0) -> None:
-        """A TCP listener in ``ns`` that greets each client; stopped by ``close()``."""
+    def serve_tcp(
+        self, ns: str, address: str, port: int, name: str = "", ready_timeout: float = 5.0
+    ) -> None:
+        """A TCP listener in ``ns`` that greets each client with ``virtlab-ok <name>
+        <client address as seen here>`` (see ``parse_greeting``); stopped by ``close()``."""
+        if not re.fullmatch(r"[A-Za-z0-9_.:@-]*", name):
+            raise ValueError(f"bad server name: {name!r}")
         server = subprocess.Popen(
             ["ip", "netns", "exec", self._own(ns), sys.executable, "-c", _TCP_SERVER,
-             address, str(port)],
+             address, str(port), name or ns],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             env=proc.sandbox_env(self.run_id), start_new_session=True,
         )  # fmt: skip
@@ -214,6 +328,15 @@ class NetLab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _route_text(route: dict) -> str:
+    text = route.get("dst", "")
+    if gateway := route.get("gateway"):
+        text += f" via {gateway}"
+    if dev := route.get("dev"):
+        text += f" dev {dev}"
+    return text
 
 
 def leftovers(run_id: int) -> dict[str, list[str]]:

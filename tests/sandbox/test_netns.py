@@ -70,6 +70,60 @@ def test_router_namespace_forwards_and_nats_without_touching_the_host(lab):
     assert _host_ruleset() == host_ruleset
 
 
+def test_servers_report_the_source_address_they_saw(lab):
+    a, b = _pair(lab)
+    lab.serve_tcp(b, "0.0.0.0", 8080, name="bee")
+    client = "import socket;print(socket.create_connection(('10.77.0.2',8080)).recv(64).decode())"
+    greeting = lab.exec(a, ["python3", "-c", client]).stdout.decode()
+    assert netns.parse_greeting(greeting) == ("bee", "10.77.0.1")
+    assert netns.parse_greeting("something else") is None
+    with pytest.raises(ValueError, match="bad server name"):
+        lab.serve_tcp(b, "0.0.0.0", 8081, name="two words")
+
+
+def test_a_port_forward_reaches_a_guest_behind_the_router(lab):
+    # outside (10.77.0.1) — router (10.77.0.2 | 10.78.0.1) — guest (10.78.0.2)
+    outside, router = _pair(lab)
+    guest = lab.namespace("g")
+    lab.veth(router, "r0", guest, "g0")
+    lab.address(router, lab.ifname("r0"), "10.78.0.1/24")
+    lab.address(guest, lab.ifname("g0"), "10.78.0.2/24")
+    lab.route(guest, "default", "10.78.0.1")
+    lab.enable_forwarding(router)
+    lab.serve_tcp(guest, "0.0.0.0", 80, name="guest")
+    assert not lab.tcp_probe(outside, "10.77.0.2", 8080, timeout=1)  # nothing there yet
+    table = lab.forward_port(router, lab.ifname("b0"), 8080, "10.78.0.2", 80)
+    assert table == f"vl{lab.run_id}-fwd"
+    assert lab.tcp_probe(outside, "10.77.0.2", 8080)
+    listed = lab.exec(router, ["nft", "list", "table", "ip", table]).stdout.decode()
+    assert "dnat to 10.78.0.2:80" in listed
+
+
+def test_describe_reads_the_configuration_back_from_the_kernel(lab):
+    a, b = _pair(lab)
+    switch = lab.bridge(a, "br")
+    c = lab.namespace("c")
+    port, _ = lab.veth(a, "a1", c, "c0")
+    lab.attach(a, port, switch)
+    lab.enable_forwarding(a)
+    lab.masquerade(a, lab.ifname("a0"))
+    described = {space["namespace"]: space for space in lab.describe()}
+    assert list(described) == [a, b, c]
+    interfaces = {i["name"]: i for i in described[a]["interfaces"]}
+    assert interfaces[switch]["kind"] == "bridge" and interfaces[port]["master"] == switch
+    assert interfaces[lab.ifname("a0")]["addresses"] == ["10.77.0.1/24"]
+    assert interfaces[lab.ifname("a0")]["peer"] == {"namespace": b, "name": lab.ifname("b0")}
+    assert interfaces[port]["peer"] == {"namespace": c, "name": lab.ifname("c0")}
+    assert described[a]["forwarding"] and not described[b]["forwarding"]
+    assert described[a]["routes"] == [f"10.77.0.0/24 dev {lab.ifname('a0')}"]
+    (table,) = described[a]["nft"]
+    assert table["table"] == f"vl{lab.run_id}-nat" and "masquerade" in table["rules"][0]
+    # Every configuration command is kept as a line a student could type.
+    assert lab.commands[0] == f"ip netns add {a}"
+    assert f"ip -n {a} link set {port} master {switch}" in lab.commands
+    assert any(line.startswith(f"ip netns exec {a} nft -f - <<'EOF'") for line in lab.commands)
+
+
 def test_namespaces_of_another_run_are_refused(lab):
     with pytest.raises(netns.NetnsError, match="not a namespace of run"):
         lab.exec("vl1-a", ["true"])
