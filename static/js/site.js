@@ -42,3 +42,32 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   const note = form && form.parentNode ? form.parentNode.querySelector(":scope > .request-error") : null;
   if (note && event.detail.shouldSwap) note.remove();
 });
+
+// A code block or table wider than the screen scrolls sideways; keyboard users can
+// only scroll what they can focus, so such a region joins the tab order (and leaves it
+// again when a wider window makes it fit). Regions that already hold a link or a
+// control are reachable through those.
+const SCROLL_REGIONS = "pre, .table-scroll, .prose table, table.data";
+
+function makeScrollRegionsFocusable(root) {
+  if (!root.querySelectorAll) return;
+  root.querySelectorAll(SCROLL_REGIONS).forEach((region) => {
+    const overflows = region.scrollWidth > region.clientWidth + 1;
+    const managed = region.dataset.scrollFocus === "1";
+    if (overflows && !region.hasAttribute("tabindex")) {
+      region.setAttribute("tabindex", "0");
+      region.dataset.scrollFocus = "1";
+    } else if (!overflows && managed) {
+      region.removeAttribute("tabindex");
+      delete region.dataset.scrollFocus;
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => makeScrollRegionsFocusable(document));
+document.addEventListener("htmx:afterSettle", (event) => makeScrollRegionsFocusable(event.detail.elt));
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => makeScrollRegionsFocusable(document), 200);
+});
