@@ -1,4 +1,4 @@
-from .roles import is_instructor
+from virtlab.roles import is_instructor
 
 
 def roles(request):

@@ -192,7 +192,7 @@ class Question(models.Model):
         return self.qid
 
     def save(self, *args, **kwargs):
-        from .quiz_render import render_question, spec_hash
+        from .quizzes.render import render_question, spec_hash
 
         digest = spec_hash(self.spec)
         if digest != self.content_hash or not self.rendered:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.shortcuts import get_object_or_404
+
+from virtlab.roles import is_instructor
+
 from .models import Course, Lesson, LessonProgress
-from .quiz_scores import LessonQuizScore, lesson_scores, overall_score
+from .quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 
 
 @dataclass
@@ -77,3 +81,11 @@ def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
     previous = lessons[index - 1] if index > 0 else None
     following = lessons[index + 1] if index + 1 < len(lessons) else None
     return previous, following
+
+
+def visible_lesson(request, slug: str) -> Lesson:
+    """The lesson at ``slug`` if this visitor may see it (drafts: instructors only), else 404."""
+    lessons = Lesson.objects.select_related("module")
+    if not is_instructor(request.user):
+        lessons = lessons.published()
+    return get_object_or_404(lessons, slug=slug)

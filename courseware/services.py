@@ -8,8 +8,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from virtlab.roles import instructors_group
+
 from .models import Lesson, LessonProgress
-from .roles import instructors_group
 
 
 def progress_open(*, user, lesson: Lesson) -> LessonProgress | None:

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import class_views, quiz_views, views
+from . import views
+from .classes import views as class_views
+from .quizzes import views as quiz_views
 
 app_name = "courseware"
 

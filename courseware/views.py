@@ -1,14 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from virtlab.roles import instructor_required
+
 from .models import Classroom, Lesson, LessonProgress
-from .outline import build_outline, course_score, neighbours
-from .quiz_state import build_quiz_view
-from .quiz_views import pending_answer
-from .roles import instructor_required, is_instructor
+from .outline import build_outline, course_score, neighbours, visible_lesson
+from .quizzes.state import build_quiz_view
+from .quizzes.views import pending_answer
 from .services import progress_open, progress_set_done
 
 
@@ -25,15 +26,8 @@ def home(request):
     return render(request, "courseware/home.html", context)
 
 
-def _visible_lesson(request, slug: str) -> Lesson:
-    lessons = Lesson.objects.select_related("module")
-    if not is_instructor(request.user):
-        lessons = lessons.published()
-    return get_object_or_404(lessons, slug=slug)
-
-
 def lesson_detail(request, slug: str):
-    lesson = _visible_lesson(request, slug)
+    lesson = visible_lesson(request, slug)
     if lesson.refresh_rendering():  # cached before the renderer last changed
         lesson.save(update_fields=["body_hash", "body_html", "toc"])
     progress = progress_open(user=request.user, lesson=lesson)
@@ -58,7 +52,7 @@ def lesson_detail(request, slug: str):
 @login_required
 @require_POST
 def lesson_mark_done(request, slug: str):
-    lesson = _visible_lesson(request, slug)
+    lesson = visible_lesson(request, slug)
     done = request.POST.get("done", "1") == "1"
     progress_set_done(user=request.user, lesson=lesson, done=done)
     if request.htmx:

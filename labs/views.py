@@ -6,10 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from courseware.models import Attempt, Lesson, Membership, Question
-from courseware.roles import instructor_required, is_instructor
+from courseware.quizzes import predictions
+from virtlab.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
 from .csv_export import run_csv
@@ -39,18 +40,6 @@ def _lab_or_404(slug: str):
     return lab
 
 
-def visible_student_ids(instructor) -> set[int] | None:
-    """Students whose runs an instructor may see: those in the classes they teach.
-    None means everyone (superusers administer the whole server)."""
-    if instructor.is_superuser:
-        return None
-    return set(
-        Membership.objects.filter(classroom__instructors=instructor).values_list(
-            "user_id", flat=True
-        )
-    )
-
-
 def _visible_run(request, slug: str, run_id: int) -> LabRun:
     run = get_object_or_404(LabRun, pk=run_id, lab=slug)
     if not request.user.is_authenticated:
@@ -59,7 +48,7 @@ def _visible_run(request, slug: str, run_id: int) -> LabRun:
     if run.user_id == request.user.id:
         return run
     if is_instructor(request.user):
-        allowed = visible_student_ids(request.user)
+        allowed = predictions.students_taught_by(request.user)
         if allowed is None or run.user_id in allowed or run.user_id is None:
             return run
     raise Http404("There is no such run.")
@@ -86,40 +75,13 @@ def _class_distribution(request, lab, *, chart: bool) -> dict | None:
     return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
 
 
-def _predict_questions(slug: str) -> list[tuple[Lesson, str]]:
-    """The lessons' predict-then-measure questions scored against this lab: (lesson, qid)."""
-    questions = (
-        Question.objects.filter(
-            retired=False, spec__measure__lab=slug, quiz__lesson__published=True
-        )
-        .select_related("quiz__lesson")
-        .order_by("quiz__lesson__module__order", "quiz__lesson__order", "order")
-    )
-    return [(question.quiz.lesson, question.qid) for question in questions]
-
-
-def _awaiting_prediction(request, predict_questions: list[tuple[Lesson, str]]) -> bool:
-    """Whether this student still has a prediction to make for the lab: until then the
-    classmates' results stay hidden, or the prediction would be read off their chart."""
-    if not predict_questions:
-        return False
-    if not request.user.is_authenticated:
-        return True  # logging out must not be a way round the prediction
-    answered = set(
-        Attempt.objects.filter(
-            user=request.user, qid__in=[qid for _, qid in predict_questions]
-        ).values_list("qid", flat=True)
-    )
-    return any(qid not in answered for _, qid in predict_questions)
-
-
 def lab_detail(request, slug: str, form=None):
     lab = _lab_or_404(slug)
     status = lab_status(lab)
     my_runs = LabRun.objects.for_user(request.user).for_lab(slug)[:20]
-    lessons = Lesson.objects.published().filter(slug__in=lab.lessons).only("slug", "title")
-    predict_questions = _predict_questions(slug)
-    awaiting_prediction = _awaiting_prediction(request, predict_questions)
+    lessons = predictions.lessons_for_lab(slug)
+    predict_questions = predictions.predict_questions(slug)
+    awaiting_prediction = predictions.awaiting_prediction(request.user, predict_questions)
     return render(
         request,
         "labs/lab_detail.html",
@@ -140,7 +102,7 @@ def lab_detail(request, slug: str, form=None):
 def lab_runs_for_instructor(request, slug: str):
     """Every student's runs of this lab, with the named distribution of its headline."""
     lab = _lab_or_404(slug)
-    student_ids = visible_student_ids(request.user)
+    student_ids = predictions.students_taught_by(request.user)
     runs = LabRun.objects.for_lab(slug).filter(user__isnull=False).select_related("user")
     if student_ids is not None:
         runs = runs.filter(user_id__in=student_ids)
@@ -201,7 +163,10 @@ def run_detail(request, slug: str, run_id: int):
         "poll_ms": int(poll * 1000),
         "earlier": _earlier_runs(run, view.lab),
     }
-    return render(request, template, context)
+    response = render(request, template, context)
+    # The same URL answers htmx with the panel alone: caches must keep the two apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @login_required

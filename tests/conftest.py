@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from courseware.course_sync import course_import
-from courseware.roles import instructors_group
+from courseware.coursefiles.sync import course_import
+from virtlab.roles import instructors_group
 
 PASSWORD = "a-long-test-passphrase-42"
 

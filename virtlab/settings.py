@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "courseware",
     "labs",
+    "virtlab",  # site-wide management commands (backup, restore) that span both apps
 ]
 
 MIDDLEWARE = [
@@ -229,7 +230,9 @@ VIRTLAB_MAX_RUNNING_SANDBOXES = int(os.environ.get("VIRTLAB_MAX_RUNNING_SANDBOXE
 # removes only what its own instance claimed (labs/sandbox/ownership.py), so two
 # servers and a test run on one host never reap or collide with each other.
 VIRTLAB_SANDBOX_ID_BASE = (
-    int(os.environ["VIRTLAB_SANDBOX_ID_BASE"]) if os.environ.get("VIRTLAB_SANDBOX_ID_BASE") else None
+    int(os.environ["VIRTLAB_SANDBOX_ID_BASE"])
+    if os.environ.get("VIRTLAB_SANDBOX_ID_BASE")
+    else None
 )
 VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "1000000"))
 # Runs waiting or running on the whole host before new ones are refused.

@@ -1,4 +1,7 @@
-"""The lab catalogue: one module per lab, registered here in teaching order."""
+"""The lab catalogue: one module per lab, registered here in teaching order.
+
+Like the question types' registry (``courseware.quizzes.types``); CONTRIBUTING.md
+shows the two side by side."""
 
 from __future__ import annotations
 
@@ -20,12 +23,11 @@ LAB_MODULES = [
 def _load() -> dict[str, Lab]:
     registry: dict[str, Lab] = {}
     for module_name in LAB_MODULES:
-        try:
-            module = import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module_name}":
-                raise
-            continue  # not written yet
+        # A listed module that is missing is an error at start-up, never skipped: a
+        # lesson or a prediction naming its lab would otherwise break quietly.
+        module = import_module(f"{__name__}.{module_name}")
+        if module.LAB.slug in registry:
+            raise ImportError(f"lab {module.LAB.slug!r} is registered twice")
         registry[module.LAB.slug] = module.LAB
     return registry
 

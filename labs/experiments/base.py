@@ -92,7 +92,6 @@ class Lab:
     title: str
     summary: str  # one sentence for the catalogue
     explanation: str  # Markdown: what the lab shows and why
-    lessons: tuple[str, ...]
     params: tuple[Param, ...]
     needs: tuple[str, ...]  # capability names from the sandbox doctor
     columns: tuple[Column, ...]  # the data table and CSV, in order
@@ -103,6 +102,16 @@ class Lab:
     max_seconds: Callable[[dict], float] = lambda params: 300.0
     predict_keys: tuple[str, ...] = ()  # summary keys quizzes may score against
     summary_labels: dict[str, str] = field(default_factory=dict)
+
+    # Which lessons go with a lab is said once, by each lesson's front matter ``labs:``
+    # (courseware.quizzes.predictions.lessons_for_lab), not here.
+
+    @property
+    def summary_keys(self) -> frozenset[str]:
+        """The summary keys this lab declares it reports: the ones it labels and the
+        ones quizzes score predictions against. A prediction naming any other key is
+        refused at import (courseware.quizzes.predictions.measure_problem)."""
+        return frozenset(self.summary_labels) | frozenset(self.predict_keys)
 
     def validate(self, raw: dict[str, Any]) -> tuple[dict[str, Number], dict[str, str]]:
         """Cleaned parameters (defaults filled in) and errors by parameter name."""

@@ -145,7 +145,6 @@ LAB = Lab(
         "(and bubblewrap where it works) and boots QEMU guests one after another, "
         "then plots every start time on a log axis so both fit on one chart."
     ),
-    lessons=("what-is-virtualization", "containers", "hybrids"),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(

@@ -154,7 +154,6 @@ LAB = Lab(
         "almost as fast as native; where KVM is not usable, the VM itself is emulated "
         "(TCG) and pays a translation cost too."
     ),
-    lessons=("hypervisor-types", "emulation-vs-virtualization"),
     params=PARAMS,
     needs=("qemu-user", "aarch64-busybox", *NEEDS_VMS),
     columns=(

@@ -297,7 +297,6 @@ LAB = Lab(
         "touched costs nothing until it is. On disk, the container's root filesystem is "
         "one static busybox with links; the VM boots a whole kernel plus an initramfs."
     ),
-    lessons=("containers",),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(

@@ -335,7 +335,6 @@ LAB = Lab(
         "namespace maps its root (uid 0) to an unprivileged uid on the host, and a seccomp "
         "filter refuses the system calls a container never needs (lesson 9)."
     ),
-    lessons=("containers", "security"),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(

@@ -298,7 +298,6 @@ LAB = Lab(
         "CPUs differently: each vCPU is a host thread, so two loops in a guest with one "
         "vCPU share it, and with two vCPUs (on a host with two cores) both run at once."
     ),
-    lessons=("containers", "security"),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,
     columns=(

@@ -275,7 +275,6 @@ LAB = Lab(
         "125 MB a second), and a guest that keeps writing to its memory leaves more to "
         "send in the pause."
     ),
-    lessons=("vm-features",),
     params=PARAMS,
     needs=NEEDS_VMS,
     columns=(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from courseware.grading import item_key
 from courseware.models import Attempt, Question, Quiz
+from courseware.quizzes.grading import item_key
 from tests.conftest import PASSWORD
 from tests.courseware.quiz_helpers import seed_class
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from courseware.grading import grade, item_key, parse_answer
 from courseware.models import Attempt, Question
+from courseware.quizzes.grading import item_key
+from courseware.quizzes.types import grade, parse_answer
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -97,8 +98,8 @@ def seed_class(instructor):
     """
     from django.contrib.auth import get_user_model
 
+    from courseware.classes.services import class_create
     from courseware.models import Lesson, LessonProgress, Membership
-    from courseware.quiz_services import class_create
 
     User = get_user_model()
     classroom = class_create(instructor=instructor, name="Seeded class")

@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from courseware.roles import is_instructor
 from tests.conftest import PASSWORD
+from virtlab.roles import is_instructor
 
 User = get_user_model()
 

@@ -5,7 +5,7 @@ import math
 import pytest
 from django.urls import reverse
 
-from courseware.analytics import class_analytics, pearson
+from courseware.classes.analytics import class_analytics, pearson
 
 from .quiz_helpers import seed_class
 

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from courseware.classes.services import class_create
 from courseware.models import Classroom, Membership
-from courseware.quiz_services import class_create
-from courseware.roles import instructors_group
 from tests.conftest import PASSWORD
+from virtlab.roles import instructors_group
 
 from .quiz_helpers import record
 

@@ -5,8 +5,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from courseware.content_files import ContentError, read_course
-from courseware.course_sync import course_export, course_import
+from courseware.coursefiles.lesson_files import ContentError, read_course
+from courseware.coursefiles.sync import course_export, course_import
 from courseware.models import Course, Lesson, Module, Question, Quiz
 
 SHIPPED = Path(settings.VIRTLAB_CONTENT_DIR)

@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from courseware.content_files import read_course
-from courseware.gradebook import build_gradebook, csv_columns
+from courseware.classes.gradebook import build_gradebook, csv_columns
+from courseware.coursefiles.lesson_files import read_course
 from courseware.models import Lesson, Quiz
 
 from .quiz_helpers import seed_class
@@ -155,7 +155,7 @@ def test_csv_neutralises_spreadsheet_formulas(instructor_client, seeded):
 
 
 def test_empty_class_gradebook(instructor_client, instructor, course):
-    from courseware.quiz_services import class_create
+    from courseware.classes.services import class_create
 
     classroom = class_create(instructor=instructor, name="Empty")
     page = instructor_client.get(classroom.get_absolute_url()).content.decode()

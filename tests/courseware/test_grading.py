@@ -2,17 +2,12 @@
 
 import pytest
 
-from courseware import grading
-from courseware.grading import (
-    MAX_TEXT_ANSWER,
-    AnswerError,
-    grade,
-    item_key,
-    ordering_score,
-    parse_answer,
-    shuffled,
-)
-from courseware.quiz_state import format_measured, format_number
+from courseware.quizzes.grading import AnswerError, item_key, shuffled
+from courseware.quizzes.types import grade, parse_answer
+from courseware.quizzes.types import text as text_type
+from courseware.quizzes.types.numeric import format_measured, format_number
+from courseware.quizzes.types.ordering import ordering_score
+from courseware.quizzes.types.text import MAX_TEXT_ANSWER
 
 SINGLE = {
     "id": "s",
@@ -226,7 +221,7 @@ def test_a_regex_match_that_runs_too_long_is_cut_off_and_not_correct(monkeypatch
     spec = {"id": "r", "type": "text", "prompt": "?", "answers": [r"(x+x+)+y"], "match": "regex"}
     assert grade(spec, {"text": "xxy"}).correct is True
     # A zero budget times out at once: the same matching answer is then not correct.
-    monkeypatch.setattr(grading, "REGEX_TIMEOUT_SECONDS", 0.0)
+    monkeypatch.setattr(text_type, "REGEX_TIMEOUT_SECONDS", 0.0)
     assert grade(spec, {"text": "xxy"}).correct is False
 
 

@@ -7,10 +7,11 @@ import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from courseware.content_files import ContentError, read_course
-from courseware.course_sync import course_export, course_import
+from courseware.coursefiles.lesson_files import ContentError, read_course
+from courseware.coursefiles.quiz_files import QuizFileError, parse_quiz
+from courseware.coursefiles.sync import course_export, course_import
 from courseware.models import Attempt, Lesson, Question, Quiz
-from courseware.quiz_files import QuizFileError, parse_quiz, regex_problem
+from courseware.quizzes.types.text import regex_problem
 
 SHIPPED = Path(settings.VIRTLAB_CONTENT_DIR)
 

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware import quiz_state
 from courseware.models import Attempt, Lesson, Question
-from courseware.quiz_scores import lesson_scores
+from courseware.quizzes import predictions
+from courseware.quizzes.scores import lesson_scores
 from labs.models import LabRun
 
 from .quiz_helpers import HTMX
@@ -54,7 +54,7 @@ def test_before_any_run_the_question_says_what_to_run(student_client, question):
 
 
 def test_unavailable_lab_is_said_plainly(student_client, question, monkeypatch):
-    monkeypatch.setattr(quiz_state, "get_lab", lambda slug: None)
+    monkeypatch.setattr(predictions, "get_lab", lambda slug: None)
     html = page(student_client, question)
     assert "lab that measures this is not available on this server yet" in html
     assert reverse("labs:detail", args=["boot-race"]) not in html

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from courseware.models import Attempt, Lesson, Question, Quiz
-from courseware.quiz_scores import lesson_scores
+from courseware.quizzes.scores import lesson_scores
 from tests.conftest import PASSWORD
 
 from .quiz_helpers import HTMX, correct_form, record, wrong_form
@@ -313,7 +313,7 @@ def test_ordering_and_matching_partial_credit_end_to_end(student_client, student
     order = q("hv-order-vm-exit")
     items = order.spec["items"]
     swapped = [items[1], items[0], *items[2:]]  # 5 of 6 pairs in order
-    from courseware.grading import item_key
+    from courseware.quizzes.grading import item_key
 
     form = {f"pos-{item_key(order.qid, t)}": str(i + 1) for i, t in enumerate(swapped)}
     body = student_client.post(submit_url(order), form, **HTMX).content.decode()

@@ -28,7 +28,7 @@ def test_every_lab_declares_what_its_page_needs():
     for lab in REGISTRY.values():
         cleaned, errors = lab.validate({})
         assert errors == {} and cleaned == lab.defaults()
-        assert lab.columns and lab.needs and lab.lessons
+        assert lab.columns and lab.needs  # its lessons: the lessons' front matter
         assert lab.max_seconds(cleaned) > 0
 
 

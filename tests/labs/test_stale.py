@@ -91,7 +91,7 @@ def test_a_run_failed_by_the_sweeper_is_not_written_to_again(db, monkeypatch):
         raise AssertionError("the lab should have been stopped")
 
     lab = Lab(
-        slug="swept", title="Swept", summary="", explanation="", lessons=(),
+        slug="swept", title="Swept", summary="", explanation="",
         params=(), needs=(), columns=(), run=run,
         summarize=lambda samples, params: {"n": len(samples)}, figure=lambda *args: None,
         max_seconds=lambda params: 60.0,
@@ -118,7 +118,7 @@ def test_a_lab_whose_clean_up_fails_is_still_reaped(db, monkeypatch):
             raise OSError("clean-up failed")
 
     lab = Lab(
-        slug="broken-cleanup", title="Broken", summary="", explanation="", lessons=(),
+        slug="broken-cleanup", title="Broken", summary="", explanation="",
         params=(), needs=(), columns=(), run=run_then_break_on_close,
         summarize=lambda samples, params: {}, figure=lambda *args: None,
         max_seconds=lambda params: 0.0,  # past its deadline at the first sample

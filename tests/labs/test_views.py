@@ -120,7 +120,7 @@ def test_csv_download(student_client, student, all_ready):
 
 
 def enrol(student, instructor):
-    from courseware.quiz_services import class_create, class_join
+    from courseware.classes.services import class_create, class_join
 
     classroom = class_create(instructor=instructor, name="Virtualization 101")
     class_join(user=student, code=classroom.join_code)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from courseware.content_files import ContentError
-from courseware.course_sync import course_export
+from courseware.coursefiles.lesson_files import ContentError
+from courseware.coursefiles.sync import course_export
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from courseware.content_files import ContentError
-from courseware.course_sync import course_import
+from courseware.coursefiles.lesson_files import ContentError
+from courseware.coursefiles.sync import course_import
 
 
 class Command(BaseCommand):

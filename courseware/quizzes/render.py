@@ -7,7 +7,8 @@ import json
 import re
 from typing import Any
 
-from .rendering import render_markdown
+from ..rendering import render_markdown
+from .types import get_type
 
 _SINGLE_PARAGRAPH = re.compile(r"\A<p>(.*)</p>\Z", re.S)
 
@@ -32,17 +33,7 @@ def render_question(spec: dict[str, Any]) -> dict[str, Any]:
         else "",
         "hints": [render_short(h) for h in spec.get("hints", [])],
     }
-    if "choices" in spec:
-        rendered["choices"] = {
-            str(c["id"]): {
-                "text": render_short(c["text"]),
-                "feedback": render_short(c["feedback"]) if c.get("feedback") else "",
-            }
-            for c in spec["choices"]
-        }
-    if "items" in spec:
-        rendered["items"] = {item: render_short(item) for item in spec["items"]}
-    if "pairs" in spec:
-        rendered["lefts"] = {p["left"]: render_short(p["left"]) for p in spec["pairs"]}
-        rendered["rights"] = {p["right"]: render_short(p["right"]) for p in spec["pairs"]}
+    qtype = get_type(spec.get("type", ""))
+    if qtype is not None:
+        rendered.update(qtype.render(spec, render_short))
     return rendered

@@ -7,11 +7,11 @@ disappeared from its file is retired (kept for its attempts), never deleted.
 
 from __future__ import annotations
 
-from .content_files import ContentError, LessonSpec
-from .grading import is_prediction
-from .models import Attempt, Lesson, Question, Quiz
+from ..models import Attempt, Lesson, Question, Quiz
+from ..quizzes.grading import is_prediction
+from ..quizzes.render import spec_hash
+from .lesson_files import ContentError, LessonSpec
 from .quiz_files import QUIZ_FILE, QuizSpec, quiz_file_text, settings_with_defaults
-from .quiz_render import spec_hash
 
 
 def _quiz_values(spec: QuizSpec) -> dict:

@@ -23,9 +23,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .grading import is_prediction
-from .models import Attempt, Classroom, Lesson, Question
-from .quiz_scores import active_questions_by_lesson, attempt_grade, measurement_of, measurements_for
+from ..models import Attempt, Classroom, Lesson, Question
+from ..quizzes.grading import is_prediction
+from ..quizzes.predictions import measurement_of, measurements_for
+from ..quizzes.scores import active_questions_by_lesson, attempt_grade
+from ..quizzes.types import question_type
 
 MIN_STUDENTS_FOR_FLAGS = 3
 TOO_EASY = 0.9  # first-try correct at or above
@@ -63,33 +65,6 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
         return None
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     return sxy / math.sqrt(sxx * syy)
-
-
-def wrong_parts(spec: dict, answer: dict) -> list[str]:
-    """The wrong option(s) in one incorrect answer, as text an instructor can read."""
-    qtype = spec["type"]
-    if qtype in ("single", "multiple"):
-        choices = {str(c["id"]): c for c in spec["choices"]}
-        picked = [answer.get("choice")] if qtype == "single" else answer.get("choices", [])
-        return [
-            choices[c]["text"] for c in picked if c in choices and not choices[c].get("correct")
-        ]
-    if qtype == "true_false":
-        return ["True" if answer.get("value") else "False"]
-    if qtype == "numeric" and not is_prediction(spec):
-        return [f"{answer.get('value'):g}"] if isinstance(answer.get("value"), int | float) else []
-    if qtype == "text":
-        return [str(answer.get("text", "")).casefold()]
-    if qtype == "ordering":
-        return [" → ".join(answer.get("order", []))]
-    if qtype == "matching":
-        right = {p["left"]: p["right"] for p in spec["pairs"]}
-        return [
-            f"{left} → {given}"
-            for left, given in answer.get("pairs", {}).items()
-            if right.get(left) != given
-        ]
-    return []
 
 
 def _flags(stats: QuestionStats) -> list[str]:
@@ -153,7 +128,7 @@ def lesson_question_stats(questions: list[Question], user_ids: list[int]) -> lis
             part
             for attempt in current[question.pk]
             if not attempt.correct and not is_prediction(question.spec)
-            for part in wrong_parts(question.spec, attempt.answer)
+            for part in question_type(question.spec).wrong_parts(question.spec, attempt.answer)
         )
         if wrong:
             stats.common_wrong, stats.common_wrong_count = wrong.most_common(1)[0]

@@ -1,4 +1,4 @@
-"""Reading and writing the course as files (DESIGN.md, "Content as files").
+"""Reading and writing the course as files (docs/architecture.md, "Content as files").
 
 Layout: ``course.yaml`` (course and modules) and one ``<NN>-<slug>/`` folder per
 lesson holding ``index.md`` (YAML front matter + Markdown). Parsing is separate from
@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from ..quizzes.grading import is_prediction
+from ..quizzes.predictions import lesson_lab_problems, measure_problem
+from .errors import ContentError
 from .quiz_files import QUIZ_FILE, QuizFileError, QuizSpec, parse_quiz
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -21,14 +24,6 @@ LESSON_DIR_RE = re.compile(r"^\d+-[a-z0-9-]+$")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*\n?(.*)\Z", re.S | re.M)
 COURSE_FILE = "course.yaml"
 LESSON_FILE = "index.md"
-
-
-class ContentError(Exception):
-    """One or more files are malformed; ``problems`` lists "path: reason" lines."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass
@@ -226,14 +221,30 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
             if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
         },
     )
+    # The lesson's ``labs:`` is the one record of which labs go with it: a lab it names
+    # must exist, or its link (and the lab page's "Goes with") would quietly vanish.
+    check.problems += lesson_lab_problems(where, spec.labs)
     if QUIZ_FILE in spec.extra_files:
+        quiz_where = f"{directory.name}/{QUIZ_FILE}"
         try:
-            spec.quiz = parse_quiz(spec.extra_files[QUIZ_FILE], f"{directory.name}/{QUIZ_FILE}")
+            spec.quiz = parse_quiz(spec.extra_files[QUIZ_FILE], quiz_where)
         except QuizFileError as exc:
             check.problems += exc.problems
+        else:
+            check.problems += _prediction_problems(spec.quiz, quiz_where)
     if check.problems:
         raise ContentError(check.problems)
     return spec
+
+
+def _prediction_problems(quiz: QuizSpec, where: str) -> list[str]:
+    """A prediction whose lab or summary key does not exist would stay pending for
+    ever: refuse it at import instead."""
+    return [
+        f"{where}: question {question['id']!r}: {problem}"
+        for question in quiz.questions
+        if is_prediction(question) and (problem := measure_problem(question["measure"]))
+    ]
 
 
 def _duplicate_question_ids(lessons: list[LessonSpec]) -> list[str]:

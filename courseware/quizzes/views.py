@@ -7,7 +7,6 @@ browser follows a redirect back to the question, whose state comes from the data
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -16,22 +15,17 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_POST
 
+from ..models import Attempt, Lesson, Question
+from ..outline import visible_lesson
 from .grading import AnswerError, small_int
-from .models import Attempt, Lesson, Question
-from .quiz_scores import graded_attempts
-from .quiz_services import SubmissionRejected, attempt_submit
-from .quiz_state import QuizView, build_quiz_view, submitted_values
-from .roles import is_instructor
-
-
-def visible_lesson(request, slug: str) -> Lesson:
-    lessons = Lesson.objects.select_related("module")
-    if not is_instructor(request.user):
-        lessons = lessons.published()
-    return get_object_or_404(lessons, slug=slug)
+from .scores import graded_attempts
+from .services import SubmissionRejected, attempt_submit
+from .state import QuizView, build_quiz_view, submitted_values
+from .types import ANSWER_FIELD_RE
 
 
 def _hints_from(params) -> dict[str, int]:
@@ -63,7 +57,6 @@ def _fragment(request, quiz_view: QuizView, qid: str, *, with_score: bool) -> Ht
 # An answer posted after the session ended waits here (in the new anonymous session,
 # which logging in keeps) until the quiz page fills it back in.
 PENDING_ANSWER = "virtlab_pending_answer"
-ANSWER_FIELD_RE = re.compile(r"^(choice|value|pos-[\w-]+|match-[\w-]+)$")
 
 
 def _question_url(request, lesson: Lesson, qid: str) -> str:
@@ -121,12 +114,16 @@ def quiz_detail(request, slug: str):
         raise Http404("This lesson has no quiz.")
     qid = request.GET.get("hint")
     if request.htmx and qid:
-        return _fragment(request, quiz_view, qid, with_score=False)
-    return render(
-        request,
-        "courseware/quiz.html",
-        {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"},
-    )
+        response = _fragment(request, quiz_view, qid, with_score=False)
+    else:
+        response = render(
+            request,
+            "courseware/quiz.html",
+            {"lesson": lesson, "quiz_view": quiz_view, "source": "quiz"},
+        )
+    # The same URL answers htmx with one question alone: caches must keep the two apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @require_POST

@@ -1,18 +1,18 @@
-"""Writes for quizzes and classes: submitting an attempt, creating and joining classes."""
+"""Writes for quizzes: submitting an attempt, and the limits that may refuse it."""
 
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Mapping, Sequence
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from .grading import AnswerError, grade, is_prediction, parse_answer
-from .models import Attempt, Classroom, Membership, Question, Quiz
-from .quiz_scores import measurement_of, measurements_for
+from ..models import Attempt, Question, Quiz
+from .grading import AnswerError, is_prediction
+from .predictions import measurement_of, measurements_for
+from .types import grade, parse_answer
 
 
 class SubmissionRejected(Exception):
@@ -74,40 +74,4 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
         )
 
 
-__all__ = ["AnswerError", "SubmissionRejected", "attempt_submit", "class_create", "class_join"]
-
-JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
-JOIN_CODE_LENGTH = 8
-
-
-def new_join_code() -> str:
-    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
-
-
-def normalise_join_code(code: str) -> str:
-    return "".join(code.split()).replace("-", "").upper()
-
-
-def class_create(*, instructor, name: str) -> Classroom:
-    for _ in range(10):
-        try:
-            with transaction.atomic():
-                classroom = Classroom.objects.create(name=name.strip(), join_code=new_join_code())
-                classroom.instructors.add(instructor)
-                return classroom
-        except IntegrityError:  # a join code collision; draw another
-            continue
-    raise RuntimeError("could not find a free join code")
-
-
-class JoinError(Exception):
-    pass
-
-
-def class_join(*, user, code: str) -> tuple[Classroom, bool]:
-    """Add ``user`` to the class with ``code``; returns (class, joined now?)."""
-    classroom = Classroom.objects.filter(join_code=normalise_join_code(code)).first()
-    if classroom is None:
-        raise JoinError("No class has that join code. Check it with your instructor.")
-    _, created = Membership.objects.get_or_create(classroom=classroom, user=user)
-    return classroom, created
+__all__ = ["AnswerError", "SubmissionRejected", "attempt_submit", "submission_block"]

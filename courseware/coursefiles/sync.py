@@ -14,8 +14,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from . import content_files as cf
-from .models import Course, Lesson, Module
+from ..models import Course, Lesson, Module
+from . import lesson_files as cf
 from .quiz_sync import quiz_export_files, quiz_import
 
 

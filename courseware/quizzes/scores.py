@@ -25,85 +25,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.conf import settings
 
-from .grading import Grade, grade, is_prediction
-from .models import Attempt, Question
-
-try:  # labs is a sibling app; quizzes work (with "not available") without it
-    from labs.models import LabRun
-except ImportError:  # pragma: no cover
-    LabRun = None
-
-
-@dataclass(frozen=True)
-class Measurement:
-    value: float
-    run_id: int
-    lab: str
-    created_at: datetime  # when the run was submitted: before that, nothing was measured
-
-
-MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
-
-
-def measurements_for(
-    user_ids: Iterable[int], questions: Iterable[Question]
-) -> dict[MeasureKey, list[Measurement]]:
-    """Each student's succeeded run values, oldest first, for every measured key used."""
-    wanted = {
-        (q.spec["measure"]["lab"], q.spec["measure"]["key"])
-        for q in questions
-        if is_prediction(q.spec)
-    }
-    user_ids = list(user_ids)
-    if not wanted or not user_ids or LabRun is None:
-        return {}
-    runs = (
-        LabRun.objects.filter(
-            user_id__in=user_ids,
-            lab__in={lab for lab, _ in wanted},
-            status=LabRun.Status.SUCCEEDED,
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "user_id", "lab", "created_at", "results__summary")
-    )
-    found: dict[MeasureKey, list[Measurement]] = defaultdict(list)
-    for pk, user_id, lab, created_at, summary in runs:
-        if not isinstance(summary, dict):
-            continue
-        for wanted_lab, key in wanted:
-            value = summary.get(key)
-            if wanted_lab != lab:
-                continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                found[(user_id, lab, key)].append(Measurement(float(value), pk, lab, created_at))
-    return found
-
-
-def measurement_of(
-    question: Question,
-    user_id: int,
-    found: dict[MeasureKey, list[Measurement]],
-    *,
-    predicted_at: datetime | None,
-) -> Measurement | None:
-    """The run a prediction made at ``predicted_at`` is scored against (None: none yet,
-    or no prediction made)."""
-    if not is_prediction(question.spec) or predicted_at is None:
-        return None
-    measure = question.spec["measure"]
-    for measurement in found.get((user_id, measure["lab"], measure["key"]), []):
-        if measurement.created_at > predicted_at:
-            return measurement
-    return None
-
-
-def prediction_time(attempts: list[Attempt]) -> datetime | None:
-    """When the (single) prediction was made; None before it is."""
-    return attempts[0].created_at if attempts else None
+from ..models import Attempt, Question
+from .grading import Grade, is_prediction
+from .predictions import Measurement, measurement_of, measurements_for, prediction_time
+from .types import grade
 
 
 def attempt_grade(question: Question, attempt: Attempt, measurement: Measurement | None) -> Grade:

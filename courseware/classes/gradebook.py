@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
-from .models import Classroom, Lesson, LessonProgress
-from .quiz_scores import LessonQuizScore, lesson_scores, overall_score
+from ..models import Classroom, Lesson, LessonProgress
+from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 
 SORT_DIRECTIONS = ("asc", "desc")
 

@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
+from virtlab.roles import instructor_required, is_instructor
+
+from ..forms import ClassroomForm, JoinClassForm
+from ..models import Attempt, Classroom
+from ..quizzes.scores import graded_attempts
 from . import analytics
-from .forms import ClassroomForm, JoinClassForm
 from .gradebook import build_gradebook, gradebook_csv_text
-from .models import Attempt, Classroom
-from .quiz_scores import graded_attempts
-from .quiz_services import JoinError, class_create, class_join
-from .roles import instructor_required, is_instructor
+from .services import JoinError, class_create, class_join
 
 
 def _taught_class(request, class_id: int) -> Classroom:

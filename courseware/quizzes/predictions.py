@@ -1,0 +1,192 @@
+"""The one place where courseware and labs meet.
+
+``courseware`` imports nothing from ``labs`` outside this module, and ``labs`` imports
+nothing from ``courseware`` but this module (docs/architecture.md, "Layering"). What
+crosses here:
+
+- predict-then-measure: which lab and summary key a prediction reads, the student's
+  measurements, the lab shown beside the question, and whether a student still has a
+  prediction to make before the lab page may show the classmates' results;
+- the lab ↔ lesson link, whose one source is each lesson's front matter ``labs:``;
+- the checks at import that every lab a lesson names exists and every prediction's
+  key is one the lab declares (``Lab.summary_keys``), so a renamed key is an import
+  error instead of predictions that stay pending for ever;
+- which students' runs an instructor may see (the students of their classes).
+
+Scoring rules for predictions are in ``scores.py``; grading one is numeric grading
+(``types/numeric.py``) against the measured value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.urls import reverse
+
+from labs.experiments import get_lab
+from labs.models import LabRun
+
+from ..models import Attempt, Lesson, Membership, Question
+from .grading import is_prediction
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float
+    run_id: int
+    lab: str
+    created_at: datetime  # when the run was submitted: before that, nothing was measured
+
+
+MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
+
+
+def measurements_for(
+    user_ids: Iterable[int], questions: Iterable[Question]
+) -> dict[MeasureKey, list[Measurement]]:
+    """Each student's succeeded run values, oldest first, for every measured key used."""
+    wanted = {
+        (q.spec["measure"]["lab"], q.spec["measure"]["key"])
+        for q in questions
+        if is_prediction(q.spec)
+    }
+    user_ids = list(user_ids)
+    if not wanted or not user_ids:
+        return {}
+    runs = (
+        LabRun.objects.filter(
+            user_id__in=user_ids,
+            lab__in={lab for lab, _ in wanted},
+            status=LabRun.Status.SUCCEEDED,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "user_id", "lab", "created_at", "results__summary")
+    )
+    found: dict[MeasureKey, list[Measurement]] = defaultdict(list)
+    for pk, user_id, lab, created_at, summary in runs:
+        if not isinstance(summary, dict):
+            continue
+        for wanted_lab, key in wanted:
+            value = summary.get(key)
+            if wanted_lab != lab:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[(user_id, lab, key)].append(Measurement(float(value), pk, lab, created_at))
+    return found
+
+
+def measurement_of(
+    question: Question,
+    user_id: int,
+    found: dict[MeasureKey, list[Measurement]],
+    *,
+    predicted_at: datetime | None,
+) -> Measurement | None:
+    """The run a prediction made at ``predicted_at`` is scored against (None: none yet,
+    or no prediction made)."""
+    if not is_prediction(question.spec) or predicted_at is None:
+        return None
+    measure = question.spec["measure"]
+    for measurement in found.get((user_id, measure["lab"], measure["key"]), []):
+        if measurement.created_at > predicted_at:
+            return measurement
+    return None
+
+
+def prediction_time(attempts: list[Attempt]) -> datetime | None:
+    """When the (single) prediction was made; None before it is."""
+    return attempts[0].created_at if attempts else None
+
+
+def lab_info(slug: str) -> dict[str, Any]:
+    """The lab a prediction is measured with, as the question shows it."""
+    lab = get_lab(slug)
+    info: dict[str, Any] = {
+        "slug": slug,
+        "available": lab is not None,
+        "title": getattr(lab, "title", slug),
+    }
+    if lab is not None:
+        info["url"] = reverse("labs:detail", args=[slug])
+    return info
+
+
+# --- What the lab pages ask -----------------------------------------------------------
+
+
+def predict_questions(slug: str) -> list[tuple[Lesson, str]]:
+    """The lessons' predict-then-measure questions scored against this lab: (lesson, qid)."""
+    questions = (
+        Question.objects.filter(
+            retired=False, spec__measure__lab=slug, quiz__lesson__published=True
+        )
+        .select_related("quiz__lesson")
+        .order_by("quiz__lesson__module__order", "quiz__lesson__order", "order")
+    )
+    return [(question.quiz.lesson, question.qid) for question in questions]
+
+
+def awaiting_prediction(user, questions: list[tuple[Lesson, str]]) -> bool:
+    """Whether this student still has a prediction to make for the lab: until then the
+    classmates' results stay hidden, or the prediction would be read off their chart."""
+    if not questions:
+        return False
+    if not user.is_authenticated:
+        return True  # logging out must not be a way round the prediction
+    answered = set(
+        Attempt.objects.filter(user=user, qid__in=[qid for _, qid in questions]).values_list(
+            "qid", flat=True
+        )
+    )
+    return any(qid not in answered for _, qid in questions)
+
+
+def lessons_for_lab(slug: str) -> list[Lesson]:
+    """The published lessons whose front matter links to this lab, in outline order.
+    (Filtered here, not in SQL: JSON containment is not portable to SQLite, and a
+    course has tens of lessons.)"""
+    lessons = Lesson.objects.published().only("slug", "title", "labs")
+    return [lesson for lesson in lessons if slug in lesson.labs]
+
+
+def students_taught_by(instructor) -> set[int] | None:
+    """Students whose runs an instructor may see: those in the classes they teach.
+    None means everyone (superusers administer the whole server)."""
+    if instructor.is_superuser:
+        return None
+    return set(
+        Membership.objects.filter(classroom__instructors=instructor).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+# --- Checks at import -------------------------------------------------------------------
+
+
+def lesson_lab_problems(where: str, slugs: Iterable[str]) -> list[str]:
+    """A lesson's ``labs:`` naming a lab that is not in the registry."""
+    return [
+        f"{where}: 'labs' names {slug!r}, which is not a lab (the labs are in "
+        "labs/experiments/__init__.py)"
+        for slug in slugs
+        if get_lab(slug) is None
+    ]
+
+
+def measure_problem(measure: dict[str, str]) -> str | None:
+    """Why a prediction's ``measure: {lab, key}`` can never be measured, or None."""
+    lab = get_lab(measure["lab"])
+    if lab is None:
+        return f"'measure' names lab {measure['lab']!r}, which is not a lab"
+    if measure["key"] not in lab.summary_keys:
+        keys = ", ".join(sorted(lab.summary_keys))
+        return (
+            f"'measure' key {measure['key']!r} is not a summary key of lab {lab.slug!r} "
+            f"(it reports: {keys})"
+        )
+    return None
