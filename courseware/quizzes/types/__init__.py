@@ -17,7 +17,7 @@ from typing import Any
 from ..grading import AnswerError, FormData, Grade
 from .base import QuestionType
 
-TYPE_MODULES = ["choice", "true_false", "numeric", "text", "ordering", "matching"]
+TYPE_MODULES = ["choice", "true_false", "numeric", "text", "ordering", "matching", "blanks"]
 
 
 def _load() -> dict[str, QuestionType]:
