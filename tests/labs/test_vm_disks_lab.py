@@ -58,3 +58,35 @@ def test_out_of_bounds_parameters_are_refused():
     lab = get_lab("vm-disks")
     _, errors = lab.validate({**SMALL, "virtual_gib": 64, "full_disk_mib": 1})
     assert set(errors) == {"virtual_gib", "full_disk_mib"}
+
+
+def test_a_run_stopped_mid_way_leaves_nothing_and_the_reaper_clears_a_crashed_one(db):
+    from labs.experiments.base import Progress, RunContext
+    from labs.sandbox.naming import adhoc_run_id
+
+    lab = get_lab("vm-disks")
+    params, _ = lab.validate(SMALL)
+    # Stopped by the runner (the generator is closed) once the guest is up.
+    run_id = adhoc_run_id()
+    events = lab.run(params, RunContext(run_id=run_id))
+    for event in events:
+        if isinstance(event, Progress) and "reads" in event.step:
+            break
+    assert any(reaper.inventory(only={run_id}).values())  # the guest, the disks, the tmpfs
+    events.close()
+    assert not any(reaper.inventory(only={run_id}).values())
+    reaper.reap(only={run_id})
+
+    # A worker that died mid-run closes nothing: the reaper removes the guest, unmounts
+    # the small filesystem and deletes every image by name.
+    run_id = adhoc_run_id()
+    events = lab.run(params, RunContext(run_id=run_id))
+    for event in events:
+        if isinstance(event, Progress) and "reads" in event.step:
+            break
+    left = reaper.inventory(only={run_id})
+    assert left["mounts"] and left["scratch_dirs"] and left["processes"]
+    report = reaper.reap(only={run_id})
+    assert not report.errors
+    assert not any(reaper.inventory(only={run_id}).values())
+    events.close()  # now finds nothing left to stop
