@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After htmx's (it reads request.htmx): a bare 405 becomes a page that explains itself.
+    "virtlab.errors.MethodNotAllowedPage",
     "courseware.login_guard.LoginThrottleMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into our refusal page.
     "axes.middleware.AxesMiddleware",
@@ -212,10 +214,15 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_forbidden": {"()": "virtlab.errors.OneLineForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
-    # axes logs every failed sign-in at INFO; lockouts (WARNING) are what matters.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # axes logs every failed sign-in at INFO; lockouts (WARNING) are what matters.
+        "axes": {"level": "WARNING"},
+        # A refused page (403) is one line in the log, like a 404, not a traceback.
+        "django.request": {"filters": ["one_line_forbidden"]},
+    },
 }
 
 # --- virtlab -------------------------------------------------------------------
