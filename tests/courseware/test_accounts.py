@@ -70,6 +70,7 @@ def test_demo_users_only_when_there_are_none(capsys):
     call_command("create_demo_users")
     out = capsys.readouterr().out
     assert "instructor" in out and "student" in out
+    assert "manage.py changepassword" in out.splitlines()[-1]  # how to reset, said last
     assert is_instructor(User.objects.get(username="instructor"))
     assert not is_instructor(User.objects.get(username="student"))
     call_command("create_demo_users")

@@ -13,3 +13,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Created demo accounts (passwords shown once):"))
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<11} {password}")
+        # Shown once and never stored in clear: say how to get back in if they are lost.
+        self.stdout.write(
+            "Set a new password any time with: "
+            ".venv/bin/python manage.py changepassword instructor (or student)"
+        )
