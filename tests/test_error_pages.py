@@ -43,7 +43,10 @@ def test_a_get_of_a_post_only_url_explains_itself(student_client, course):
     response = student_client.get("/lessons/hypervisor-types/done/")
     page = _assert_site_page(response, 405, "a form's target, not a page")
     assert response["Allow"] == "POST"
-    assert "only accepts POST" in page
+    assert "only accepts POST from a button" in page
+    # Logging out is a POST too; typing its address explains itself the same way.
+    response = student_client.get("/accounts/logout/")
+    assert response.status_code == 405 and "only accepts POST from a button" in response.text
 
 
 @pytest.mark.django_db

@@ -28,11 +28,10 @@ class MethodNotAllowedPage:
             and not getattr(request, "htmx", False)
         ):
             allowed = response["Allow"]
+            # OPTIONS and HEAD mean nothing to a reader; name what a form sends.
+            methods = [m for m in allowed.split(", ") if m not in {"OPTIONS", "HEAD"}]
             page = render(
-                request,
-                "405.html",
-                {"allowed_methods": " or ".join(allowed.split(", "))},
-                status=405,
+                request, "405.html", {"allowed_methods": " or ".join(methods)}, status=405
             )
             page["Allow"] = allowed
             return page
