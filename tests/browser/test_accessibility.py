@@ -1,0 +1,284 @@
+"""Accessibility as a test: axe-core on every page each kind of visitor reaches.
+
+Each page is opened in chromium at a laptop width and on a phone, screenshotted into
+the test output (``var/test-artifacts/a11y/``) and checked with axe-core, which
+`scripts/test-assets` installs from the npm registry (it is never served to
+visitors). Any violation axe rates serious or critical fails the test, and the
+failure lists every one of them by page, rule and element.
+
+The lab run pages show real measurements: ``lab_runs.json`` holds one run of every
+lab captured on a virtlab server with `manage.py run_lab <slug> --json`, so the
+charts and tables are drawn from the same shapes the worker writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from courseware.models import Classroom, Lesson, Question
+from labs.experiments import REGISTRY
+from labs.models import LabRun
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE_JS = ROOT / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = Path(os.environ.get("VIRTLAB_TEST_ARTIFACTS", ROOT / "var" / "test-artifacts")) / "a11y"
+CAPTURED_RUNS = json.loads((Path(__file__).with_name("lab_runs.json")).read_text())
+
+VIEWPORTS = {
+    "desktop": {"width": 1366, "height": 768},
+    "phone": {"width": 390, "height": 844},
+}
+# What fails the test. axe's "moderate" and "minor" findings are reported in the
+# summary file but do not fail it.
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+@dataclass(frozen=True)
+class Visit:
+    name: str  # file name of the screenshot, and how the failure names the page
+    url: str
+    status: int = 200
+
+
+def _axe_source() -> str:
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run scripts/test-assets (`make test` does)")
+    return AXE_JS.read_text()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# --- the data a class has after its first week -------------------------------------
+
+
+def _answer_some_questions(client: Client, lesson: Lesson) -> None:
+    """A wrong try, then the right answer, for the first choice questions of a quiz, so
+    quiz feedback, "My attempts", the gradebook and the analytics have content."""
+    questions = Question.objects.active().filter(quiz__lesson=lesson).order_by("order")
+    url_name = "courseware:question_submit"
+    answered = 0
+    for question in questions:
+        spec = question.spec
+        if spec["type"] == "single":
+            choices = spec["choices"]
+            wrong = next(c["id"] for c in choices if not c.get("correct"))
+            right = next(c["id"] for c in choices if c.get("correct"))
+            tries = [{"choice": str(wrong)}, {"choice": str(right)}]
+        elif spec["type"] == "true_false":
+            tries = [{"choice": "false" if spec["answer"] else "true"}]
+        else:
+            continue
+        url = reverse(url_name, args=[lesson.slug, question.qid])
+        for form in tries:
+            # The minimum gap between tries may refuse the second one; either way the
+            # page shows feedback, which is what these pages need.
+            client.post(url, form)
+        answered += 1
+        if answered == 3:
+            break
+
+
+def _store_captured_runs(user) -> dict[str, int]:
+    now = timezone.now()
+    ids = {}
+    for slug, captured in CAPTURED_RUNS.items():
+        run = LabRun.objects.create(
+            user=user,
+            lab=slug,
+            params=captured["params"],
+            status=LabRun.Status.SUCCEEDED,
+            progress_fraction=1.0,
+            host_facts=captured["host"],
+            results={"samples": captured["samples"], "summary": captured["summary"]},
+            started_at=now,
+            finished_at=now,
+        )
+        ids[slug] = run.pk
+    return ids
+
+
+@pytest.fixture
+def first_week(course, student, instructor):
+    """A class with a student who read, answered and ran things; what each role sees."""
+    teacher = Client()
+    teacher.force_login(instructor)
+    teacher.post(reverse("courseware:class_new"), {"name": "Virtualization A"})
+    classroom = Classroom.objects.get()
+
+    learner = Client()
+    learner.force_login(student)
+    learner.post(reverse("courseware:class_join"), {"code": classroom.join_code})
+    lessons = list(Lesson.objects.order_by("module__order", "order"))
+    learner.post(reverse("courseware:lesson_done", args=[lessons[0].slug]))
+    for lesson in lessons[:2]:
+        _answer_some_questions(learner, lesson)
+    run_ids = _store_captured_runs(student)
+
+    lesson_pages = [Visit(f"lesson-{les.slug}", les.get_absolute_url()) for les in lessons]
+    quiz_pages = [
+        Visit(f"quiz-{les.slug}", reverse("courseware:quiz", args=[les.slug]))
+        for les in lessons
+        if Question.objects.active().filter(quiz__lesson=les).exists()
+    ]
+    lab_pages = [Visit(f"lab-{slug}", reverse("labs:detail", args=[slug])) for slug in REGISTRY]
+    run_pages = [
+        Visit(f"run-{slug}", reverse("labs:run", args=[slug, pk])) for slug, pk in run_ids.items()
+    ]
+    class_url = reverse("courseware:class_detail", args=[classroom.pk])
+    first_lesson_done = reverse("courseware:lesson_done", args=[lessons[0].slug])
+    errors = [
+        Visit("error-404", "/no-such-page/", 404),
+        Visit("error-404-lab", "/labs/no-such-lab/", 404),
+        # A GET of a URL that only takes POST: typing /accounts/logout/ is the usual one.
+        Visit("error-405-logout", reverse("logout"), 405),
+    ]
+    anonymous = [
+        Visit("home", "/"),
+        Visit("login", reverse("login")),
+        Visit("signup", reverse("signup")),
+        Visit("labs", reverse("labs:catalogue")),
+        *lesson_pages,
+        *quiz_pages,
+        *lab_pages,
+        *errors,
+    ]
+    student_pages = [
+        Visit("home", "/"),
+        Visit("attempts", reverse("courseware:my_attempts")),
+        Visit("classes", reverse("courseware:classes")),
+        Visit("class-join", reverse("courseware:class_join")),
+        Visit("password", reverse("password_change")),
+        *lesson_pages[:2],
+        *quiz_pages,
+        Visit("labs", reverse("labs:catalogue")),
+        *lab_pages,
+        *run_pages,
+        Visit("error-403-teach", reverse("courseware:teach"), 403),
+        Visit(
+            "error-403-analytics", reverse("courseware:class_analytics", args=[classroom.pk]), 403
+        ),
+        *errors,
+        # A form's target (marking a lesson done) opened from the history.
+        Visit("error-405-lesson-done", first_lesson_done, 405),
+    ]
+    instructor_pages = [
+        Visit("home", "/"),
+        Visit("teach", reverse("courseware:teach")),
+        Visit("classes", reverse("courseware:classes")),
+        Visit("gradebook", class_url),
+        Visit("analytics", reverse("courseware:class_analytics", args=[classroom.pk])),
+        Visit("student", reverse("courseware:class_student", args=[classroom.pk, student.pk])),
+        *[
+            Visit(f"students-runs-{slug}", reverse("labs:instructor_runs", args=[slug]))
+            for slug in REGISTRY
+        ],
+        *[Visit(f"student-{v.name}", v.url) for v in run_pages],
+        *quiz_pages[:1],
+    ]
+    return {
+        "anonymous": (None, anonymous),
+        "student": (student, student_pages),
+        "instructor": (instructor, instructor_pages),
+    }
+
+
+# --- the check ----------------------------------------------------------------------
+
+
+def _log_in(page, user) -> None:
+    page.goto(reverse("login"))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def _settle(page) -> None:
+    """Wait until what the visitor finally sees is drawn: plotly charts render after load."""
+    page.wait_for_load_state("networkidle")
+    charts = page.locator(".js-plotly-plot, [data-chart]")
+    if charts.count():
+        page.locator(".main-svg").first.wait_for(timeout=15_000)
+
+
+def _axe_violations(page, axe_source: str) -> list[dict]:
+    # Evaluated through the devtools protocol, so the site's CSP (no inline scripts)
+    # stays in force for the page itself.
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source)
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => ({
+                    impact: n.impact, target: n.target.join(' '),
+                    summary: (n.failureSummary || '').split('\\n').slice(1, 3).join(' ').trim(),
+                    html: n.html.slice(0, 160),
+                })),
+            }));
+        }"""
+    )
+
+
+def _describe(found: list[tuple[str, dict]]) -> str:
+    lines = []
+    for where, violation in found:
+        lines.append(f"{where}: [{violation['impact']}] {violation['id']} — {violation['help']}")
+        for node in violation["nodes"][:6]:
+            lines.append(f"    {node['target']}  {node['summary']}")
+        if len(violation["nodes"]) > 6:
+            lines.append(f"    … and {len(violation['nodes']) - 6} more elements")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+@pytest.mark.parametrize("role", ["anonymous", "student", "instructor"])
+def test_every_page_has_no_serious_accessibility_violation(
+    browser, live_server, first_week, role, viewport
+):
+    axe_source = _axe_source()
+    user, visits = first_week[role]
+    out = ARTIFACTS / viewport / role
+    out.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport])
+    page = context.new_page()
+    failing: list[tuple[str, dict]] = []
+    report: dict[str, list[dict]] = {}
+    wrong_status: list[str] = []
+    try:
+        if user is not None:
+            _log_in(page, user)
+        for visit in visits:
+            response = page.goto(visit.url)
+            if response.status != visit.status:
+                wrong_status.append(f"{visit.url}: HTTP {response.status}, not {visit.status}")
+            _settle(page)
+            page.screenshot(path=out / f"{_slug(visit.name)}.png", full_page=True)
+            violations = _axe_violations(page, axe_source)
+            report[visit.url] = violations
+            where = f"{role} {viewport} {visit.url}"
+            failing += [(where, v) for v in violations if v["impact"] in FAILING_IMPACTS]
+    finally:
+        (out / "axe.json").write_text(json.dumps(report, indent=1))
+        context.close()
+    nodes = sum(len(v["nodes"]) for _, v in failing)
+    assert not failing, (
+        f"{nodes} serious or critical accessibility problems (axe-core; all findings in "
+        f"{out / 'axe.json'}):\n{_describe(failing)}"
+    )
+    assert not wrong_status, "\n".join(wrong_status)
