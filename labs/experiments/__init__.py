@@ -17,6 +17,7 @@ LAB_MODULES = [
     "emulation",
     "vm_features",
     "networking",
+    "vm_disks",
 ]
 
 
