@@ -1,4 +1,4 @@
-"""Quizzes in ``import_course`` / ``export_course`` (hooks registered in course_sync).
+"""Quizzes in ``import_course`` / ``export_course`` (hooks registered in sync.py).
 
 The file was validated by ``read_course`` before the import transaction began, so
 these hooks only write. Questions are matched by their stable id; a question that

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Attempt, Question, Quiz
-from .grading import AnswerError, is_prediction
+from .grading import AnswerError, Grade, is_prediction
 from .predictions import measurement_of, measurements_for
 from .types import grade, parse_answer
 
@@ -62,16 +62,28 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
             question, user.pk, measurements_for([user.pk], [question]), predicted_at=timezone.now()
         )
         result = grade(question.spec, answer, measured=measurement.value if measurement else None)
-        return Attempt.objects.create(
-            user=user,
-            question=question,
-            qid=question.qid,
-            content_hash=question.content_hash,
-            answer=answer,
-            score=result.score,
-            correct=result.correct,
-            practice=answer_shown_before(question, attempts),
+        practice = answer_shown_before(question, attempts)
+        return attempt_record(
+            user=user, question=question, answer=answer, result=result, practice=practice
         )
+
+
+def attempt_record(
+    *, user, question: Question, answer: dict, result: Grade, practice: bool = False, **extra
+) -> Attempt:
+    """Store a graded answer with the question version it answered (no limits checked:
+    ``attempt_submit`` checks them; tests seed data sets with this)."""
+    return Attempt.objects.create(
+        user=user,
+        question=question,
+        qid=question.qid,
+        content_hash=question.content_hash,
+        answer=answer,
+        score=result.score,
+        correct=result.correct,
+        practice=practice,
+        **extra,
+    )
 
 
 __all__ = ["AnswerError", "SubmissionRejected", "attempt_submit", "submission_block"]

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from courseware.models import Attempt, Question
 from courseware.quizzes.grading import item_key
+from courseware.quizzes.services import attempt_record
 from courseware.quizzes.types import grade, parse_answer
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -71,14 +72,11 @@ def record(
     """Store a graded attempt directly (for seeding data sets), dated in the past."""
     answer = parse_answer(question.spec, as_lists(form))
     result = grade(question.spec, answer, measured=measured)
-    return Attempt.objects.create(
+    return attempt_record(
         user=user,
         question=question,
-        qid=question.qid,
-        content_hash=question.content_hash,
         answer=answer,
-        score=result.score,
-        correct=result.correct,
+        result=result,
         created_at=timezone.now() - timedelta(minutes=minutes_ago),
     )
 

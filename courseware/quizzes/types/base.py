@@ -64,8 +64,15 @@ class QuestionType:
     label: str = ""  # shown above the question ("One answer")
     instruction: str = ""  # the legend of its inputs, when it needs one
     fields: frozenset[str] = frozenset()  # its own fields beside id/type/prompt/hints/…
-    template: str = ""  # defines the partials ``inputs`` and ``reveal``
+    shares_template: str = ""  # another family's template it uses, if not its own
     form_fields: str = ""  # a regex of the POST field names its inputs send
+
+    @property
+    def template(self) -> str:
+        """Its template, which defines the partials ``inputs`` and ``reveal``: named
+        after its module (``types/ordering.py`` → ``types/ordering.html``)."""
+        family = self.shares_template or type(self).__module__.rsplit(".", 1)[-1]
+        return f"courseware/quizzes/types/{family}.html"
 
     def check(self, q: Spec, fail: Fail) -> None:
         """Report every problem of the type's own fields in a quiz file entry."""

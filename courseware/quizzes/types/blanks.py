@@ -32,11 +32,13 @@ def _field(qid: str, label: str) -> str:
 
 
 class Blanks(QuestionType):
+    """Blanks to fill in, each a label followed by a text box; every blank has
+    its own accepted answers, matched exactly or ignoring case (``match``), and
+    counts the same."""
+
     name = "blanks"
     label = "Fill in the blanks"
-    instruction = "Fill in every blank."
     fields = frozenset({"blanks", "match"})
-    template = "courseware/quizzes/types/blanks.html"
     form_fields = r"blank-[\w-]+"
 
     def check(self, q: Spec, fail: base.Fail) -> None:

@@ -13,7 +13,6 @@ CHOICE_FIELDS = {"id", "text", "correct", "feedback"}
 
 class ChoiceType(QuestionType):
     fields = frozenset({"choices"})
-    template = "courseware/quizzes/types/choice.html"
     form_fields = "choice"
     exactly_one = True
 

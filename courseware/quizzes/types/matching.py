@@ -9,12 +9,12 @@ from .base import Answer, QuestionType, Spec, ViewInput, ViewParts
 
 
 class Matching(QuestionType):
+    """Pairs to match: every left item with its right item."""
+
     name = "matching"
     label = "Match"
-    instruction = "Choose the match for each item."
+    form_fields = r"match-[\w-]+"  # one select per left item
     fields = frozenset({"pairs"})
-    template = "courseware/quizzes/types/matching.html"
-    form_fields = r"match-[\w-]+"
 
     def check(self, q: Spec, fail: base.Fail) -> None:
         pairs = q.get("pairs")

@@ -41,7 +41,6 @@ class Numeric(QuestionType):
     name = "numeric"
     label = "Number"
     fields = frozenset({"answer", "tolerance", "tolerance_mode", "units", "measure"})
-    template = "courseware/quizzes/types/numeric.html"
     form_fields = "value"
 
     def check(self, q: Spec, fail: base.Fail) -> None:

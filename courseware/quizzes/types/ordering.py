@@ -24,11 +24,12 @@ def ordering_score(answer: Sequence[str], correct: Sequence[str]) -> float:
 
 
 class Ordering(QuestionType):
+    """Items to put in order; the file lists them in the correct order, and each
+    student sees them in an order of their own."""
+
     name = "ordering"
     label = "Put in order"
-    instruction = "Give each step its position, 1 for the first."
     fields = frozenset({"items"})
-    template = "courseware/quizzes/types/ordering.html"
     form_fields = r"pos-[\w-]+"
 
     def check(self, q: Spec, fail: base.Fail) -> None:

@@ -111,7 +111,6 @@ class Text(QuestionType):
     name = "text"
     label = "Short answer"
     fields = frozenset({"answers", "match"})
-    template = "courseware/quizzes/types/text.html"
     form_fields = "value"
 
     def check(self, q: Spec, fail: base.Fail) -> None:

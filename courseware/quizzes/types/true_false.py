@@ -12,7 +12,7 @@ class TrueFalse(QuestionType):
     label = "True or false"
     instruction = "Choose true or false."
     fields = frozenset({"answer"})
-    template = "courseware/quizzes/types/choice.html"  # two radio buttons, like a choice
+    shares_template = "choice"  # two radio buttons, like a choice
     form_fields = "choice"
 
     def check(self, q: Spec, fail: base.Fail) -> None:
