@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from virtlab.roles import instructor_required, is_instructor
 
+from .. import throttle
 from ..forms import ClassroomForm, JoinClassForm
 from ..models import Attempt, Classroom
 from ..quizzes.scores import graded_attempts
@@ -64,11 +65,22 @@ def class_new(request):
 @login_required
 def class_join_view(request):
     form = JoinClassForm(request.POST or None)
+    if request.method == "POST" and (wait := _join_wait(request)):
+        # Guessing join codes: refused before the code is even looked at.
+        form.is_valid()
+        form.add_error(
+            "code",
+            "Too many wrong join codes. Try again in "
+            f"{throttle.describe_wait(wait)}, or ask your instructor for the code.",
+        )
+        return render(request, "courseware/class_join.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             classroom, created = class_join(user=request.user, code=form.cleaned_data["code"])
         except JoinError as exc:
             form.add_error("code", str(exc))
+            throttle.spend(throttle.JOIN_FAILURES_PER_USER, str(request.user.pk))
+            throttle.spend(throttle.JOIN_FAILURES_PER_ADDRESS, throttle.client_address(request))
         else:
             if created:
                 messages.success(request, f"You joined “{classroom.name}”.")
@@ -77,6 +89,14 @@ def class_join_view(request):
             return redirect("courseware:classes")
     status = 400 if request.method == "POST" else 200
     return render(request, "courseware/class_join.html", {"form": form}, status=status)
+
+
+def _join_wait(request) -> int:
+    """Seconds until this student (or this address) may try a join code again."""
+    return max(
+        throttle.wait_seconds(throttle.JOIN_FAILURES_PER_USER, str(request.user.pk)),
+        throttle.wait_seconds(throttle.JOIN_FAILURES_PER_ADDRESS, throttle.client_address(request)),
+    )
 
 
 @instructor_required

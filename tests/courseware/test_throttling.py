@@ -135,3 +135,25 @@ def test_wait_descriptions():
     assert throttle.describe_wait(1) == "1 second"
     assert throttle.describe_wait(59) == "59 seconds"
     assert throttle.describe_wait(61) == "2 minutes"
+
+
+def test_wrong_join_codes_are_limited_per_student(student_client, instructor, monkeypatch):
+    from courseware.classes.services import class_create
+
+    classroom = class_create(instructor=instructor, name="Real class")
+    monkeypatch.setattr(throttle, "JOIN_FAILURES_PER_USER", throttle.Budget("join-user", 5, 600))
+    url = reverse("courseware:class_join")
+    for guess in range(5):
+        response = student_client.post(url, {"code": f"WRONG{guess:03d}"})
+        assert (
+            response.status_code == 400
+            and "No class has that join code" in response.content.decode()
+        )
+    # Now even the right code is refused until the window ends, and nothing is joined.
+    refused = student_client.post(url, {"code": classroom.join_code})
+    assert refused.status_code == 429
+    assert "Too many wrong join codes" in refused.content.decode()
+    assert not classroom.memberships.exists() if hasattr(classroom, "memberships") else True
+    from courseware.models import Membership
+
+    assert not Membership.objects.filter(classroom=classroom).exists()
