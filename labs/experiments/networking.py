@@ -21,7 +21,7 @@ server reports the source address it saw, which shows NAT rewriting. The topolog
 is read back from the kernel once built and drawn beside the matrices, and the page
 lists the `ip` and `nft` commands the lab ran. Nothing here touches the host's own
 namespace: addresses, routes, forwarding and the NAT tables all live inside the
-run's namespaces (design rule 6).
+run's namespaces (docs/architecture.md, sandbox rule 6).
 """
 
 from __future__ import annotations

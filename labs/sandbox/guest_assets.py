@@ -1,6 +1,6 @@
 """Guest assets: the VM kernel, the busybox initramfs and the aarch64 busybox.
 
-They are built, never installed on the host (DESIGN.md, "Sandbox"): packages are
+They are built, never installed on the host (docs/architecture.md): packages are
 fetched with ``apt-get download`` and unpacked with ``dpkg -x`` into ``var/``. A
 manifest records what was built from what, so ``build()`` is quick when nothing
 changed and rebuilds only the part whose input did.

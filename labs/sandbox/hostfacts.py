@@ -1,4 +1,4 @@
-"""The facts of the host every measurement is stamped with (DESIGN.md, sandbox rule 4)."""
+"""The facts of the host every measurement is stamped with (docs/architecture.md, sandbox rule 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Limits every sandbox runs under (DESIGN.md, sandbox rule 1)."""
+"""Limits every sandbox runs under (docs/architecture.md, sandbox rule 1)."""
 
 from __future__ import annotations
 
