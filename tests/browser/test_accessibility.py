@@ -8,7 +8,10 @@ failure lists every one of them by page, rule and element.
 
 The lab run pages show real measurements: ``lab_runs.json`` holds one run of every
 lab captured on a virtlab server with `manage.py run_lab <slug> --json`, so the
-charts and tables are drawn from the same shapes the worker writes.
+charts and tables are drawn from the same shapes the worker writes. A new lab (or a
+lab whose results change shape) adds its run there: the "params", "host", "summary"
+and "samples" of that command's output, under the lab's slug. Labs without one still
+have their lab page checked, not a run page.
 """
 
 from __future__ import annotations
