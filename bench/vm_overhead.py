@@ -1,6 +1,6 @@
 """How much our VM driver adds to a plain QEMU boot.
 
-Compares ``vms.boot_vm(oneshot=True)`` with the same QEMU command line run by hand
+Compares ``vms.boot_vm(…, oneshot=True)`` with the same QEMU command line run by hand
 (same kernel, initramfs, machine, accelerator, memory and flags; the serial console on
 stdio instead of our socket, and no QMP socket). Both boot the oneshot guest, which
 prints its marker and powers off. Reports medians and our/by-hand ratios (aim ≤ 1.1×).
@@ -68,7 +68,9 @@ def _by_hand(accelerator: str, machine: str) -> tuple[float, float] | None:
 
 def _ours() -> tuple[float, float, str, str] | None:
     try:
-        result = vms.boot_vm(adhoc_run_id(), oneshot=True, timeout=TIMEOUT, name="bench")
+        result = vms.boot_vm(
+            adhoc_run_id(), vms.VMOptions(timeout=TIMEOUT, name="bench"), oneshot=True
+        )
     except vms.VMBootTimeout:
         return None
     return result.boot_wall_seconds, result.total_wall_seconds, result.accelerator, result.machine

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from labs.sandbox import accel, hostfacts, ownership, reaper
+from labs.sandbox import hostfacts, ownership, reaper, vms
 
 from .experiments import get_lab
 from .experiments.base import NEEDS_VMS, Progress, RunContext, Sample
@@ -47,7 +47,7 @@ def _save_running(run: LabRun, **values) -> None:
 def _host_facts(lab) -> dict:
     accelerator = None
     if VM_LAB_CAPABILITIES & set(lab.needs):
-        decision = accel.decide()
+        decision = vms.decide_accelerator()
         accelerator = decision["accelerator"]
     facts = hostfacts.collect(accelerator=accelerator)
     if accelerator:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from labs.sandbox import accel, emulation
+from labs.sandbox import emulation, vms
 
 from .base import NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
@@ -82,7 +82,7 @@ def summarize(samples: list[dict], params: dict) -> dict:
     }
     accelerators = sorted({s["accelerator"] for s in samples if s.get("accelerator")})
     vm_slowdown = ratio_or_none(medians["vm"], medians["native"])
-    decision = accel.decide()
+    decision = vms.decide_accelerator()
     summary = {
         "median_native_seconds": rounded(medians["native"]),
         "median_qemu_user_seconds": rounded(medians["qemu-user"]),

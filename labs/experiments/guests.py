@@ -21,19 +21,22 @@ MIB = 2**20
 log = logging.getLogger(__name__)
 
 
-def boot_with_retry(run_id: int, name: str, **boot_options) -> tuple:
-    """``vms.boot_vm(...)``'s result and how many boots it took (1 or 2).
+def boot_with_retry(
+    run_id: int, name: str, *, keep_running: bool = False, oneshot: bool = False, **options
+) -> tuple:
+    """A running ``vms.VMHandle`` (``keep_running``) or a ``vms.VMBootResult``, and how
+    many boots it took (1 or 2). ``options`` are ``vms.VMOptions`` fields.
 
     A TCG boot occasionally hangs, so a hung boot is retried once under a new name.
     The attempt count goes into the lab's samples: a retry is reported, never hidden,
     and the figures shown are the successful boot's own.
     """
     for attempt in (1, 2):
+        settings = vms.VMOptions(name=f"{name}a{attempt}", timeout=VM_BOOT_TIMEOUT, **options)
         try:
-            booted = vms.boot_vm(
-                run_id, name=f"{name}a{attempt}", timeout=VM_BOOT_TIMEOUT, **boot_options
-            )
-            return booted, attempt
+            if keep_running:
+                return vms.start_vm(run_id, settings), attempt
+            return vms.boot_vm(run_id, settings, oneshot=oneshot), attempt
         except VMBootTimeout:
             if attempt == 2:
                 raise

@@ -5,6 +5,10 @@ KVM guest hangs (or QEMU dies setting MSRs). So: boot a oneshot probe guest unde
 with a short deadline; if it prints its boot marker, use KVM, else TCG. The decision
 is cached in ``var/accel.json`` keyed by what could change it (host kernel, QEMU
 version, guest kernel) and re-probed when any of those changes.
+
+This module decides; it does not boot. The VM driver hands it ``boot_probe``, a
+function that boots one oneshot guest under a given accelerator (``vms.probe_boot``),
+so the dependency runs one way: vms uses accel, never the reverse.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
-from . import reaper
 from .capability import Capability
-from .naming import adhoc_run_id
 from .paths import var_dir
+
+# Boots one oneshot guest under the accelerator, within the timeout; returns
+# {"booted": bool, "why": str, …} (see vms.probe_boot).
+BootProbe = Callable[[str, float], dict]
 
 KVM_PROBE_TIMEOUT = 8.0
 TCG_PROBE_TIMEOUT = 30.0
@@ -38,34 +45,6 @@ def _cache_key() -> dict:
         "host_kernel": platform.release(),
         "qemu_version": vm_process.qemu_version(),
         "guest_kernel": guest_assets.kernel_version(),
-    }
-
-
-def _probe(accelerator: str, timeout: float) -> dict:
-    """Boot one oneshot guest; return what happened in plain terms."""
-    from . import vms
-
-    started = time.monotonic()
-    probe_id = adhoc_run_id()
-    try:
-        result = vms.boot_vm(
-            probe_id,
-            accel=accelerator,
-            name=f"probe-{accelerator}",
-            oneshot=True,
-            timeout=timeout,
-        )
-    except vms.VMBootTimeout:
-        return {"booted": False, "why": f"a probe guest did not boot in {timeout:g} s"}
-    except (vms.VMError, vms.VMRequestError, OSError) as error:
-        return {"booted": False, "why": f"a probe guest failed: {str(error)[:300]}"}
-    finally:
-        reaper.reap(only={probe_id})  # a hung probe's QEMU too; then the id is released
-    return {
-        "booted": True,
-        "why": f"a probe guest booted in {result.boot_wall_seconds:.2f} s",
-        "boot_wall_seconds": result.boot_wall_seconds,
-        "seconds": round(time.monotonic() - started, 3),
     }
 
 
@@ -89,17 +68,17 @@ def _probe_lock():
         yield
 
 
-def probe(kvm_timeout: float = KVM_PROBE_TIMEOUT) -> dict:
+def probe(boot_probe: BootProbe, kvm_timeout: float = KVM_PROBE_TIMEOUT) -> dict:
     """Probe both accelerators now and write the cache; returns the decision record."""
     no_device = _kvm_usable_device()
     if no_device:
         kvm = {"booted": False, "why": no_device}
     else:
-        kvm = _probe("kvm", kvm_timeout)
+        kvm = boot_probe("kvm", kvm_timeout)
         kvm["why"] = f"{KVM_DEVICE} present but {kvm['why']}" if not kvm["booted"] else kvm["why"]
-    tcg = _probe("tcg", TCG_PROBE_TIMEOUT)
+    tcg = boot_probe("tcg", TCG_PROBE_TIMEOUT)
     if not tcg["booted"]:
-        tcg = _probe("tcg", TCG_PROBE_TIMEOUT)  # a TCG boot occasionally hangs: once more
+        tcg = boot_probe("tcg", TCG_PROBE_TIMEOUT)  # a TCG boot occasionally hangs: once more
     accelerator = "kvm" if kvm["booted"] else "tcg"
     reason = f"kvm: {kvm['why']}" if kvm["booted"] else f"tcg because kvm: {kvm['why']}"
     record = {
@@ -114,7 +93,9 @@ def probe(kvm_timeout: float = KVM_PROBE_TIMEOUT) -> dict:
     return record
 
 
-def decide(kvm_timeout: float = KVM_PROBE_TIMEOUT, refresh: bool = False) -> dict:
+def decide(
+    boot_probe: BootProbe, kvm_timeout: float = KVM_PROBE_TIMEOUT, refresh: bool = False
+) -> dict:
     """The cached decision when still valid, else a fresh probe (at most ~kvm_timeout + TCG)."""
     with _probe_lock():
         if not refresh:
@@ -124,17 +105,12 @@ def decide(kvm_timeout: float = KVM_PROBE_TIMEOUT, refresh: bool = False) -> dic
                 record = {}
             if record and all(record.get(k) == v for k, v in _cache_key().items()):
                 return record
-        return probe(kvm_timeout)
+        return probe(boot_probe, kvm_timeout)
 
 
-def choose_accelerator(timeout: float = KVM_PROBE_TIMEOUT) -> str:
-    """``"kvm"`` or ``"tcg"``; see ``decide()`` for the reason behind it."""
-    return decide(kvm_timeout=timeout)["accelerator"]
-
-
-def capabilities() -> list[Capability]:
+def capabilities(boot_probe: BootProbe) -> list[Capability]:
     try:
-        record = decide()
+        record = decide(boot_probe)
     except OSError as error:  # QEMU missing, var not writable…
         reason = f"could not probe: {error}"
         return [

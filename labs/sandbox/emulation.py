@@ -141,7 +141,7 @@ def run_in_vm(
     if handle is None:
         if run_id is None:
             raise ValueError("run_in_vm needs a run_id or a handle")
-        with vms.boot_vm(run_id, accel=accel, keep_running=True, name="emu") as own:
+        with vms.start_vm(run_id, vms.VMOptions(accel=accel, name="emu")) as own:
             return run_in_vm(iterations, handle=own, timeout=timeout)
     script = (
         "read a _ < /proc/uptime; "

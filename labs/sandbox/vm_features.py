@@ -63,15 +63,14 @@ def snapshot_roundtrip(
     run_id: int, *, memory_mib: int = 128, accel: str = "auto", timeout: float = 60.0
 ) -> SnapshotResult:
     """Boot, write a marker, savevm, change it, loadvm, check the marker came back."""
-    with vms.boot_vm(
-        run_id,
+    options = vms.VMOptions(
         memory_mib=memory_mib,
         accel=accel,
-        keep_running=True,
         timeout=timeout,
         name="snap",
         snapshot_disk_mib=memory_mib + 64,
-    ) as handle:
+    )
+    with vms.start_vm(run_id, options) as handle:
         token = secrets.token_hex(4)
         handle.run(f"echo {token} > /tmp/state")
         save = _hmp_ok(handle, "savevm virtlab", timeout)
@@ -104,8 +103,8 @@ def migrate_vm(
     run_id: int, *, memory_mib: int = 128, accel: str = "auto", timeout: float = 60.0
 ) -> MigrationResult:
     """Live-migrate a running guest between two local QEMU processes."""
-    source = vms.boot_vm(
-        run_id, memory_mib=memory_mib, accel=accel, keep_running=True, timeout=timeout
+    source = vms.start_vm(
+        run_id, vms.VMOptions(memory_mib=memory_mib, accel=accel, timeout=timeout)
     )
     destination: QemuProcess | None = None
     try:

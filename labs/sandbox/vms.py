@@ -22,9 +22,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import cache
 
-from . import guest_assets, guest_modules
+from . import accel, guest_assets, guest_modules, reaper
 from .initramfs import BOOT_MARKER
-from .naming import name_for
+from .naming import adhoc_run_id, name_for
 from .qmp import QMPClient
 from .vm_process import (
     QEMU_OVERHEAD_MIB,
@@ -45,8 +45,12 @@ __all__ = [
     "VMGuestPanic",
     "VMHandle",
     "VMRequestError",
+    "VMOptions",
     "boot_vm",
+    "capabilities",
+    "decide_accelerator",
     "host_capacity",
+    "start_vm",
     "qemu_argv",
 ]
 
@@ -204,13 +208,45 @@ def qemu_argv(
     return argv + list(extra_args)
 
 
-@cache
-def _accelerator_decision(accel: str) -> tuple[str, str]:
-    if accel in ("kvm", "tcg"):
-        return accel, "asked for explicitly"
-    from . import accel as accel_module  # probes by booting, which imports this module
+def probe_boot(accelerator: str, timeout: float) -> dict:
+    """Boot one oneshot guest under ``accelerator``; what happened, in plain terms
+    (the probe accel.py decides with)."""
+    started = time.monotonic()
+    probe_id = adhoc_run_id()
+    try:
+        result = boot_vm(
+            probe_id, VMOptions(accel=accelerator, name=f"probe-{accelerator}", timeout=timeout),
+            oneshot=True,
+        )  # fmt: skip
+    except VMBootTimeout:
+        return {"booted": False, "why": f"a probe guest did not boot in {timeout:g} s"}
+    except (VMError, VMRequestError, OSError) as error:
+        return {"booted": False, "why": f"a probe guest failed: {str(error)[:300]}"}
+    finally:
+        reaper.reap(only={probe_id})  # a hung probe's QEMU too; then the id is released
+    return {
+        "booted": True,
+        "why": f"a probe guest booted in {result.boot_wall_seconds:.2f} s",
+        "boot_wall_seconds": result.boot_wall_seconds,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
-    decision = accel_module.decide()
+
+def decide_accelerator(refresh: bool = False) -> dict:
+    """KVM or TCG for this host, and why (cached; see accel.py)."""
+    return accel.decide(probe_boot, refresh=refresh)
+
+
+def capabilities() -> list:
+    """The doctor's "kvm" and "tcg" findings."""
+    return accel.capabilities(probe_boot)
+
+
+@cache
+def _accelerator_decision(asked: str) -> tuple[str, str]:
+    if asked in ("kvm", "tcg"):
+        return asked, "asked for explicitly"
+    decision = decide_accelerator()
     return decision["accelerator"], decision["reason"]
 
 
@@ -312,52 +348,60 @@ class VMHandle:
         self.stop()
 
 
-def boot_vm(
-    run_id: int,
-    *,
-    memory_mib: int = 128,
-    vcpus: int = 1,
-    accel: str = "auto",
-    machine: str = "auto",
-    name: str = "vm0",
-    timeout: float = 30.0,
-    keep_running: bool = False,
-    oneshot: bool = False,
-    extra_cmdline: str = "",
-    extra_args: tuple[str, ...] = (),
-    snapshot_disk_mib: int = 0,
-    modules: tuple[str, ...] = (),
-) -> VMHandle | VMBootResult:
-    """Boot a guest and measure it.
+@dataclass(frozen=True, kw_only=True)
+class VMOptions:
+    """How to boot a guest. ``snapshot_disk_mib``: attach an empty qcow2 image of that
+    size (not visible to the guest) so ``savevm``/``loadvm`` have somewhere to keep VM
+    state. ``modules``: guest drivers to load at boot (e.g. ``("virtio_mmio",
+    "virtio_blk")`` for a disk given in ``extra_args``; guest_modules.py)."""
 
-    ``keep_running``: return a VMHandle (the caller must ``stop()`` it, or use it as a
-    context manager). Otherwise power the guest off right after boot and return the
-    VMBootResult. ``oneshot``: the guest powers itself off at the marker (plain boot
-    timing, no serial round trip). QEMU always runs in a cgroup that caps its memory,
-    pids and CPU (``QemuLimits.for_guest``). ``snapshot_disk_mib``: attach an empty
-    qcow2 image of that size (not visible to the guest) so ``savevm``/``loadvm`` have
-    somewhere to keep VM state. ``modules``: guest drivers to load at boot (e.g.
-    ``("virtio_mmio", "virtio_blk")`` for a disk in ``extra_args``; guest_modules.py).
-    """
-    if accel not in ("auto", "kvm", "tcg"):
-        raise VMRequestError(f"unknown accelerator {accel!r}")
-    check_request(memory_mib, vcpus)
-    if keep_running and oneshot:
-        raise VMRequestError("a oneshot guest cannot be kept running")
+    memory_mib: int = 128
+    vcpus: int = 1
+    accel: str = "auto"  # "kvm", "tcg", or "auto": the probed choice (accel.py)
+    machine: str = "auto"  # "microvm", "q35", or "auto": microvm unless QEMU lacks it
+    name: str = "vm0"
+    timeout: float = 30.0  # to the boot marker; the guest is killed past it
+    extra_cmdline: str = ""
+    extra_args: tuple[str, ...] = ()
+    snapshot_disk_mib: int = 0
+    modules: tuple[str, ...] = ()
+
+
+def start_vm(run_id: int, options: VMOptions = VMOptions()) -> VMHandle:
+    """Boot a guest and keep it running: the caller must ``stop()`` the handle (or use
+    it as a context manager). QEMU always runs in a cgroup that caps its memory, pids
+    and CPU (``QemuLimits.for_guest``)."""
+    return _boot(run_id, options, oneshot=False)
+
+
+def boot_vm(
+    run_id: int, options: VMOptions = VMOptions(), *, oneshot: bool = False
+) -> VMBootResult:
+    """Boot a guest, measure it, power it off and return the figures. ``oneshot``: the
+    guest powers itself off at the marker (plain boot timing, no control round trip)."""
+    handle = _boot(run_id, options, oneshot=oneshot)
+    if oneshot:
+        return handle.boot
+    return handle.poweroff(options.timeout)
+
+
+def _boot(run_id: int, options: VMOptions, *, oneshot: bool) -> VMHandle:
+    if options.accel not in ("auto", "kvm", "tcg"):
+        raise VMRequestError(f"unknown accelerator {options.accel!r}")
+    check_request(options.memory_mib, options.vcpus)
     initrd = (
-        guest_assets.initramfs_with_modules_path() if modules else guest_assets.initramfs_path()
+        guest_assets.initramfs_with_modules_path()
+        if options.modules
+        else guest_assets.initramfs_path()
     )
     for path in (guest_assets.kernel_path(), initrd):
         if not path.exists():
             raise VMError(f"{path} is missing: run {guest_assets.BUILD_HINT}")
-    accelerator, reason = _accelerator_decision(accel)
-    machines = MACHINES if machine == "auto" else (machine,)
+    accelerator, reason = _accelerator_decision(options.accel)
+    machines = MACHINES if options.machine == "auto" else (options.machine,)
     for index, candidate in enumerate(machines):
         try:
-            return _boot_on(
-                run_id, name, candidate, accelerator, reason, memory_mib, vcpus, timeout,
-                keep_running, oneshot, extra_cmdline, extra_args, snapshot_disk_mib, modules,
-            )  # fmt: skip
+            return _boot_on(run_id, options, candidate, accelerator, reason, oneshot)
         except VMError as error:
             # Fall back only when QEMU refused the machine type outright.
             if index + 1 < len(machines) and "machine" in str(error).lower():
@@ -367,28 +411,30 @@ def boot_vm(
 
 
 def _boot_on(
-    run_id: int, name: str, machine: str, accelerator: str, reason: str, memory_mib: int,
-    vcpus: int, timeout: float, keep_running: bool, oneshot: bool, extra_cmdline: str,
-    extra_args: tuple[str, ...], snapshot_disk_mib: int, modules: tuple[str, ...] = (),
-) -> VMHandle | VMBootResult:  # fmt: skip
-    process_name = name_for(run_id, name)
+    run_id: int, options: VMOptions, machine: str, accelerator: str, reason: str, oneshot: bool
+) -> VMHandle:
+    """One boot on one machine type: a running handle, or (``oneshot``) a handle whose
+    guest has already powered itself off and whose figures are final."""
+    process_name = name_for(run_id, options.name)
     process = QemuProcess(run_id, process_name)
-    if snapshot_disk_mib:
+    extra_args = options.extra_args
+    if options.snapshot_disk_mib:
         drive = f"if=none,id=snap0,file={process.disk_path},format=qcow2"
         extra_args = ("-drive", drive, *extra_args)
     argv = qemu_argv(
         process_name=process_name, accelerator=accelerator, machine=machine,
-        memory_mib=memory_mib, vcpus=vcpus, serial=str(process.serial_path),
+        memory_mib=options.memory_mib, vcpus=options.vcpus, serial=str(process.serial_path),
         control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot,
-        extra_cmdline=extra_cmdline, extra_args=extra_args, modules=modules,
+        extra_cmdline=options.extra_cmdline, extra_args=extra_args, modules=options.modules,
     )  # fmt: skip
-    limits = QemuLimits.for_guest(memory_mib, vcpus)
+    limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
+    timeout = options.timeout
     try:
         process.start(
             argv,
             limits=limits,
             deadline=time.monotonic() + timeout,
-            disk_mib=snapshot_disk_mib,
+            disk_mib=options.snapshot_disk_mib,
         )
         line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
         marker_at = time.monotonic()
@@ -398,12 +444,12 @@ def _boot_on(
         raise
     result = VMBootResult(
         run_id=run_id,
-        name=name,
+        name=options.name,
         accelerator=accelerator,
         accelerator_reason=reason,
         machine=machine,
-        memory_mib=memory_mib,
-        vcpus=vcpus,
+        memory_mib=options.memory_mib,
+        vcpus=options.vcpus,
         qemu_version=qemu_version(),
         kernel_release=guest_assets.kernel_version(),
         boot_wall_seconds=round(marker_at - process.started_at, 4),
@@ -414,8 +460,6 @@ def _boot_on(
         cgroup_memory_bytes=limits.memory_bytes,
     )
     handle = VMHandle(process, result)
-    if keep_running:
-        return handle
     if oneshot:
         try:
             exited = process.wait_exit(timeout)
@@ -424,5 +468,4 @@ def _boot_on(
         if not exited:
             raise VMError(f"oneshot guest did not power off within {timeout} s (killed)")
         handle._finish(marker_at)
-        return result
-    return handle.poweroff(timeout)
+    return handle

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.sandbox
 
 def test_commands_work_while_the_guest_floods_its_console(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    with vms.boot_vm(run_id, keep_running=True, timeout=60) as vm:
+    with vms.start_vm(run_id, vms.VMOptions(timeout=60)) as vm:
         # A background writer that never stops, without newlines and with them.
         rc, _ = vm.run(
             "(while :; do echo flood-line-flood-line-flood-line; done > /dev/console &);"
@@ -39,7 +39,7 @@ def test_commands_work_while_the_guest_floods_its_console(qemu):  # noqa: F811
 
 def test_a_panic_while_running_is_reported_with_its_line(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    with vms.boot_vm(run_id, keep_running=True, timeout=60) as vm:
+    with vms.start_vm(run_id, vms.VMOptions(timeout=60)) as vm:
         with pytest.raises(vms.VMGuestPanic, match="the guest kernel panicked: Kernel panic"):
             vm.run("echo c > /proc/sysrq-trigger", timeout=20)
         assert "sysrq" in vm.process.panic_line.lower()
@@ -50,5 +50,7 @@ def test_a_panic_at_boot_is_reported_with_its_line(qemu):  # noqa: F811
     run_id = adhoc_run_id()
     # No init anywhere: the kernel gives up and panics before the marker.
     with pytest.raises(vms.VMGuestPanic, match="the guest kernel panicked: Kernel panic"):
-        vms.boot_vm(run_id, timeout=60, extra_cmdline="rdinit=/nonexistent init=/nonexistent")
+        vms.boot_vm(
+            run_id, vms.VMOptions(timeout=60, extra_cmdline="rdinit=/nonexistent init=/nonexistent")
+        )
     assert_vm_left_nothing(run_id)

@@ -35,13 +35,8 @@ def test_a_virtio_disk_is_seen_and_written_through_to_its_image(qemu, tmp_path):
         "-device",
         "virtio-blk-device,drive=d0",
     )
-    with vms.boot_vm(
-        run_id,
-        keep_running=True,
-        timeout=60,
-        modules=("virtio_mmio", "virtio_blk"),
-        extra_args=drive,
-    ) as vm:
+    options = vms.VMOptions(timeout=60, modules=("virtio_mmio", "virtio_blk"), extra_args=drive)
+    with vms.start_vm(run_id, options) as vm:
         rc, output = vm.run(
             "cat /sys/block/vda/size; dd if=/dev/zero of=/dev/vda bs=1M count=8 conv=fsync 2>/dev/null; echo written"
         )
@@ -62,7 +57,7 @@ def test_a_virtio_disk_is_seen_and_written_through_to_its_image(qemu, tmp_path):
 
 def test_a_plain_boot_loads_no_modules(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    with vms.boot_vm(run_id, keep_running=True, timeout=60) as vm:
+    with vms.start_vm(run_id, vms.VMOptions(timeout=60)) as vm:
         assert vm.run("cat /proc/modules | wc -l") == (0, "0\n")
     assert_vm_left_nothing(run_id)
 

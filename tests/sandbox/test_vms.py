@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labs.sandbox import accel, cgroups, guest_assets, vms
+from labs.sandbox import cgroups, guest_assets, vms
 from labs.sandbox.naming import adhoc_run_id, run_prefix
 
 from .guest_fixtures import assert_vm_left_nothing, built_assets, qemu  # noqa: F401
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.sandbox
 @pytest.fixture(scope="module")
 def vm(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    handle = vms.boot_vm(run_id, keep_running=True, timeout=60)
+    handle = vms.start_vm(run_id, vms.VMOptions(timeout=60))
     yield handle
     handle.stop()
     assert_vm_left_nothing(run_id)
@@ -82,10 +82,10 @@ def test_qemu_runs_confined_in_its_cgroup(vm):
 
 def test_boot_result_records_figures_and_the_cgroup_goes_away(qemu):  # noqa: F811
     run_id = adhoc_run_id()
-    result = vms.boot_vm(run_id, memory_mib=96, timeout=60)
+    result = vms.boot_vm(run_id, vms.VMOptions(memory_mib=96, timeout=60))
     assert result.memory_mib == 96 and result.vcpus == 1
     assert result.machine == "microvm"
-    assert result.accelerator == accel.choose_accelerator()
+    assert result.accelerator == vms.decide_accelerator()["accelerator"]
     assert result.accelerator_reason
     assert result.qemu_version[0].isdigit()
     assert result.kernel_release == guest_assets.kernel_version()
@@ -101,7 +101,7 @@ def test_a_guest_whose_init_hangs_times_out_and_leaves_nothing(qemu):  # noqa: F
     run_id = adhoc_run_id()
     # /bin/sh as init waits on the console forever and never prints the boot marker.
     with pytest.raises(vms.VMBootTimeout, match=r"boot timeout after 4 s"):
-        vms.boot_vm(run_id, extra_cmdline="rdinit=/bin/sh", timeout=4, accel="tcg")
+        vms.boot_vm(run_id, vms.VMOptions(extra_cmdline="rdinit=/bin/sh", timeout=4, accel="tcg"))
     assert_vm_left_nothing(run_id)
 
 
@@ -111,7 +111,7 @@ def test_a_bogus_kernel_fails_clearly_and_leaves_nothing(qemu, tmp_path, monkeyp
     monkeypatch.setattr(guest_assets, "kernel_path", lambda: bogus)
     run_id = adhoc_run_id()
     with pytest.raises(vms.VMError, match=r"boot timeout after 4 s|QEMU exited"):
-        vms.boot_vm(run_id, timeout=4, accel="tcg", machine="microvm")
+        vms.boot_vm(run_id, vms.VMOptions(timeout=4, accel="tcg", machine="microvm"))
     assert_vm_left_nothing(run_id)
 
 
@@ -127,14 +127,14 @@ def test_a_bogus_kernel_fails_clearly_and_leaves_nothing(qemu, tmp_path, monkeyp
 def test_requests_beyond_the_host_are_refused_before_anything_starts(memory_mib, vcpus, why):
     run_id = adhoc_run_id()
     with pytest.raises(vms.VMRequestError, match=why):
-        vms.boot_vm(run_id, memory_mib=memory_mib, vcpus=vcpus, accel="tcg")
+        vms.boot_vm(run_id, vms.VMOptions(memory_mib=memory_mib, vcpus=vcpus, accel="tcg"))
     assert_vm_left_nothing(run_id)
 
 
 def test_accelerator_capabilities_say_why():
-    capabilities = {c.name: c for c in accel.capabilities()}
+    capabilities = {c.name: c for c in vms.capabilities()}
     assert set(capabilities) == {"kvm", "tcg"}
     assert capabilities["kvm"].detail
     if not capabilities["kvm"].ok:
-        assert accel.choose_accelerator() == "tcg"
+        assert vms.decide_accelerator()["accelerator"] == "tcg"
         assert capabilities["tcg"].ok
