@@ -32,6 +32,9 @@ class RunView:
 
 
 def _format(value) -> object:
+    # Words, not Python: a tile or cell reads "yes", never "True".
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     return "—" if value is None else value

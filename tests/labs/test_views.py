@@ -252,3 +252,23 @@ def test_a_finished_run_is_never_rewritten(student, db):
     assert _finish(run, "succeeded") is False
     run.refresh_from_db()
     assert run.status == "failed"
+
+
+def test_yes_and_no_instead_of_python_booleans(student_client, student):
+    from labs.presenters import present
+
+    run = LabRun.objects.create(
+        user=student,
+        lab="isolation",
+        status=LabRun.Status.SUCCEEDED,
+        params={"vm_memory_mib": 128},
+        results={
+            "samples": [],
+            "summary": {"container_shares_host_kernel": True, "vm_shares_host_kernel": False},
+        },
+    )
+    tiles = dict(present(run).summary)
+    assert tiles["Container runs on the host's kernel"] == "yes"
+    assert tiles["VM runs on the host's kernel"] == "no"
+    body = student_client.get(run.get_absolute_url()).content.decode()
+    assert "True" not in body and "False" not in body
