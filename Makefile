@@ -15,7 +15,6 @@ setup: $(STAMP)
 	scripts/host-packages run
 	$(PY) manage.py build_guest_assets
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py import_course
 	@# Probe the host once (KVM or TCG, runtimes, assets) so the lab pages know what runs here.
