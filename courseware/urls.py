@@ -11,6 +11,7 @@ urlpatterns = [
     path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
     path("lessons/<slug:slug>/done/", views.lesson_mark_done, name="lesson_done"),
     path("teach/", views.teach_overview, name="teach"),
+    path("glossary/", views.glossary, name="glossary"),
     path("lessons/<slug:slug>/quiz/", quiz_views.quiz_detail, name="quiz"),
     path(
         "lessons/<slug:slug>/quiz/<slug:qid>/",

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from virtlab.roles import instructor_required
 
+from .glossary import load_glossary, terms_for_lesson
 from .models import Classroom, Lesson, LessonProgress
 from .outline import build_outline, course_score, neighbours, visible_lesson
 from .quizzes.state import build_quiz_view
@@ -45,8 +46,23 @@ def lesson_detail(request, slug: str):
                 lesson, request.user, focus=pending_answer(request, lesson)
             ),
             "source": "lesson",
+            "terms": terms_for_lesson(lesson.slug),
         },
     )
+
+
+def glossary(request):
+    """Every term two or more lessons use, each with the published lessons that use it."""
+    lessons = list(Lesson.objects.published().select_related("module"))  # in course order
+    entries = [
+        (entry, [lesson for lesson in lessons if lesson.slug in entry.lessons])
+        for entry in load_glossary()
+    ]
+    groups: dict[str, list] = {}
+    for entry, used_in in entries:  # already sorted by term
+        letter = entry.term[0].upper() if entry.term[0].isalpha() else "#"
+        groups.setdefault(letter, []).append((entry, used_in))
+    return render(request, "courseware/glossary.html", {"groups": list(groups.items())})
 
 
 @login_required

@@ -2,7 +2,8 @@
 internal links that lead somewhere.
 
 Lessons link each other as ``/lessons/<slug>/`` (optionally ``#section``), show our own
-figures as ``/static/img/...`` and may link the glossary and the labs. A link that
+figures as ``/static/img/...`` and may link the glossary (``/glossary/#<term id>``) and the
+labs. A link that
 breaks when a lesson is renamed or a figure moved is found here, not by a student.
 """
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 
 from courseware.coursefiles.lesson_files import LessonSpec, read_course
+from courseware.glossary import load_glossary
 from courseware.rendering import render_markdown
 from labs.experiments import REGISTRY
 
@@ -80,6 +82,9 @@ def link_problem(url: str, here: LessonSpec) -> str | None:
         return "no page at this address"
     if match.namespace == "courseware" and match.url_name in {"lesson", "quiz"}:
         return lesson_link_problem(match.kwargs["slug"], match.url_name, parts.fragment)
+    glossary_ids = {entry.id for entry in load_glossary()}
+    if match.url_name == "glossary" and parts.fragment and parts.fragment not in glossary_ids:
+        return f"no glossary entry #{parts.fragment}"
     lab = match.kwargs.get("slug") if match.namespace == "labs" else None
     if lab is not None and lab not in REGISTRY:
         return f"no lab {lab!r}"
@@ -148,6 +153,8 @@ def test_lesson_internal_links_resolve(lesson):
         ("/static/img/favicon.svg", None),
         ("/labs/no-such-lab/", "no lab"),
         ("/labs/", None),
+        ("/glossary/#hypervisor", None),
+        ("/glossary/#no-such-term", "no glossary entry"),
         ("/nowhere/at/all/", "no page"),
         ("lessons/hypervisor-types/", "relative"),
         ("https://example.org/", None),
