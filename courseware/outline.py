@@ -56,20 +56,25 @@ def course_score(modules: list[OutlineModule]) -> float | None:
 
 
 def continue_lesson(user, lessons: list[Lesson], states: dict[int, str]) -> Lesson | None:
-    """The last lesson opened and not done; else the first one not done."""
+    """Where the student was: the lesson opened last if it is not done; if it is done,
+    the next lesson after it that is not done (then the first one not done at all)."""
     if not user.is_authenticated or not states:
         return None
     recent = (
         LessonProgress.objects.for_user(user)
         .filter(lesson__published=True)
-        .exclude(state=LessonProgress.State.DONE)
         .select_related("lesson")
-        .order_by("-last_opened_at")
+        .order_by("-last_opened_at", "-pk")
         .first()
     )
-    if recent:
+    if recent is None:
+        return None
+    if recent.state != LessonProgress.State.DONE:
         return recent.lesson
-    return next((lesson for lesson in lessons if states.get(lesson.pk) != "done"), None)
+    ids = [lesson.pk for lesson in lessons]
+    start = ids.index(recent.lesson_id) + 1 if recent.lesson_id in ids else 0
+    after = lessons[start:] + lessons[:start]
+    return next((lesson for lesson in after if states.get(lesson.pk) != "done"), None)
 
 
 def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:

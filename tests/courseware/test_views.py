@@ -110,3 +110,13 @@ def test_rendered_html_is_cached_until_the_body_changes(lesson):
     lesson.body += "\n## Added later\n"
     lesson.save(update_fields=["body"])
     assert 'id="added-later"' in Lesson.objects.get(pk=lesson.pk).body_html
+
+
+def test_continue_follows_the_lesson_just_finished_not_the_first_unopened_one(
+    student_client, student, course
+):
+    first, second, third = Lesson.objects.in_outline_order()[:3]
+    student_client.get(second.get_absolute_url())  # lesson 1 is never opened
+    student_client.post(reverse("courseware:lesson_done", args=[second.slug]))
+    body = student_client.get(reverse("courseware:home")).content.decode()
+    assert f'href="{third.get_absolute_url()}">Continue where you left off' in body
