@@ -7,7 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from .rendering import content_hash, render_markdown
+from virtlab.rendering import content_hash, render_markdown
 
 # Part of a lesson's cache key: bump it when render_markdown's output changes, and
 # every lesson re-renders the next time it is saved or shown.

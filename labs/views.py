@@ -1,3 +1,4 @@
+import functools
 import json
 
 import plotly.io
@@ -7,9 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from courseware.quizzes import predictions
+from virtlab.rendering import render_markdown
 from virtlab.roles import instructor_required, is_instructor
 
 from .capabilities import lab_status
@@ -75,6 +78,12 @@ def _class_distribution(request, lab, *, chart: bool) -> dict | None:
     return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
 
 
+@functools.cache
+def explanation_html(text: str) -> SafeString:
+    """A lab's explanation, Markdown rendered and sanitised exactly as lessons are."""
+    return mark_safe(render_markdown(text).html)  # noqa: S308 - nh3 sanitised it
+
+
 def lab_detail(request, slug: str, form=None):
     lab = _lab_or_404(slug)
     status = lab_status(lab)
@@ -87,6 +96,7 @@ def lab_detail(request, slug: str, form=None):
         "labs/lab_detail.html",
         {
             "lab": lab,
+            "explanation": explanation_html(lab.explanation),
             "status": status,
             "form": form or lab_form(lab),
             "my_runs": my_runs,

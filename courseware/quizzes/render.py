@@ -7,7 +7,8 @@ import json
 import re
 from typing import Any
 
-from ..rendering import render_markdown
+from virtlab.rendering import render_markdown
+
 from .types import get_type
 
 _SINGLE_PARAGRAPH = re.compile(r"\A<p>(.*)</p>\Z", re.S)

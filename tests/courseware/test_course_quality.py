@@ -19,8 +19,8 @@ from django.urls import Resolver404, resolve
 
 from courseware.coursefiles.lesson_files import LessonSpec, read_course
 from courseware.glossary import load_glossary
-from courseware.rendering import render_markdown
 from labs.experiments import REGISTRY
+from virtlab.rendering import render_markdown
 
 SHIPPED = Path(settings.VIRTLAB_CONTENT_DIR)
 LESSONS = read_course(SHIPPED).lessons

@@ -1,4 +1,4 @@
-from courseware.rendering import render_markdown
+from virtlab.rendering import render_markdown
 
 
 def test_markdown_features_render():

@@ -272,3 +272,9 @@ def test_yes_and_no_instead_of_python_booleans(student_client, student):
     assert tiles["VM runs on the host's kernel"] == "no"
     body = student_client.get(run.get_absolute_url()).content.decode()
     assert "True" not in body and "False" not in body
+
+
+def test_lab_explanations_are_markdown_rendered_like_lessons(client, db):
+    body = client.get(reverse("labs:detail", args=["networking"])).content.decode()
+    assert "**" not in body.split("<h1>", 1)[1].split("Goes with", 1)[0]
+    assert "<strong>" in body
