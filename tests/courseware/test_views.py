@@ -120,3 +120,15 @@ def test_continue_follows_the_lesson_just_finished_not_the_first_unopened_one(
     student_client.post(reverse("courseware:lesson_done", args=[second.slug]))
     body = student_client.get(reverse("courseware:home")).content.decode()
     assert f'href="{third.get_absolute_url()}">Continue where you left off' in body
+
+
+def test_my_attempts_is_in_the_main_navigation_for_students(student_client, client, course):
+    url = reverse("courseware:my_attempts")
+    nav = (
+        student_client.get(reverse("courseware:home"))
+        .content.decode()
+        .split('aria-label="Main"')[1]
+    )
+    assert f'href="{url}"' in nav.split("</nav>")[0]
+    anonymous = client.get(reverse("courseware:home")).content.decode()
+    assert f'href="{url}"' not in anonymous
