@@ -32,7 +32,7 @@ PARAMS = (
           "take longer but shrink the effect of start-up time."),
     Param("repeats", "Repeats", 3, 1, 5, "How often each way of running is measured (1–5)."),
     Param("include_vm", "Include the VM", 1, 0, 1,
-          "1 runs the loop inside a QEMU guest too (adds a few seconds); 0 skips it."),
+          "Also run the loop inside a QEMU guest (adds a few seconds)."),
 )  # fmt: skip
 
 

@@ -54,8 +54,8 @@ PARAMS = (
     Param("window_seconds", "Loop window", 1.0, 0.5, 3.0,
           "How long each CPU loop counts, 0.5–3 s (longer windows average out more noise).",
           "s", float),
-    Param("include_vm", "Include the VM (0 or 1)", 1, 0, 1,
-          "1: also run two loops in a VM with 1 and then 2 vCPUs (needs a 2-core host)."),
+    Param("include_vm", "Include the VM", 1, 0, 1,
+          "Also run two loops in a VM with 1 and then 2 vCPUs (needs a 2-core host)."),
 )  # fmt: skip
 
 

@@ -116,10 +116,10 @@ PARAMS = (
           "How many ICMP echoes and how many TCP connects each source sends to each "
           "destination (1–5). A probe that gets no answer waits 1 s, so more probes "
           "mostly make the unreachable pairs slower to measure."),
-    Param("port_forward", "NAT port forward (0 or 1)", 1, 0, 1,
-          "1 adds a destination-NAT rule on the host's LAN leg, host port → the first NAT "
+    Param("port_forward", "NAT port forward", 1, 0, 1,
+          "Adds a destination-NAT rule on the host's LAN leg, host port → the first NAT "
           "guest's port; the LAN peer is probed through the host's address before and "
-          "after it. 0 probes without the rule only."),
+          "after it. Unticked, it is probed without the rule only."),
     Param("host_port", "Port forward: host port", 8080, 1024, 65535,
           "The TCP port on the host's LAN address that the LAN peer connects to."),
     Param("guest_port", "Port forward: guest port", 80, 1, 65535,

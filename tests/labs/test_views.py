@@ -278,3 +278,18 @@ def test_lab_explanations_are_markdown_rendered_like_lessons(client, db):
     body = client.get(reverse("labs:detail", args=["networking"])).content.decode()
     assert "**" not in body.split("<h1>", 1)[1].split("Goes with", 1)[0]
     assert "<strong>" in body
+
+
+def test_a_yes_no_parameter_is_a_checkbox(student_client, all_ready):
+    from labs.experiments import get_lab
+    from labs.forms import lab_form
+
+    lab = get_lab("emulation")
+    body = student_client.get(reverse("labs:detail", args=["emulation"])).content.decode()
+    assert 'type="checkbox" name="include_vm"' in body and "(0 or 1)" not in body
+    ticked = {**lab.defaults(), "include_vm": "on"}
+    unticked = {key: value for key, value in lab.defaults().items() if key != "include_vm"}
+    form = lab_form(lab, ticked)
+    assert form.is_valid() and form.cleaned_data["include_vm"] == 1
+    form = lab_form(lab, unticked)
+    assert form.is_valid() and form.cleaned_data["include_vm"] == 0
