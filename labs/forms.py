@@ -7,15 +7,10 @@ from django import forms
 from .experiments.base import Lab, ParamError
 
 
-def is_switch(param) -> bool:
-    """A whole-number parameter that can only be 0 or 1 is a yes/no question."""
-    return param.kind is int and param.minimum == 0 and param.upper() == 1
-
-
 def lab_form(lab: Lab, data=None) -> forms.Form:
     fields = {}
     for param in lab.params:
-        if is_switch(param):
+        if param.is_switch:
             # A checkbox: unticked sends nothing, which clean() turns into 0.
             fields[param.name] = forms.BooleanField(
                 label=param.label,
@@ -39,7 +34,7 @@ def lab_form(lab: Lab, data=None) -> forms.Form:
     def clean(form):
         cleaned = super(form.__class__, form).clean()
         for param in lab.params:
-            if is_switch(param) and param.name not in form.errors:
+            if param.is_switch and param.name not in form.errors:
                 cleaned[param.name] = int(bool(cleaned.get(param.name)))
             if param.name in cleaned and param.name not in form.errors:
                 try:

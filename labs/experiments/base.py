@@ -39,6 +39,11 @@ class Param:
     def upper(self) -> Number:
         return self.maximum() if callable(self.maximum) else self.maximum
 
+    @property
+    def is_switch(self) -> bool:
+        """A whole number that can only be 0 or 1 is a yes/no question (a checkbox)."""
+        return self.kind is int and self.minimum == 0 and self.upper() == 1
+
     def clean(self, raw: Any) -> Number:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             raise ParamError("This value is required.")

@@ -293,3 +293,12 @@ def test_a_yes_no_parameter_is_a_checkbox(student_client, all_ready):
     assert form.is_valid() and form.cleaned_data["include_vm"] == 1
     form = lab_form(lab, unticked)
     assert form.is_valid() and form.cleaned_data["include_vm"] == 0
+
+
+def test_earlier_runs_show_parameters_by_their_labels(student_client, student):
+    LabRun.objects.create(
+        user=student, lab="emulation", status=LabRun.Status.SUCCEEDED,
+        params={"iterations": 2000000, "include_vm": 0},
+    )  # fmt: skip
+    body = student_client.get(reverse("labs:detail", args=["emulation"])).content.decode()
+    assert "include_vm=" not in body and "Include the VM: no" in body
