@@ -70,8 +70,10 @@ def distribution_figure(
     if mine is not None:
         fig.add_vline(x=mine, line={"color": SERIES_COLOURS["vm"], "dash": "dash"})
         fig.add_annotation(x=mine, y=1, yref="paper", text="your latest run", showarrow=False)
+    count = len(values)
+    who = "the latest run of 1 student" if count == 1 else f"latest run of each of {count} students"
     fig.update_layout(
-        title={"text": f"{label}: latest run of each of {len(values)} students", "x": 0.01},
+        title={"text": f"{label}: {who}", "x": 0.01},
         template="plotly_white",
         xaxis_title=label,
         yaxis={"showticklabels": False},
@@ -79,4 +81,16 @@ def distribution_figure(
         margin={"l": 20, "r": 20, "t": 60, "b": 50},
         showlegend=False,
     )
+    fig.update_xaxes(
+        range=padded_range([v.value for v in values] + ([mine] if mine is not None else []))
+    )
     return fig
+
+
+def padded_range(numbers: list[float]) -> list[float]:
+    """An axis range with room around the points: one value, or values close together,
+    sit in the middle of a readable span instead of on a sliver of an axis."""
+    low, high = min(numbers), max(numbers)
+    middle = (low + high) / 2
+    pad = max((high - low) * 0.15, abs(middle) * 0.1, 1e-6)
+    return [low - pad, high + pad]

@@ -126,7 +126,13 @@ def lab_runs_for_instructor(request, slug: str):
     return render(
         request,
         "labs/instructor_runs.html",
-        {"lab": lab, "runs": runs[:500], "figure": figure, "key": key},
+        {
+            "lab": lab,
+            "runs": runs[:500],
+            "figure": figure,
+            "key": key,
+            "key_label": lab.summary_labels.get(key, key) if key else "",
+        },
     )
 
 

@@ -302,3 +302,23 @@ def test_earlier_runs_show_parameters_by_their_labels(student_client, student):
     )  # fmt: skip
     body = student_client.get(reverse("labs:detail", args=["emulation"])).content.decode()
     assert "include_vm=" not in body and "Include the VM: no" in body
+
+
+def test_students_runs_name_the_measure_and_count_one_student_right(
+    instructor_client, instructor, student, all_ready
+):
+    from labs.distribution import StudentValue, distribution_figure
+    from labs.experiments import get_lab
+
+    make_run(student)
+    enrol(student, instructor)
+    lab = get_lab("boot-race")
+    body = instructor_client.get(reverse("labs:instructor_runs", args=["boot-race"])).content
+    header = body.decode().split("<thead>")[1].split("</thead>")[0]
+    key = lab.predict_keys[0]
+    assert key not in header and lab.summary_labels[key] in header
+
+    one = distribution_figure(lab, key, [StudentValue(1, "ana", 119.5, 1)], mine=None, names=True)
+    assert "of 1 student" in one.layout.title.text and "students" not in one.layout.title.text
+    low, high = one.layout.xaxis.range
+    assert low < 119.5 < high and high - low > 10  # not a lone dot on a sliver of axis
