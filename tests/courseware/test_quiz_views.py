@@ -348,3 +348,11 @@ def test_own_attempts_page_lists_only_mine(student_client, student, instructor, 
     record(instructor, q("hv-text-device"), {"value": "x"})
     body = student_client.get(reverse("courseware:my_attempts")).content.decode()
     assert "hv-tf-nested" in body and "hv-text-device" not in body
+
+
+def test_a_partly_right_multiple_choice_says_how_many_picks_were_right(student_client, course):
+    question = q("hv-select-type2")  # a, b and c are correct
+    body = student_client.post(submit_url(question), {"choice": ["a", "d"]}, **HTMX).content.decode()
+    assert "1 pick right (of 3 correct choices), 1 pick wrong" in body
+    assert "each wrong pick cancels a right one" in body
+    assert "is-correct" not in body  # which ones stays hidden until the policy shows it

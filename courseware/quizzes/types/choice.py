@@ -149,5 +149,28 @@ class MultipleChoice(ChoiceType):
     def picked(self, answer: Answer) -> list[str]:
         return list(answer.get("choices", []))
 
+    def view(self, given: ViewInput) -> ViewParts:
+        shown = super().view(given)
+        if given.last_answer is not None:
+            # How many picks were right and how many wrong, without saying which:
+            # that much the score already implies, and the answer stays hidden until
+            # the quiz's policy shows it.
+            correct = {str(c["id"]) for c in given.spec["choices"] if c.get("correct")}
+            picked = set(self.picked(given.last_answer))
+            right, wrong = len(picked & correct), len(picked - correct)
+            if wrong or right < len(correct):
+                shown.feedback = [_pick_count(right, wrong, len(correct)), *shown.feedback]
+        return shown
+
+
+def _pick_count(right: int, wrong: int, correct: int) -> str:
+    def picks(n: int) -> str:
+        return f"{n} pick" if n == 1 else f"{n} picks"
+
+    text = f"{picks(right)} right (of {correct} correct choices), {picks(wrong)} wrong"
+    if wrong:
+        text += "; each wrong pick cancels a right one"
+    return f"<p>{text}.</p>"
+
 
 QUESTION_TYPES = (SingleChoice(), MultipleChoice())
