@@ -352,7 +352,9 @@ def test_own_attempts_page_lists_only_mine(student_client, student, instructor, 
 
 def test_a_partly_right_multiple_choice_says_how_many_picks_were_right(student_client, course):
     question = q("hv-select-type2")  # a, b and c are correct
-    body = student_client.post(submit_url(question), {"choice": ["a", "d"]}, **HTMX).content.decode()
+    body = student_client.post(
+        submit_url(question), {"choice": ["a", "d"]}, **HTMX
+    ).content.decode()
     assert "1 pick right (of 3 correct choices), 1 pick wrong" in body
     assert "each wrong pick cancels a right one" in body
     assert "is-correct" not in body  # which ones stays hidden until the policy shows it
