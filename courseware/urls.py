@@ -30,4 +30,9 @@ urlpatterns = [
         class_views.student_attempts,
         name="class_student",
     ),
+    path(
+        "classes/<int:class_id>/questions/<slug:qid>/",
+        class_views.question_answers,
+        name="class_question",
+    ),
 ]

@@ -1,6 +1,7 @@
-"""Classes: create and join, the gradebook (page and CSV), question analytics, and
-one student's attempts. An instructor sees only the classes they teach, and within
-them only their students; anything else is a 404, so class ids reveal nothing.
+"""Classes: create and join, the gradebook (page and CSV), question analytics, one
+student's attempts and every student's answers to one question. An instructor sees
+only the classes they teach, and within them only their students; anything else is a
+404, so class ids reveal nothing. Everything here reads; nothing changes an attempt.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from virtlab.roles import instructor_required, is_instructor
 
 from .. import throttle
 from ..forms import ClassroomForm, JoinClassForm
-from ..models import Attempt, Classroom
+from ..models import Attempt, Classroom, Question
 from ..quizzes.scores import graded_attempts
 from . import analytics
+from .answers import question_text
 from .gradebook import build_gradebook, gradebook_csv_text
 from .services import JoinError, class_create, class_join
 
@@ -123,28 +125,69 @@ def gradebook_csv(request, class_id: int):
 @instructor_required
 def class_analytics(request, class_id: int):
     classroom = _taught_class(request, class_id)
-    return render(
-        request,
-        "courseware/analytics.html",
-        {"classroom": classroom, "lessons": analytics.class_analytics(classroom)},
+    figures = analytics.filtered_analytics(
+        classroom, lesson=request.GET.get("lesson", ""), flag=request.GET.get("flag", "")
     )
+    context = {
+        "classroom": classroom,
+        "analytics": figures,
+        "flags": analytics.FLAGS,
+        "common_wrong_min": analytics.COMMON_WRONG_STUDENTS,
+    }
+    return render(request, "courseware/analytics.html", context)
+
+
+def _class_student(classroom: Classroom, user_id: int):
+    return get_object_or_404(get_user_model(), pk=user_id, class_memberships__classroom=classroom)
 
 
 @instructor_required
 def student_attempts(request, class_id: int, user_id: int):
+    """One student's attempts, newest first, with their answers; ``?question=<id>``
+    keeps to one question and shows it whole."""
     classroom = _taught_class(request, class_id)
-    student = get_object_or_404(
-        get_user_model(), pk=user_id, class_memberships__classroom=classroom
-    )
-    attempts = (
-        Attempt.objects.filter(user=student)
-        .select_related("question__quiz__lesson")
-        .order_by("-created_at", "-pk")[:500]
-    )
+    student = _class_student(classroom, user_id)
+    attempts = Attempt.objects.filter(user=student).select_related("question__quiz__lesson")
+    question = None
+    if qid := request.GET.get("question", ""):
+        question = get_object_or_404(Question.objects.select_related("quiz__lesson"), qid=qid)
+        attempts = attempts.filter(question=question)
+    attempts = attempts.order_by("-created_at", "-pk")[:500]
     context = {
         "attempts": graded_attempts(student.pk, list(attempts)),
         "subject": student,
         "own": False,
         "classroom": classroom,
+        "question": question,
+        "question_text": question_text(question) if question else "",
     }
     return render(request, "courseware/attempts.html", context)
+
+
+@instructor_required
+def question_answers(request, class_id: int, qid: str):
+    """What each student of the class answered to one question, oldest try first."""
+    classroom = _taught_class(request, class_id)
+    question = get_object_or_404(Question.objects.select_related("quiz__lesson"), qid=qid)
+    students = list(
+        get_user_model().objects.filter(class_memberships__classroom=classroom).order_by("username")
+    )
+    by_student: dict[int, list[Attempt]] = {s.pk: [] for s in students}
+    for attempt in Attempt.objects.filter(question=question, user__in=students).order_by(
+        "created_at", "pk"
+    ):
+        attempt.question = question
+        by_student[attempt.user_id].append(attempt)
+    answered = [
+        (student, graded_attempts(student.pk, by_student[student.pk]))
+        for student in students
+        if by_student[student.pk]
+    ]
+    context = {
+        "classroom": classroom,
+        "question": question,
+        "question_text": question_text(question),
+        "answered": answered,
+        "unanswered": [s for s in students if not by_student[s.pk]],
+    }
+    return render(request, "courseware/class_question.html", context)

@@ -178,3 +178,127 @@ def test_a_student_sees_only_their_own_attempts(student_client, student, course,
         ).status_code
         == 403
     )
+
+
+# --- questions and answers in words -------------------------------------------------
+
+
+def _q(qid):
+    from courseware.models import Question
+
+    return Question.objects.get(qid=qid)
+
+
+def test_questions_are_named_by_their_prompt(course):
+    from courseware.classes.answers import question_title, shorten
+
+    assert question_title(_q("hv-type1-host")) == "What defines a type 1 hypervisor?"  # no **
+    long = question_title(_q("pre-trap-privileged"))
+    assert long.startswith("A program running in user mode executes an instruction that")
+    assert len(long) <= 80 and long.endswith("…") and not long.endswith(" …")
+    assert shorten("word " * 40, 20) == "word word word word…"
+    assert shorten("x" * 100, 10) == "xxxxxxxxx…"  # no space to cut at
+
+
+def test_answers_are_spelt_out_as_given(course):
+    from courseware.classes.answers import answer_parts
+    from courseware.models import Question
+    from courseware.quizzes.render import render_question
+
+    def parts(qid, answer):
+        return answer_parts(_q(qid), answer)
+
+    assert parts("pre-trap-privileged", {"choice": "d"}) == [
+        "Nothing; the instruction is silently skipped"
+    ]
+    assert parts("pre-select-syscalls", {"choices": ["a", "b"]}) == [
+        "Reading the contents of a file",
+        "Adding two numbers that are already in memory",
+    ]
+    assert parts("pre-tf-same-address", {"value": True}) == ["True"]
+    assert parts("pre-numeric-hosts-26", {"value": 64.0, "raw": "64"}) == ["64 addresses"]
+    assert parts("pre-text-broadcast", {"text": "network"}) == ["network"]
+    order = _q("pre-order-dhcp").spec["items"]
+    assert parts("pre-order-dhcp", {"order": order[::-1]})[0] == f"1. {order[-1]}"
+    assert parts("pre-match-terms", {"pairs": {"System call": "DHCP lease"}}) == [
+        "System call → DHCP lease"
+    ]
+    spec = {
+        "id": "x-blanks",
+        "type": "blanks",
+        "prompt": "Fill in",
+        "blanks": [{"label": "The `/dev` file", "answers": ["kvm"]}],
+    }
+    blanks = Question(qid="x-blanks", spec=spec, rendered=render_question(spec))
+    assert answer_parts(blanks, {"blanks": {"The `/dev` file": "kvm"}}) == ["The /dev file: kvm"]
+
+
+def test_attempt_lists_name_questions_by_text_and_show_the_answer(
+    instructor_client, student_client, student, course, classroom
+):
+    Membership.objects.create(classroom=classroom, user=student)
+    record(student, _q("hv-type1-host"), {"choice": "b"}, minutes_ago=5)
+    record(student, _q("hv-tf-nested"), {"choice": "false"}, minutes_ago=4)
+    mine = student_client.get(reverse("courseware:my_attempts")).content.decode()
+    assert "What defines a type 1 hypervisor?" in mine
+    assert '<code class="qid">hv-type1-host</code>' in mine
+    assert "It can only run one guest at a time" in mine  # the student's own answer
+    url = reverse("courseware:class_student", args=[classroom.pk, student.pk])
+    page = instructor_client.get(url).content.decode()
+    row = page.split('data-qid="hv-type1-host"')[1].split("</tr>")[0]
+    assert '<a href="?question=hv-type1-host">What defines a type 1 hypervisor?</a>' in row
+    assert '<td class="answer-given">It can only run one guest at a time</td>' in row
+    assert "<td>not correct</td>" in row
+    # One question: only its attempts, the prompt in full, and a way to every student's.
+    page = instructor_client.get(url, {"question": "hv-tf-nested"}).content.decode()
+    assert 'data-qid="hv-tf-nested"' in page and 'data-qid="hv-type1-host"' not in page
+    assert reverse("courseware:class_question", args=[classroom.pk, "hv-tf-nested"]) in page
+    assert instructor_client.get(url, {"question": "no-such-question"}).status_code == 404
+
+
+def test_every_students_answers_to_one_question(
+    instructor_client, student, course, classroom, other_instructor
+):
+    Membership.objects.create(classroom=classroom, user=student)
+    classmate = get_user_model().objects.create_user("classmate", password=PASSWORD)
+    Membership.objects.create(classroom=classroom, user=classmate)
+    lurker = get_user_model().objects.create_user("lurker", password=PASSWORD)  # in no class
+    Membership.objects.create(classroom=classroom, user=get_user_model().objects.create_user("zed"))
+    question = _q("hv-select-type2")
+    record(student, question, {"choice": ["a", "d"]}, minutes_ago=9)
+    record(student, question, {"choice": ["a", "b", "c"]}, minutes_ago=8)
+    record(classmate, question, {"choice": ["b"]}, minutes_ago=7)
+    record(lurker, question, {"choice": ["e"]}, minutes_ago=6)
+    url = reverse("courseware:class_question", args=[classroom.pk, question.qid])
+    page = instructor_client.get(url).content.decode()
+    assert "Which of these are type 2 (hosted) hypervisors? Select all that apply." in page
+    rows = re.findall(r'<tr data-student="([^"]+)">(.*?)</tr>', page, re.S)
+    assert [name for name, _ in rows] == ["classmate", "stu", "stu"]
+    stu_first, stu_second = rows[1][1], rows[2][1]
+    assert 'rowspan="2"' in stu_first and "VMware ESXi" in stu_first
+    assert "<li>VMware Workstation on a Linux desktop</li>" in stu_second
+    # a right pick and a wrong one cancel out: 0 %, then all three right
+    assert "<td>not correct</td>" in stu_first and "<td>correct</td>" in stu_second
+    assert "lurker" not in page  # not in the class
+    assert "Not answered yet: " in page and ">zed</a>" in page
+    # Only for the class's own instructor; never for students.
+    other = _client_for(other_instructor)
+    assert other.get(url).status_code == 404
+    missing = reverse("courseware:class_question", args=[classroom.pk, "no-such-question"])
+    assert instructor_client.get(missing).status_code == 404
+
+
+def test_students_cannot_see_answers_pages(client, student_client, student, classroom, course):
+    Membership.objects.create(classroom=classroom, user=student)
+    url = reverse("courseware:class_question", args=[classroom.pk, "hv-type1-host"])
+    assert student_client.get(url).status_code == 403
+    response = client.get(url)
+    assert response.status_code == 302 and reverse("login") in response.url
+
+
+def _client_for(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
