@@ -16,7 +16,7 @@ setup: $(STAMP)
 	$(PY) manage.py build_guest_assets
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py import_course
+	$(PY) manage.py import_course --seed
 	@# Probe the host once (KVM or TCG, runtimes, assets) so the lab pages know what runs here.
 	$(PY) manage.py sandbox_doctor || echo "Some labs cannot run on this host (see above)."
 	@# Last, so the demo passwords (printed once, on the first start) are not lost among

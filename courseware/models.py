@@ -43,7 +43,10 @@ class Module(models.Model):
 
 class LessonQuerySet(models.QuerySet):
     def published(self) -> LessonQuerySet:
-        return self.filter(published=True)
+        return self.filter(published=True, trashed_at__isnull=True)
+
+    def not_trashed(self) -> LessonQuerySet:
+        return self.filter(trashed_at__isnull=True)
 
     def in_outline_order(self) -> LessonQuerySet:
         return self.select_related("module", "module__course").order_by(
@@ -69,6 +72,13 @@ class Lesson(models.Model):
     # Where the lesson came from on disk (e.g. "02-hypervisor-types"), for export.
     source_dir = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Authoring (courseware/authoring/): the fields above are the published state that
+    # students see; the revision they came from, and drafts after it, are revisions.
+    published_revision = models.ForeignKey(
+        "LessonRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # In the trash: hidden from students and from the outline, restorable.
+    trashed_at = models.DateTimeField(null=True, blank=True)
 
     objects = LessonQuerySet.as_manager()
 
@@ -307,3 +317,95 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.classroom}"
+
+
+# --- Authoring -----------------------------------------------------------------------
+
+
+class LessonRevision(models.Model):
+    """One saved version of a lesson as its author wrote it (docs/architecture.md,
+    "Authoring"). Append-only: a restore or an import adds a revision, never rewrites one.
+
+    ``content`` holds what an instructor edits: title, summary, objectives, labs, the
+    Markdown body and the quiz file's text (``quiz``, "" for none). Where the lesson sits
+    in the outline (module, order, slug) is not versioned; moves are AuthoringEvents.
+    """
+
+    class Origin(models.TextChoices):
+        BROWSER = "browser", "Edited in the browser"
+        RESTORE = "restore", "Restored from an earlier revision"
+        FILES = "files", "Imported from course files"
+        SHIPPED = "shipped", "Changed in the course shipped with virtlab"
+        ZIP = "zip", "Uploaded in a course zip"
+        BASELINE = "baseline", "As published when revisions began"
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    # The revision the author started from: a save whose base is not the newest
+    # revision any more is a conflicting edit.
+    based_on = models.PositiveIntegerField(null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.BROWSER)
+    note = models.CharField(max_length=200, blank=True)
+    # Why it cannot be published, as "file:line: reason" lines; empty when it can.
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["lesson", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "number"], name="one_revision_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson.slug} r{self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Revisions are append-only; save a new revision instead.")
+        super().save(*args, **kwargs)
+
+    @property
+    def publishable(self) -> bool:
+        return not self.problems
+
+
+class EditorDraft(models.Model):
+    """What an instructor has typed in the editor and not saved yet, kept with every
+    live preview, so a crash or a closed tab loses nothing (one per author and lesson)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="editor_drafts")
+    content = models.JSONField()
+    based_on = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lesson"], name="one_editor_draft")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.lesson} (unsaved)"
+
+
+class AuthoringEvent(models.Model):
+    """Who changed the course, beyond saving revisions: publishing, moving, trashing."""
+
+    lesson = models.ForeignKey(
+        Lesson, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=32)
+    detail = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.detail}"

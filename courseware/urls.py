@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .authoring import views as author_views
 from .classes import views as class_views
 from .quizzes import views as quiz_views
 
@@ -35,4 +36,25 @@ urlpatterns = [
         class_views.question_answers,
         name="class_question",
     ),
+    # Authoring (instructors only): courseware/authoring/views.py
+    path("author/", author_views.outline, name="author_outline"),
+    path("author/new/", author_views.lesson_new, name="author_new"),
+    path(
+        "author/modules/<int:module_id>/move/", author_views.module_move, name="author_module_move"
+    ),
+    path("author/<slug:slug>/", author_views.lesson_edit, name="author_edit"),
+    path("author/<slug:slug>/preview/", author_views.lesson_preview, name="author_preview"),
+    path("author/<slug:slug>/publish/", author_views.lesson_publish, name="author_publish"),
+    path("author/<slug:slug>/history/", author_views.lesson_history, name="author_history"),
+    path("author/<slug:slug>/diff/", author_views.lesson_diff, name="author_diff"),
+    path(
+        "author/<slug:slug>/restore/<int:number>/",
+        author_views.revision_restore,
+        name="author_restore",
+    ),
+    path("author/<slug:slug>/move/", author_views.lesson_move, name="author_move"),
+    path(
+        "author/<slug:slug>/visibility/", author_views.lesson_visibility, name="author_visibility"
+    ),
+    path("author/<slug:slug>/trash/", author_views.lesson_trash, name="author_trash"),
 ]

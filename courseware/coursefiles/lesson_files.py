@@ -221,20 +221,28 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
             if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
         },
     )
-    # The lesson's ``labs:`` is the one record of which labs go with it: a lab it names
-    # must exist, or its link (and the lab page's "Goes with") would quietly vanish.
-    check.problems += lesson_lab_problems(where, spec.labs)
-    if QUIZ_FILE in spec.extra_files:
-        quiz_where = f"{directory.name}/{QUIZ_FILE}"
-        try:
-            spec.quiz = parse_quiz(spec.extra_files[QUIZ_FILE], quiz_where)
-        except QuizFileError as exc:
-            check.problems += exc.problems
-        else:
-            check.problems += _prediction_problems(spec.quiz, quiz_where)
+    check.problems += check_lesson_links_and_quiz(spec)
     if check.problems:
         raise ContentError(check.problems)
     return spec
+
+
+def check_lesson_links_and_quiz(spec: LessonSpec) -> list[str]:
+    """What a lesson's files must satisfy beyond their own syntax, whether they come
+    from a folder or from the browser's editor: the labs it names exist, and its quiz
+    (parsed into ``spec.quiz`` here) is valid and measurable."""
+    # The lesson's ``labs:`` is the one record of which labs go with it: a lab it names
+    # must exist, or its link (and the lab page's "Goes with") would quietly vanish.
+    problems = lesson_lab_problems(f"{spec.source_dir}/{LESSON_FILE}", spec.labs)
+    if QUIZ_FILE in spec.extra_files:
+        quiz_where = f"{spec.source_dir}/{QUIZ_FILE}"
+        try:
+            spec.quiz = parse_quiz(spec.extra_files[QUIZ_FILE], quiz_where)
+        except QuizFileError as exc:
+            problems += exc.problems
+        else:
+            problems += _prediction_problems(spec.quiz, quiz_where)
+    return problems
 
 
 def _prediction_problems(quiz: QuizSpec, where: str) -> list[str]:

@@ -43,7 +43,7 @@ def quiz_import(*, lesson: Lesson, spec: LessonSpec) -> str | None:
             quiz.save(update_fields=fields)
             changed = True
     existing = {q.qid: q for q in Question.objects.filter(qid__in=spec.quiz.qids)}
-    _refuse_kind_changes(spec, existing)
+    refuse_kind_changes(spec, existing)
     for order, data in enumerate(spec.quiz.questions):
         question = existing.get(data["id"])
         if question is None:
@@ -73,7 +73,7 @@ def _kind(data: dict) -> str:
     return "prediction" if is_prediction(data) else data["type"]
 
 
-def _refuse_kind_changes(spec: LessonSpec, existing: dict[str, Question]) -> None:
+def refuse_kind_changes(spec: LessonSpec, existing: dict[str, Question]) -> None:
     """Stored answers have the shape of their question's type: an answered question
     that became another type could no longer be graded. It needs a new id instead.
     Raised inside the import's transaction, so nothing of the import is kept."""
@@ -91,11 +91,21 @@ def _refuse_kind_changes(spec: LessonSpec, existing: dict[str, Question]) -> Non
         raise ContentError(problems)
 
 
-def quiz_export_files(*, lesson: Lesson) -> dict[str, str]:
+def quiz_export_text(lesson: Lesson) -> str:
+    """The lesson's published quiz file: as its author wrote it (the published
+    revision keeps comments and layout), else rebuilt from the stored questions."""
+    revision = lesson.published_revision
+    if revision is not None and "quiz" in revision.content:
+        return revision.content["quiz"]
     quiz = Quiz.objects.filter(lesson=lesson).first()
     if quiz is None:
-        return {}
+        return ""
     questions = [q.spec for q in quiz.questions.active().order_by("order")]
     if not questions:
-        return {}
-    return {QUIZ_FILE: quiz_file_text(QuizSpec(quiz.settings_as_written, questions))}
+        return ""
+    return quiz_file_text(QuizSpec(quiz.settings_as_written, questions))
+
+
+def quiz_export_files(*, lesson: Lesson) -> dict[str, str]:
+    text = quiz_export_text(lesson)
+    return {QUIZ_FILE: text} if text else {}

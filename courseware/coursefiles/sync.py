@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from ..authoring import revisions
 from ..models import Course, Lesson, Module
 from . import lesson_files as cf
 from .quiz_sync import quiz_export_files, quiz_import
@@ -25,12 +26,19 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     only_in_database: list[str] = field(default_factory=list)
+    # Seeding an existing course: shipped changes saved as drafts, and new lessons
+    # in the files that were not added.
+    drafted: list[str] = field(default_factory=list)
+    only_in_files: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.created)} created, {len(self.updated)} updated, "
             f"{len(self.unchanged)} unchanged"
         )
+        if self.drafted:
+            text += f", {len(self.drafted)} offered as drafts"
+        return text
 
 
 def _upsert(model, lookup: dict, values: dict) -> tuple[object, str]:
@@ -61,8 +69,17 @@ def _lesson_values(spec: cf.LessonSpec, module: Module) -> dict:
     }
 
 
-def course_import(*, root: Path) -> ImportReport:
+def course_import(*, root: Path, seed: bool = False) -> ImportReport:
+    """Apply the files at ``root`` to the database; each lesson that changed gets a
+    new revision (origin "files"), so history is kept, never rewritten.
+
+    ``seed`` is what ``make run`` uses: the files fill an empty database, but a course
+    already there belongs to its instructors and is left as they made it — a shipped
+    lesson that changed since becomes a draft revision for them to review and publish.
+    """
     content = cf.read_course(root)  # raises ContentError before any write
+    if seed and Course.objects.filter(slug=content.course.slug).exists():
+        return _offer_shipped_changes(content)
     report = ImportReport()
     with transaction.atomic():
         course, state = _upsert(
@@ -91,12 +108,41 @@ def course_import(*, root: Path) -> ImportReport:
                 hook_state = hook(lesson=lesson, spec=spec)
                 if hook_state and hook_state != "unchanged":
                     getattr(report, hook_state).append(f"quiz {spec.slug}")
+            revisions.record_import(lesson, spec, origin=revisions.Origin.FILES)
         file_slugs = {spec.slug for spec in content.lessons}
         report.only_in_database = sorted(
             Lesson.objects.filter(module__course=course)
             .exclude(slug__in=file_slugs)
             .values_list("slug", flat=True)
         )
+    return report
+
+
+def _offer_shipped_changes(content: cf.CourseContent) -> ImportReport:
+    """Seeding a course that exists: nothing students see changes. A shipped lesson
+    whose files differ from every revision the lesson has had becomes a draft revision
+    (so each change is offered once); lessons new in the files are only reported."""
+    report = ImportReport()
+    with transaction.atomic():
+        for spec in content.lessons:
+            lesson = Lesson.objects.filter(slug=spec.slug).first()
+            if lesson is None:
+                report.only_in_files.append(spec.slug)
+                continue
+            offered = revisions.content_of_spec(spec)
+            revisions.ensure_history(lesson)
+            if lesson.revisions.filter(content_hash=revisions.hash_of(offered)).exists():
+                report.unchanged.append(f"lesson {spec.slug}")
+                continue
+            revisions.save_revision(
+                lesson,
+                offered,
+                author=None,
+                based_on=None,
+                origin=revisions.Origin.SHIPPED,
+                note="The course shipped with virtlab changed this lesson",
+            )
+            report.drafted.append(f"lesson {spec.slug}")
     return report
 
 

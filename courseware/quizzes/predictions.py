@@ -11,7 +11,9 @@ crosses here:
 - the checks at import that every lab a lesson names exists and every prediction's
   key is one the lab declares (``Lab.summary_keys``), so a renamed key is an import
   error instead of predictions that stay pending for ever;
-- which students' runs an instructor may see (the students of their classes).
+- which students' runs an instructor may see (the students of their classes);
+- which labs the lessons link to and how many runs of each a student finished, for
+  the gradebook's lab columns.
 
 Scoring rules for predictions are in ``scores.py``; grading one is numeric grading
 (``types/numeric.py``) against the measured value.
@@ -27,7 +29,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from labs.experiments import get_lab
+from labs.experiments import REGISTRY, get_lab
 from labs.models import LabRun
 
 from ..models import Attempt, Lesson, Membership, Question
@@ -153,6 +155,41 @@ def lessons_for_lab(slug: str) -> list[Lesson]:
     return [lesson for lesson in lessons if slug in lesson.labs]
 
 
+# --- What the gradebook asks ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequiredLab:
+    slug: str
+    title: str
+
+
+def labs_required_by(lessons: Iterable[Lesson]) -> list[RequiredLab]:
+    """The labs these lessons link to (front matter ``labs:``), each once, in the order
+    the lessons first name them; a slug that is not a lab here is left out."""
+    required: dict[str, RequiredLab] = {}
+    for lesson in lessons:
+        for slug in lesson.labs or []:
+            lab = get_lab(slug)
+            if lab is not None and slug not in required:
+                required[slug] = RequiredLab(slug, lab.title)
+    return list(required.values())
+
+
+def lab_runs_done(user_ids: Iterable[int], slugs: Iterable[str]) -> dict[tuple[int, str], int]:
+    """(user id, lab slug) → how many runs of that lab the student finished successfully
+    (pairs with none are absent)."""
+    user_ids, slugs = list(user_ids), list(slugs)
+    if not user_ids or not slugs:
+        return {}
+    done: dict[tuple[int, str], int] = defaultdict(int)
+    for user_id, lab in LabRun.objects.filter(
+        user_id__in=user_ids, lab__in=slugs, status=LabRun.Status.SUCCEEDED
+    ).values_list("user_id", "lab"):
+        done[(user_id, lab)] += 1
+    return dict(done)
+
+
 def students_taught_by(instructor) -> set[int] | None:
     """Students whose runs an instructor may see: those in the classes they teach.
     None means everyone (superusers administer the whole server)."""
@@ -163,6 +200,14 @@ def students_taught_by(instructor) -> set[int] | None:
             "user_id", flat=True
         )
     )
+
+
+# --- Authoring ------------------------------------------------------------------------
+
+
+def lab_choices() -> list[tuple[str, str]]:
+    """The lab catalogue as (slug, title), for the lesson editor's "linked labs"."""
+    return [(slug, lab.title) for slug, lab in REGISTRY.items()]
 
 
 # --- Checks at import -------------------------------------------------------------------

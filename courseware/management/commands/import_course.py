@@ -12,16 +12,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("directory", nargs="?", default=str(settings.VIRTLAB_CONTENT_DIR))
+        parser.add_argument(
+            "--seed",
+            action="store_true",
+            help="Fill an empty database only; an existing course is left as its "
+            "instructors made it, and changed files become draft revisions to review.",
+        )
 
-    def handle(self, *args, directory, **options):
+    def handle(self, *args, directory, seed, **options):
         root = Path(directory)
         try:
-            report = course_import(root=root)
+            report = course_import(root=root, seed=seed)
         except ContentError as exc:
             lines = "\n".join(f"  {p}" for p in exc.problems)
             raise CommandError(f"Nothing was imported from {root}:\n{lines}") from exc
         self.stdout.write(f"Course import from {root}: {report.summary()}")
-        for label, items in (("created", report.created), ("updated", report.updated)):
+        labelled = (
+            ("created", report.created),
+            ("updated", report.updated),
+            ("draft revision to review", report.drafted),
+        )
+        for label, items in labelled:
             for item in items:
                 self.stdout.write(f"  {label}: {item}")
         if options["verbosity"] > 1:
@@ -29,3 +40,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  unchanged: {item}")
         for slug in report.only_in_database:
             self.stdout.write(f"  kept (not in the files): lesson {slug}")
+        for slug in report.only_in_files:
+            self.stdout.write(
+                f"  not added (the course exists; `manage.py import_course` adds it): {slug}"
+            )
