@@ -16,6 +16,11 @@ from tests.conftest import PASSWORD
 
 User = get_user_model()
 
+# Budgets count in fixed windows (throttle.py). A test's few seconds must not straddle
+# the end of one, or its count starts again half-way (this failed a CI run once): the
+# smaller budgets the tests use get a window far longer than any test run.
+ONE_WINDOW = 10**9
+
 
 @pytest.fixture(autouse=True)
 def _fresh_counters(db):
@@ -89,7 +94,7 @@ def test_the_admin_sign_in_is_locked_too(client, db):
 
 def test_one_address_guessing_many_accounts_is_stopped(client, student, monkeypatch):
     # A smaller budget than the real one, so the test hashes fewer passwords.
-    budget = throttle.Budget("login-address", 8, 600)
+    budget = throttle.Budget("login-address", 8, ONE_WINDOW)
     monkeypatch.setattr(throttle, "LOGIN_FAILURES_PER_ADDRESS", budget)
     for index in range(budget.limit):
         assert sign_in(client, f"guess{index}", "wrong").status_code == 200
@@ -101,7 +106,7 @@ def test_one_address_guessing_many_accounts_is_stopped(client, student, monkeypa
 
 
 def test_signups_per_address_are_limited_and_a_refused_one_saves_nothing(client, db, monkeypatch):
-    budget = throttle.Budget("signup-address", 3, 3600)
+    budget = throttle.Budget("signup-address", 3, ONE_WINDOW)
     monkeypatch.setattr(throttle, "SIGNUPS_PER_ADDRESS", budget)
     for index in range(budget.limit):
         response = client.post(
@@ -142,7 +147,9 @@ def test_wrong_join_codes_are_limited_per_student(student_client, instructor, mo
     from courseware.models import Membership
 
     classroom = class_create(instructor=instructor, name="Real class")
-    monkeypatch.setattr(throttle, "JOIN_FAILURES_PER_USER", throttle.Budget("join-user", 5, 600))
+    monkeypatch.setattr(
+        throttle, "JOIN_FAILURES_PER_USER", throttle.Budget("join-user", 5, ONE_WINDOW)
+    )
     url = reverse("courseware:class_join")
     for guess in range(5):
         response = student_client.post(url, {"code": f"WRONG{guess:03d}"})
