@@ -1,4 +1,11 @@
-"""A class's gradebook: students × lessons with progress, quiz score and mastery."""
+"""A class's gradebook: one row per student with the overall score and lessons
+mastered first, then each lesson (progress, quiz score, mastery) and the labs the
+lessons link to (runs done of each).
+
+The labs are the ones named in the lessons' front matter (``labs:``), read through
+``quizzes/predictions.py``, the one place courseware meets labs (docs/architecture.md,
+"Layering"). The CSV has the same columns in the same order.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,13 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 
 from ..models import Classroom, Lesson, LessonProgress
+from ..quizzes.predictions import RequiredLab, lab_runs_done, labs_required_by
 from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
+from .answers import shorten
 
 SORT_DIRECTIONS = ("asc", "desc")
+SHORT_TITLE = 24  # characters of a lesson's title in its column heading
+LAB_SORT_PREFIX = "lab-"
 
 
 @dataclass
@@ -26,10 +37,17 @@ class Cell:
 
 
 @dataclass
+class LabCell:
+    lab: RequiredLab
+    runs: int  # succeeded runs
+
+
+@dataclass
 class Row:
     student: object
     cells: list[Cell]
     overall: float | None
+    labs: list[LabCell] = field(default_factory=list)
 
     @property
     def mastered(self) -> int:
@@ -38,6 +56,29 @@ class Row:
     @property
     def overall_percent(self) -> int | None:
         return None if self.overall is None else round(self.overall * 100)
+
+    @property
+    def labs_done(self) -> int:
+        """Required labs with at least one successful run."""
+        return sum(1 for cell in self.labs if cell.runs)
+
+
+@dataclass
+class Column:
+    """A lesson's or a lab's column heading: its sort key and a short title, with the
+    full title as a tooltip when it had to be shortened."""
+
+    key: str
+    title: str
+    lesson: Lesson | None = None
+
+    @property
+    def short(self) -> str:
+        return shorten(self.title, SHORT_TITLE)
+
+    @property
+    def tooltip(self) -> str:
+        return self.title if self.short != self.title else ""
 
 
 @dataclass
@@ -48,16 +89,33 @@ class Gradebook:
     sort: str = "student"
     direction: str = "asc"
     sort_keys: list[str] = field(default_factory=list)
+    labs: list[RequiredLab] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[Column]:
+        return [Column(lesson.slug, lesson.title, lesson) for lesson in self.lessons]
+
+    @property
+    def lab_columns(self) -> list[Column]:
+        return [Column(f"{LAB_SORT_PREFIX}{lab.slug}", lab.title) for lab in self.labs]
+
+    @property
+    def lesson_count(self) -> int:
+        return len(self.lessons)
 
 
-def _sort_value(row: Row, sort: str, lesson_index: dict[str, int]):
+def _sort_value(row: Row, sort: str, lesson_index: dict[str, int], lab_index: dict[str, int]):
     if sort == "overall":
         return -1.0 if row.overall is None else row.overall
     if sort == "mastered":
         return row.mastered
+    if sort == "labs":
+        return row.labs_done
     if sort in lesson_index:
         cell = row.cells[lesson_index[sort]]
         return -1.0 if cell.quiz is None else cell.quiz.score
+    if sort in lab_index:
+        return row.labs[lab_index[sort]].runs
     return row.student.username.casefold()
 
 
@@ -77,6 +135,8 @@ def build_gradebook(
         ).values_list("user_id", "lesson_id", "state")
     }
     scores = lesson_scores(user_ids, lesson_ids)
+    labs = labs_required_by(lessons)
+    runs = lab_runs_done(user_ids, [lab.slug for lab in labs])
     rows = []
     for student in students:
         cells = [
@@ -87,24 +147,29 @@ def build_gradebook(
             )
             for lesson in lessons
         ]
-        rows.append(Row(student, cells, overall_score(c.quiz for c in cells if c.quiz)))
+        lab_cells = [LabCell(lab, runs.get((student.pk, lab.slug), 0)) for lab in labs]
+        rows.append(Row(student, cells, overall_score(c.quiz for c in cells if c.quiz), lab_cells))
     lesson_index = {lesson.slug: i for i, lesson in enumerate(lessons)}
-    sort_keys = ["student", "overall", "mastered", *lesson_index]
+    lab_index = {f"{LAB_SORT_PREFIX}{lab.slug}": i for i, lab in enumerate(labs)}
+    sort_keys = ["student", "overall", "mastered", "labs", *lesson_index, *lab_index]
     if sort not in sort_keys:
         sort = "student"
     if direction not in SORT_DIRECTIONS:
         direction = "asc"
     rows.sort(key=lambda r: r.student.username.casefold())  # ties stay in name order
-    rows.sort(key=lambda r: _sort_value(r, sort, lesson_index), reverse=direction == "desc")
-    return Gradebook(classroom, lessons, rows, sort, direction, sort_keys)
+    rows.sort(
+        key=lambda r: _sort_value(r, sort, lesson_index, lab_index), reverse=direction == "desc"
+    )
+    return Gradebook(classroom, lessons, rows, sort, direction, sort_keys, labs)
 
 
-def csv_columns(lessons: list[Lesson]) -> list[str]:
-    """Stable columns: the student, three per lesson in outline order, then totals."""
-    columns = ["username"]
+def csv_columns(lessons: list[Lesson], labs: list[RequiredLab] | None = None) -> list[str]:
+    """The page's columns in its order: the student, the totals, three per lesson in
+    outline order, then the runs done of each lab the lessons link to."""
+    columns = ["username", "overall score", "lessons mastered", "labs run"]
     for lesson in lessons:
         columns += [f"{lesson.slug} progress", f"{lesson.slug} score", f"{lesson.slug} mastered"]
-    return [*columns, "overall score", "lessons mastered"]
+    return [*columns, *(f"{lab.slug} runs" for lab in labs or [])]
 
 
 def _safe_cell(value: str) -> str:
@@ -119,15 +184,20 @@ def _score(value: float | None) -> str:
 def gradebook_csv_text(gradebook: Gradebook) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(csv_columns(gradebook.lessons))
+    writer.writerow(csv_columns(gradebook.lessons, gradebook.labs))
     for row in sorted(gradebook.rows, key=lambda r: r.student.username.casefold()):
-        values = [_safe_cell(row.student.username)]
+        values = [
+            _safe_cell(row.student.username),
+            _score(row.overall),
+            str(row.mastered),
+            str(row.labs_done),
+        ]
         for cell in row.cells:
             values += [
                 cell.state,
                 _score(cell.quiz.score) if cell.quiz else "",
                 ("yes" if cell.quiz.mastered else "no") if cell.quiz else "",
             ]
-        values += [_score(row.overall), str(row.mastered)]
+        values += [str(cell.runs) for cell in row.labs]
         writer.writerow(values)
     return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from django.urls import reverse
 from courseware.classes.gradebook import build_gradebook, csv_columns
 from courseware.coursefiles.lesson_files import read_course
 from courseware.models import Lesson, Quiz
+from courseware.quizzes.predictions import labs_required_by
+from labs.experiments import get_lab
+from labs.models import LabRun
 
 from .quiz_helpers import seed_class
 
@@ -109,22 +113,28 @@ def test_gradebook_page_sorts_by_any_column(instructor_client, seeded):
     assert instructor_client.get(url, {"sort": "'; drop", "dir": "sideways"}).status_code == 200
 
 
-def test_csv_has_one_row_per_student_and_stable_columns(instructor_client, seeded):
-    classroom, _ = seeded
+def test_csv_has_one_row_per_student_and_the_pages_columns(instructor_client, seeded):
+    classroom, students = seeded
+    _runs(students)
     response = instructor_client.get(reverse("courseware:gradebook_csv", args=[classroom.pk]))
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="gradebook-seeded-class.csv"'
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     lessons = list(Lesson.objects.published().in_outline_order())
-    assert rows[0] == csv_columns(lessons)
-    assert rows[0][:4] == [
+    labs = labs_required_by(lessons)
+    assert rows[0] == csv_columns(lessons, labs)
+    # The page's order: totals first, three columns per lesson, the runs of each lab.
+    assert rows[0][:7] == [
         "username",
+        "overall score",
+        "lessons mastered",
+        "labs run",
         f"{lessons[0].slug} progress",
         f"{lessons[0].slug} score",
         f"{lessons[0].slug} mastered",
     ]
-    assert rows[0][-2:] == ["overall score", "lessons mastered"]
-    assert len(rows[0]) == 1 + 3 * len(lessons) + 2
+    assert rows[0][-len(labs) :] == [f"{lab.slug} runs" for lab in labs]
+    assert len(rows[0]) == 4 + 3 * len(lessons) + len(labs)
     assert [row[0] for row in rows[1:]] == ["ana", "ben", "cy", "dee"]
     header = rows[0]
     by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
@@ -138,6 +148,89 @@ def test_csv_has_one_row_per_student_and_stable_columns(instructor_client, seede
     assert by_name["ana"]["overall score"] == f"{OVERALL['ana']:.3f}"
     assert by_name["ben"]["overall score"] == f"{OVERALL['ben']:.3f}"
     assert by_name["ana"]["lessons mastered"] == "1" and by_name["dee"]["lessons mastered"] == "0"
+    assert (by_name["ana"]["boot-race runs"], by_name["ana"]["emulation runs"]) == ("2", "1")
+    assert by_name["ana"]["labs run"] == "2" and by_name["ben"]["labs run"] == "1"
+    assert by_name["cy"]["boot-race runs"] == "0" and by_name["cy"]["labs run"] == "0"
+
+
+def _runs(students):
+    """ana: boot-race twice, emulation once; ben: emulation once (and a failed
+    boot-race); cy: only a failed run; someone outside the class ran boot-race too."""
+    from django.contrib.auth import get_user_model
+
+    done, failed = LabRun.Status.SUCCEEDED, LabRun.Status.FAILED
+    outsider = get_user_model().objects.create_user("runner", password="not-used-1234")
+    for user, lab, status in [
+        (students["ana"], "boot-race", done),
+        (students["ana"], "boot-race", done),
+        (students["ana"], "emulation", done),
+        (students["ben"], "emulation", done),
+        (students["ben"], "boot-race", failed),
+        (students["cy"], "boot-race", failed),
+        (outsider, "boot-race", done),
+    ]:
+        LabRun.objects.create(user=user, lab=lab, status=status)
+
+
+def test_labs_the_lessons_link_to_in_the_order_they_are_named(seeded):
+    lessons = list(Lesson.objects.published().in_outline_order())
+    labs = labs_required_by(lessons)
+    named = [slug for lesson in lessons for slug in lesson.labs if get_lab(slug)]
+    assert [lab.slug for lab in labs] == list(dict.fromkeys(named))
+    assert labs[0].title == get_lab(labs[0].slug).title
+    assert len(labs) >= 2  # the shipped course links several labs
+
+
+def test_gradebook_counts_lab_runs_of_the_required_labs(seeded):
+    classroom, students = seeded
+    _runs(students)
+    book = build_gradebook(classroom)
+    by_name = {row.student.username: row for row in book.rows}
+    ana = {cell.lab.slug: cell.runs for cell in by_name["ana"].labs}
+    assert (ana["boot-race"], ana["emulation"]) == (2, 1)
+    assert sum(ana.values()) == 3 and by_name["ana"].labs_done == 2
+    assert by_name["ben"].labs_done == 1  # a failed run is not a run done
+    assert by_name["cy"].labs_done == 0 and by_name["dee"].labs_done == 0
+    book = build_gradebook(classroom, sort="labs", direction="desc")
+    assert [row.student.username for row in book.rows] == ["ana", "ben", "cy", "dee"]
+    book = build_gradebook(classroom, sort="lab-emulation", direction="desc")
+    assert [row.student.username for row in book.rows][:2] == ["ana", "ben"]
+
+
+def test_gradebook_page_puts_totals_first_and_lessons_in_compact_columns(instructor_client, seeded):
+    classroom, students = seeded
+    _runs(students)
+    page = instructor_client.get(classroom.get_absolute_url()).content.decode()
+    head = page.split("<thead>")[1].split("</thead>")[0]
+    keys = re.findall(r'href="\?sort=([^&]+)&amp;', head)
+    lessons = list(Lesson.objects.published().in_outline_order())
+    labs = labs_required_by(lessons)
+    assert keys == [
+        "student",
+        "overall",
+        "mastered",
+        "labs",
+        *(lesson.slug for lesson in lessons),
+        *(f"lab-{lab.slug}" for lab in labs),
+    ]
+    # A long title is shortened, the full one its tooltip; a short one is left alone.
+    long = next(lesson for lesson in lessons if len(lesson.title) > 24)
+    th = head.split(f"?sort={long.slug}&amp;")[1].split("</th>")[0]
+    assert f'<abbr title="{long.title}">' in th and "…</abbr>" in th
+    th = head.split("?sort=hypervisor-types&amp;")[1].split("</th>")[0]
+    assert ">Hypervisor types</a>" in th and "<abbr" not in th
+    # No empty heading anywhere.
+    assert not re.search(r"<th[^>]*>\s*</th>", page)
+    row = page.split('data-student="ana"')[1].split("</tr>")[0]
+    cells = re.findall(r'<td class="([^"]+)"[^>]*>(.*?)</td>', row, re.S)
+    assert cells[0] == ("num total-col overall", percent(OVERALL["ana"]))
+    assert cells[1][1].startswith("1 <span")  # one lesson mastered
+    assert cells[2][1].startswith("2 <span")  # two labs run
+    hyper = re.search(r'data-lesson="hypervisor-types">(.*?)</td>', row, re.S).group(1)
+    assert percent(HYPERVISOR["ana"]) in hyper and "mastered" in hyper and ">Done<" in hyper
+    assert '<td class="num lab-col" data-lab="boot-race">2</td>' in row
+    # The table scrolls inside its own labelled, focusable region.
+    assert 'class="table-scroll card-scroll gradebook-scroll" role="region"' in page
 
 
 def test_csv_neutralises_spreadsheet_formulas(instructor_client, seeded):
