@@ -18,6 +18,7 @@ LAB_MODULES = [
     "vm_features",
     "networking",
     "vm_disks",
+    "desktop_capacity",
 ]
 
 
