@@ -143,6 +143,21 @@ def ensure_history(lesson: Lesson) -> LessonRevision:
     return revision
 
 
+def start_history(lesson: Lesson, content: dict[str, Any], *, author) -> LessonRevision:
+    """Revision 1 of a lesson written in the browser: a draft, never published yet."""
+    content = normalise(content)
+    return LessonRevision.objects.create(
+        lesson=lesson,
+        number=1,
+        content=content,
+        content_hash=hash_of(content),
+        author=author,
+        origin=Origin.BROWSER,
+        note="Created",
+        problems=problems_of(lesson, content),
+    )
+
+
 def save_revision(
     lesson: Lesson,
     content: dict[str, Any],

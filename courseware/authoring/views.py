@@ -82,12 +82,8 @@ def lesson_new(request):
                 published=False,  # students see it once a revision is published
                 source_dir=f"{last + 1:02d}-{slug}",
             )
-            revisions.save_revision(
-                lesson,
-                {"title": lesson.title, "body": f"# {lesson.title}\n"},
-                author=request.user,
-                based_on=None,
-                note="Created",
+            revisions.start_history(
+                lesson, {"title": lesson.title, "body": f"# {lesson.title}\n"}, author=request.user
             )
             revisions.record(lesson, request.user, "created", f"in module {module.title}")
         messages.success(request, "Lesson created as a draft. Students do not see it yet.")

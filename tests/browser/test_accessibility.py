@@ -27,7 +27,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware.models import Classroom, Lesson, Question
+from courseware.models import Classroom, EditorDraft, Lesson, Question
 from labs.experiments import REGISTRY
 from labs.models import LabRun
 from tests.conftest import PASSWORD
@@ -193,12 +193,48 @@ def first_week(course, student, instructor):
         ],
         *[Visit(f"student-{v.name}", v.url) for v in run_pages],
         *quiz_pages[:1],
+        *_authoring_pages(instructor, lessons[1]),
     ]
     return {
         "anonymous": (None, anonymous),
         "student": (student, student_pages),
         "instructor": (instructor, instructor_pages),
     }
+
+
+def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
+    """The editor's pages, with a history to show: a second revision, one with a
+    broken quiz (so the problem list renders), a trashed lesson, an unsaved draft."""
+    from courseware.authoring import revisions
+
+    content = revisions.published_content(lesson)
+    revisions.save_revision(
+        lesson,
+        {**content, "body": content["body"] + "\nAdded.\n"},
+        author=instructor,
+        based_on=None,
+    )
+    revisions.save_revision(
+        lesson, {**content, "quiz": "questions: [oops"}, author=instructor, based_on=None
+    )
+    EditorDraft.objects.create(user=instructor, lesson=lesson, content=content, based_on=1)
+    Lesson.objects.create(  # so the trash has something in it
+        module=lesson.module,
+        slug="old-notes",
+        title="Old notes",
+        order=99,
+        published=False,
+        trashed_at=timezone.now(),
+    )
+    diff = reverse("courseware:author_diff", args=[lesson.slug])
+    return [
+        Visit("author-outline", reverse("courseware:author_outline")),
+        Visit("author-new", reverse("courseware:author_new")),
+        Visit("author-edit", reverse("courseware:author_edit", args=[lesson.slug])),
+        Visit("author-history", reverse("courseware:author_history", args=[lesson.slug])),
+        Visit("author-diff", f"{diff}?from=1&to=2"),
+        Visit("author-diff-unified", f"{diff}?from=1&to=3&view=unified"),
+    ]
 
 
 # --- the check ----------------------------------------------------------------------
