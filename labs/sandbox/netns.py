@@ -22,7 +22,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -184,10 +183,8 @@ class NetLab:
             f"}}\n"
         )
         self.commands.append(f"ip netns exec {ns} nft -f - <<'EOF'\n{ruleset}EOF")
-        with tempfile.NamedTemporaryFile("w", suffix=".nft", prefix=table) as rules:
-            rules.write(ruleset)
-            rules.flush()
-            result = self.exec(self._own(ns), ["nft", "-f", rules.name])
+        # On stdin, not in a file: a worker killed mid-command leaves no file behind.
+        result = self.exec(self._own(ns), ["nft", "-f", "-"], stdin=ruleset.encode())
         if not result.ok:
             raise NetnsError(f"nft in {ns}: {result.stderr.decode().strip()}")
         return table

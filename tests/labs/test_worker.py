@@ -12,7 +12,7 @@ from labs.models import LabRun
 from labs.sandbox import reaper
 from labs.services import run_create
 from labs.stale import sweep
-from tests.labs.leftovers import nothing_left
+from tests.labs.leftovers import leftovers, nothing_left
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -63,3 +63,44 @@ def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
     # The failed run no longer counts against the student's quota: they can run again.
     again = run_create(user=student, lab=get_lab("boot-race"), params={"repeats": 1})
     assert again.status == "queued"
+
+
+# The VM-side labs, with small parameters: each is killed once it has recorded a sample,
+# so its guests, disks or namespaces are up and part of the run is measured.
+KILLED_MID_RUN = {
+    "vm-disks": {"virtual_gib": 1, "write_mib": 8, "chain_length": 1, "read_repeats": 1,
+                 "clones": 1, "full_disk_mib": 16},
+    "desktop-capacity": {"max_users": 2, "session_mib": 4, "rds_memory_mib": 192,
+                         "vdi_memory_mib": 128, "idle_seconds": 0.5, "busy_iterations": 2000},
+    "networking": {"probes": 1},
+}  # fmt: skip
+# What the dead worker must have left for the sweep to remove, by lab.
+LEFT_BY_THE_DEAD_WORKER = {
+    "vm-disks": {"processes", "mounts", "scratch_dirs"},  # QEMU, the small tmpfs, the images
+    "desktop-capacity": {"processes", "scratch_dirs"},  # the session host's QEMU
+    "networking": {"processes", "netns"},  # the TCP servers and the namespaces
+}
+
+
+@pytest.mark.parametrize("slug", list(KILLED_MID_RUN))
+def test_a_vm_side_lab_killed_mid_run_leaves_nothing_after_the_sweep(lab_worker, student, slug):
+    run = run_create(user=student, lab=get_lab(slug), params=KILLED_MID_RUN[slug])
+
+    def measuring():
+        run.refresh_from_db()
+        return run.status == "running" and run.samples
+
+    wait_for(measuring, 180, f"the {slug} run to record a sample")
+    os.kill(lab_worker.pid, signal.SIGKILL)
+    lab_worker.wait(timeout=10)
+    run.refresh_from_db()
+    assert run.status == "running", run.error  # killed mid-run, not after it ended
+    left = leftovers(run.sandbox_id)
+    assert {kind for kind, names in left.items() if names} >= LEFT_BY_THE_DEAD_WORKER[slug], left
+
+    failed, _report = sweep()
+    run.refresh_from_db()
+    assert run.pk in failed
+    assert run.status == "failed" and "lab worker stopped" in run.error
+    assert run.samples  # what was measured before the crash is kept
+    assert nothing_left(run.sandbox_id), leftovers(run.sandbox_id)
