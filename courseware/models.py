@@ -409,3 +409,19 @@ class AuthoringEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.detail}"
+
+
+class CourseUpload(models.Model):
+    """A course zip an instructor uploaded, kept between the report of what it would
+    change and their decision to apply it (in the database, so any web worker on any
+    host can apply it)."""
+
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.uploaded_by}, {self.created_at:%Y-%m-%d %H:%M})"

@@ -39,6 +39,13 @@ urlpatterns = [
     # Authoring (instructors only): courseware/authoring/views.py
     path("author/", author_views.outline, name="author_outline"),
     path("author/new/", author_views.lesson_new, name="author_new"),
+    path("author/course.zip", author_views.course_download, name="author_download"),
+    path("author/upload/", author_views.course_upload, name="author_upload"),
+    path(
+        "author/upload/<int:upload_id>/",
+        author_views.course_upload_review,
+        name="author_upload_review",
+    ),
     path(
         "author/modules/<int:module_id>/move/", author_views.module_move, name="author_module_move"
     ),

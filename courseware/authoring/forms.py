@@ -10,8 +10,8 @@ from ..coursefiles.lesson_files import SLUG_RE
 from ..models import Lesson, Module
 from ..quizzes.predictions import lab_choices
 
-# Taken by the authoring URLs themselves (/author/new/).
-RESERVED_SLUGS = {"new"}
+# Taken by the authoring URLs themselves (/author/new/, /author/upload/).
+RESERVED_SLUGS = {"new", "upload"}
 
 
 class NewLessonForm(forms.Form):

@@ -249,7 +249,7 @@ def content_of_spec(spec: LessonSpec) -> dict[str, Any]:
     )
 
 
-def record_import(lesson: Lesson, spec: LessonSpec, *, origin: str) -> LessonRevision:
+def record_import(lesson: Lesson, spec: LessonSpec, *, origin: str, author=None) -> LessonRevision:
     """After an import wrote the lesson row from ``spec``: that state as the published
     revision (a new one when it differs from the newest), so imports show in the
     history too and a later browser edit starts from them."""
@@ -265,6 +265,7 @@ def record_import(lesson: Lesson, spec: LessonSpec, *, origin: str) -> LessonRev
                 content=content,
                 content_hash=hash_of(content),
                 based_on=head.number if head else None,
+                author=author,
                 origin=origin,
                 problems=[],
             )

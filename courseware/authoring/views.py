@@ -7,10 +7,12 @@ are sent to sign in, students get 403) and every change is a POST with CSRF.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Max
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,8 +21,8 @@ from django.views.decorators.http import require_POST
 from virtlab.rendering import render_markdown
 from virtlab.roles import instructor_required
 
-from ..models import EditorDraft, Lesson, LessonRevision, Module
-from . import diffs, revisions
+from ..models import CourseUpload, EditorDraft, Lesson, LessonRevision, Module
+from . import coursezip, diffs, revisions
 from .forms import LessonEditForm, NewLessonForm, content_from_post
 
 
@@ -374,3 +376,70 @@ def revision_restore(request, slug: str, number: int):
     else:
         messages.info(request, f"The newest revision already holds what revision {number} did.")
     return redirect("courseware:author_edit", slug=slug)
+
+
+# --- The course as a zip --------------------------------------------------------------
+
+
+@instructor_required
+def course_download(request):
+    drafts = request.GET.get("drafts") == "1"
+    data = coursezip.course_zip(drafts=drafts)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    name = f"virtlab-course-{stamp}{'-with-drafts' if drafts else ''}.zip"
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    revisions.record(None, request.user, "downloaded the course", name)
+    return response
+
+
+@instructor_required
+def course_upload(request):
+    problems: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("zip")
+        if upload is None:
+            problems.append("Choose a zip file to upload.")
+        elif upload.size > coursezip.MAX_UPLOAD_BYTES:
+            problems.append(
+                f"The file is {upload.size / 2**20:.1f} MiB; at most "
+                f"{coursezip.MAX_UPLOAD_BYTES // 2**20} MiB is accepted."
+            )
+        else:
+            data = upload.read()
+            stored = CourseUpload.objects.create(
+                uploaded_by=request.user,
+                name=upload.name[:200],
+                data=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+            return redirect("courseware:author_upload_review", upload_id=stored.pk)
+    return render(
+        request,
+        "courseware/authoring/upload.html",
+        {"problems": problems, "limits": coursezip},
+        status=422 if problems else 200,
+    )
+
+
+@instructor_required
+def course_upload_review(request, upload_id: int):
+    """What the upload would change, then (on POST) apply it in one transaction."""
+    stored = get_object_or_404(CourseUpload, pk=upload_id, uploaded_by=request.user)
+    data = bytes(stored.data)
+    if request.method == "POST" and stored.applied_at is None:
+        review = coursezip.preview(data)
+        if review.can_apply:
+            report = coursezip.apply(data, by=request.user)
+            CourseUpload.objects.filter(pk=stored.pk).update(applied_at=timezone.now())
+            revisions.record(None, request.user, "imported a course zip", stored.name)
+            messages.success(request, f"Imported {stored.name}: {report.summary()}.")
+            return redirect("courseware:author_outline")
+    else:
+        review = coursezip.preview(data)
+    return render(
+        request,
+        "courseware/authoring/upload_review.html",
+        {"upload": stored, "review": review},
+        status=200 if review.can_apply or stored.applied_at else 422,
+    )

@@ -69,7 +69,13 @@ def _lesson_values(spec: cf.LessonSpec, module: Module) -> dict:
     }
 
 
-def course_import(*, root: Path, seed: bool = False) -> ImportReport:
+def course_import(
+    *,
+    root: Path,
+    seed: bool = False,
+    origin: str = revisions.Origin.FILES,
+    author=None,
+) -> ImportReport:
     """Apply the files at ``root`` to the database; each lesson that changed gets a
     new revision (origin "files"), so history is kept, never rewritten.
 
@@ -108,7 +114,7 @@ def course_import(*, root: Path, seed: bool = False) -> ImportReport:
                 hook_state = hook(lesson=lesson, spec=spec)
                 if hook_state and hook_state != "unchanged":
                     getattr(report, hook_state).append(f"quiz {spec.slug}")
-            revisions.record_import(lesson, spec, origin=revisions.Origin.FILES)
+            revisions.record_import(lesson, spec, origin=origin, author=author)
         file_slugs = {spec.slug for spec in content.lessons}
         report.only_in_database = sorted(
             Lesson.objects.filter(module__course=course)
@@ -153,14 +159,25 @@ IMPORT_HOOKS: list = [quiz_import]
 EXPORT_HOOKS: list = [quiz_export_files]
 
 
-def course_export(*, root: Path, course: Course | None = None) -> list[Path]:
+def course_export(*, root: Path, course: Course | None = None, drafts: bool = False) -> list[Path]:
+    """Write the published course (with ``drafts``, each lesson's newest revision
+    instead) in the layout ``course_import`` reads. Lessons in the trash, and lessons
+    written in the browser that were never published (unless ``drafts``), are left out."""
     course = course or Course.objects.order_by("pk").first()
     if course is None:
         raise cf.ContentError(["there is no course in the database to export"])
     modules = list(course.modules.order_by("order", "slug"))
-    lessons = Lesson.objects.filter(module__course=course).in_outline_order()
+    lessons = Lesson.objects.filter(module__course=course).not_trashed().in_outline_order()
     specs = []
     for lesson in lessons:
+        newest = revisions.newest(lesson)
+        if drafts and newest is not None and newest.pk != lesson.published_revision_id:
+            spec = revisions.to_spec(lesson, newest.content)
+            spec.body = cf.normalise_body(spec.body)
+            specs.append(spec)
+            continue
+        if newest is not None and lesson.published_revision_id is None:
+            continue  # written in the browser and never published: nothing to export
         extra: dict[str, str] = {}
         for hook in EXPORT_HOOKS:
             extra.update(hook(lesson=lesson))

@@ -27,7 +27,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware.models import Classroom, EditorDraft, Lesson, Question
+from courseware.models import Classroom, CourseUpload, EditorDraft, Lesson, Question
 from labs.experiments import REGISTRY
 from labs.models import LabRun
 from tests.conftest import PASSWORD
@@ -227,7 +227,22 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         trashed_at=timezone.now(),
     )
     diff = reverse("courseware:author_diff", args=[lesson.slug])
+    from courseware.authoring.coursezip import course_zip
+
+    good = CourseUpload.objects.create(
+        uploaded_by=instructor, name="course.zip", data=course_zip(), sha256="0" * 64
+    )
+    bad = CourseUpload.objects.create(
+        uploaded_by=instructor, name="broken.zip", data=b"not a zip", sha256="1" * 64
+    )
     return [
+        Visit("author-upload", reverse("courseware:author_upload")),
+        Visit("author-upload-review", reverse("courseware:author_upload_review", args=[good.pk])),
+        Visit(
+            "author-upload-refused",
+            reverse("courseware:author_upload_review", args=[bad.pk]),
+            422,
+        ),
         Visit("author-outline", reverse("courseware:author_outline")),
         Visit("author-new", reverse("courseware:author_new")),
         Visit("author-edit", reverse("courseware:author_edit", args=[lesson.slug])),

@@ -12,6 +12,7 @@ from courseware.coursefiles.sync import course_export, course_import
 from courseware.models import (
     Attempt,
     AuthoringEvent,
+    CourseUpload,
     EditorDraft,
     Lesson,
     LessonRevision,
@@ -422,6 +423,11 @@ AUTHORING_URLS = [
     ("post", "courseware:author_visibility", [SLUG]),
     ("post", "courseware:author_trash", [SLUG]),
     ("post", "courseware:author_module_move", [1]),
+    ("get", "courseware:author_download", []),
+    ("get", "courseware:author_upload", []),
+    ("post", "courseware:author_upload", []),
+    ("get", "courseware:author_upload_review", [1]),
+    ("post", "courseware:author_upload_review", [1]),
 ]
 
 
@@ -435,6 +441,7 @@ def test_students_and_visitors_cannot_author(lesson, client, student_client, met
     before = (
         LessonRevision.objects.count(),
         EditorDraft.objects.count(),
+        CourseUpload.objects.count(),
         list(Lesson.objects.values_list("slug", "title", "order", "published", "trashed_at")),
     )
     if method == "get":
@@ -445,6 +452,7 @@ def test_students_and_visitors_cannot_author(lesson, client, student_client, met
     after = (
         LessonRevision.objects.count(),
         EditorDraft.objects.count(),
+        CourseUpload.objects.count(),
         list(Lesson.objects.values_list("slug", "title", "order", "published", "trashed_at")),
     )
     assert after == before

@@ -11,10 +11,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("directory")
+        parser.add_argument(
+            "--drafts",
+            action="store_true",
+            help="Write each lesson's newest revision, published or not.",
+        )
 
-    def handle(self, *args, directory, **options):
+    def handle(self, *args, directory, drafts, **options):
         try:
-            written = course_export(root=Path(directory))
+            written = course_export(root=Path(directory), drafts=drafts)
         except ContentError as exc:
             raise CommandError("; ".join(exc.problems)) from exc
         self.stdout.write(f"Wrote {len(written)} files to {directory}")
