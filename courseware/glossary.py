@@ -3,13 +3,19 @@
 It is content, like the lessons, but not imported into the database: the glossary page
 and each lesson's "Terms in this lesson" read the file (cached until it changes). A
 malformed file is an error naming the problem, never a silently shorter glossary.
+
+``export_course DIR`` writes the file the site serves into DIR as it is (comments
+included); ``import_course DIR`` checks DIR's file with the lessons before anything is
+imported and, once they are, puts it where the site reads it: the round trip keeps
+the glossary byte for byte.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -108,3 +114,116 @@ def load_glossary() -> tuple[Entry, ...]:
 
 def terms_for_lesson(slug: str) -> list[Entry]:
     return [entry for entry in load_glossary() if slug in entry.lessons]
+
+
+# -- the first use of each term in a lesson links to its entry ------------------------
+
+_TAG_RE = re.compile(r"(<[^>]*>)")  # nh3's output escapes every < and > in text
+_TAG_NAME_RE = re.compile(r"^<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+_ENTITY_RE = re.compile(r"(&#?[A-Za-z0-9]+;)")
+# Never linked inside: a link, code, headings (the table of contents names them),
+# and the clickable parts of details and tabs.
+NO_LINK_INSIDE = frozenset(
+    {"a", "code", "pre", "kbd", "samp", "var", "h1", "h2", "h3", "h4", "h5", "h6",
+     "summary", "label"}
+)  # fmt: skip
+
+
+def _first_match(text: str, pending: list[Entry]) -> tuple[re.Match, Entry] | None:
+    found = None
+    for entry in pending:
+        match = entry.match.search(text)
+        if match and match.group() and (found is None or match.start() < found[0].start()):
+            found = (match, entry)
+    return found
+
+
+def _link_in_text(text: str, pending: list[Entry], url: str) -> str:
+    """Link the earliest term of ``pending`` in one run of escaped text (entities are
+    left whole), then the next, until none is left in it."""
+    out = []
+    for part in _ENTITY_RE.split(text):
+        if _ENTITY_RE.fullmatch(part):
+            out.append(part)
+            continue
+        while pending and (found := _first_match(part, pending)):
+            match, entry = found
+            out.append(part[: match.start()])
+            out.append(f'<a class="glossary-link" href="{url}#{entry.id}">{match.group()}</a>')
+            part = part[match.end() :]
+            pending.remove(entry)
+        out.append(part)
+    return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def _link_first_uses(html: str, entries: tuple[Entry, ...], url: str) -> str:
+    pending = list(entries)
+    inside: dict[str, int] = {}
+    out = []
+    for token in _TAG_RE.split(html):
+        tag = _TAG_NAME_RE.match(token)
+        if tag:
+            name = tag.group(2).lower()
+            if name in NO_LINK_INSIDE and not token.endswith("/>"):
+                inside[name] = inside.get(name, 0) + (-1 if tag.group(1) else 1)
+            out.append(token)
+        elif pending and token and not any(inside.values()):
+            out.append(_link_in_text(token, pending, url))
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def link_first_uses(html: str, entries: list[Entry], url: str) -> SafeString:
+    """Lesson HTML (already sanitised) with the first use of each of ``entries`` in its
+    text linked to ``url#<id>``, the term's glossary entry. Only text is wrapped: no
+    markup is added but these links, whose ids ``parse_glossary`` has checked."""
+    return mark_safe(_link_first_uses(html, tuple(entries), url))  # noqa: S308
+
+
+# -- export and import, with the course files -----------------------------------------
+
+
+def export_glossary(root: Path) -> Path | None:
+    """Write the glossary the site serves into ``root``; None when there is none."""
+    source = glossary_path()
+    if not source.is_file():
+        return None
+    target = root / GLOSSARY_FILE
+    target.write_bytes(source.read_bytes())
+    return target
+
+
+def read_glossary_file(root: Path, lesson_slugs: set[str]) -> str | None:
+    """The text of ``root``'s glossary once it is checked: well-formed, and every
+    lesson it lists is one of ``lesson_slugs``. None when ``root`` has no glossary."""
+    path = root / GLOSSARY_FILE
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContentError([f"{GLOSSARY_FILE}: not UTF-8 text"]) from exc
+    problems = [
+        f"{GLOSSARY_FILE}: {entry.id}: no lesson {slug!r}"
+        for entry in parse_glossary(text)
+        for slug in entry.lessons
+        if slug not in lesson_slugs
+    ]
+    if problems:
+        raise ContentError(problems)
+    return text
+
+
+def install_glossary(text: str) -> str:
+    """Make ``text`` the glossary the site serves: "created", "updated" or "unchanged".
+    Replaced in one step, so a reader never sees half a file."""
+    target = glossary_path()
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return "unchanged"
+    state = "updated" if target.exists() else "created"
+    partial = target.with_name(f".{GLOSSARY_FILE}.{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+    return state

@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from virtlab.roles import instructor_required
 
-from .glossary import load_glossary, terms_for_lesson
+from .glossary import link_first_uses, load_glossary, terms_for_lesson
 from .models import Classroom, Lesson, LessonProgress
 from .outline import build_outline, course_score, neighbours, visible_lesson
 from .quizzes.state import build_quiz_view
@@ -33,6 +34,7 @@ def lesson_detail(request, slug: str):
         lesson.save(update_fields=["body_hash", "body_html", "toc"])
     progress = progress_open(user=request.user, lesson=lesson)
     previous, following = neighbours(lesson)
+    terms = terms_for_lesson(lesson.slug)
     return render(
         request,
         "courseware/lesson.html",
@@ -46,7 +48,9 @@ def lesson_detail(request, slug: str):
                 lesson, request.user, focus=pending_answer(request, lesson)
             ),
             "source": "lesson",
-            "terms": terms_for_lesson(lesson.slug),
+            "terms": terms,
+            # The first use of each of those terms links to its glossary entry.
+            "body_html": link_first_uses(lesson.body_html, terms, reverse("courseware:glossary")),
         },
     )
 

@@ -1,12 +1,23 @@
 """The glossary: its file, its page, and the lessons that link to it."""
 
+import io
 import re
+import shutil
 
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from courseware.coursefiles.errors import ContentError
-from courseware.glossary import load_glossary, parse_glossary
+from courseware.glossary import (
+    GLOSSARY_FILE,
+    Entry,
+    link_first_uses,
+    load_glossary,
+    parse_glossary,
+    terms_for_lesson,
+)
 from courseware.models import Lesson
 from tests.courseware.test_course_quality import BY_SLUG, CODE_RE
 
@@ -100,3 +111,100 @@ def test_a_malformed_glossary_is_refused_with_a_reason(text, problem):
     with pytest.raises(ContentError) as caught:
         parse_glossary(text)
     assert any(problem in line for line in caught.value.problems), caught.value.problems
+
+
+# -- the first use of a term in a lesson links to its entry --------------------------
+
+GLOSSARY_LINK_RE = re.compile(
+    r'<a class="glossary-link" href="/glossary/#([a-z0-9-]+)">([^<]*)</a>'
+)
+
+
+def term(entry_id: str, pattern: str) -> Entry:
+    return Entry(entry_id, entry_id.upper(), "d", re.compile(pattern, re.I), ("a", "b"))
+
+
+def test_only_the_first_use_in_running_text_is_linked():
+    html = (
+        '<h2 id="kvm">KVM in a heading</h2>'
+        "<p>Load <code>kvm</code>, then the KVM module; kvm again. "
+        '<a href="/labs/">KVM in a link</a>.</p>'
+        "<p>Q&amp;A: QEMU &amp; KVM, then QEMU once more.</p>"
+        "<details><summary>NAT here</summary><p>nat there</p></details>"
+    )
+    entries = [term("kvm", r"\bkvm\b"), term("qemu", r"\bqemu\b"),
+               term("nat", r"\bnat\b"), term("amp", r"amp"), term("vdi", r"\bvdi\b")]  # fmt: skip
+    assert link_first_uses(html, entries, "/glossary/") == (
+        '<h2 id="kvm">KVM in a heading</h2>'
+        '<p>Load <code>kvm</code>, then the <a class="glossary-link" href="/glossary/#kvm">KVM'
+        "</a> module; kvm again. "
+        '<a href="/labs/">KVM in a link</a>.</p>'
+        '<p>Q&amp;A: <a class="glossary-link" href="/glossary/#qemu">QEMU</a> &amp; KVM, then '
+        "QEMU once more.</p>"
+        '<details><summary>NAT here</summary><p><a class="glossary-link" '
+        'href="/glossary/#nat">nat</a> there</p></details>'
+    )  # "amp" is only inside entities and "vdi" nowhere: neither is linked
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["hypervisor-types", "desktop-virtualization"])
+def test_a_lesson_links_the_first_use_of_its_own_terms(client, course, slug):
+    lesson = Lesson.objects.get(slug=slug)
+    html = client.get(lesson.get_absolute_url()).content.decode()
+    body = html.split('<div class="prose">', 1)[1].split("</article>", 1)[0]
+    links = GLOSSARY_LINK_RE.findall(body)
+    ids = [entry_id for entry_id, _ in links]
+    own = {entry.id for entry in terms_for_lesson(slug)}
+    assert len(ids) == len(set(ids)) >= len(own) - 2  # each term once; (nearly) all used
+    assert set(ids) <= own
+    for entry_id, text in links:  # the link's text is the term as the lesson wrote it
+        assert next(e for e in ENTRIES if e.id == entry_id).match.fullmatch(text)
+    # Nothing else changed: without the links the body is the rendered lesson.
+    lesson.refresh_from_db()
+    assert GLOSSARY_LINK_RE.sub(r"\2", body).startswith(lesson.body_html)
+    headings = re.findall(r"<h[1-6].*?</h[1-6]>", body, re.S)
+    assert not any("glossary-link" in heading for heading in headings)
+
+
+# -- the glossary travels with the course files --------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path, settings):
+    """The content folder the site serves, a copy (import writes its glossary there)."""
+    root = tmp_path / "served"
+    shutil.copytree(django_settings.VIRTLAB_CONTENT_DIR, root)
+    settings.VIRTLAB_CONTENT_DIR = root
+    return root
+
+
+@pytest.mark.django_db
+def test_import_course_brings_the_glossary_of_its_files(client, served, content_copy):
+    call_command("import_course", str(served), stdout=io.StringIO())
+    glossary = content_copy / GLOSSARY_FILE
+    glossary.write_text(
+        glossary.read_text().replace("Software that creates virtual machines", "Software, "
+                                     "changed in the files, that creates virtual machines")
+    )  # fmt: skip
+    out = io.StringIO()
+    call_command("import_course", str(content_copy), stdout=out)
+    assert "updated: glossary" in out.getvalue()
+    assert (served / GLOSSARY_FILE).read_bytes() == glossary.read_bytes()
+    page = client.get(reverse("courseware:glossary")).content.decode()
+    assert "changed in the files" in page
+    # Importing the same files again changes nothing.
+    out = io.StringIO()
+    call_command("import_course", str(content_copy), stdout=out)
+    assert "glossary" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_glossary_naming_an_unknown_lesson_stops_the_import(served, content_copy):
+    before = (served / GLOSSARY_FILE).read_bytes()
+    glossary = content_copy / GLOSSARY_FILE
+    glossary.write_text(glossary.read_text().replace("- prerequisites\n", "- no-such-lesson\n", 1))
+    with pytest.raises(CommandError) as error:
+        call_command("import_course", str(content_copy))
+    assert "glossary.yaml: hypervisor: no lesson 'no-such-lesson'" in str(error.value)
+    assert not Lesson.objects.exists()
+    assert (served / GLOSSARY_FILE).read_bytes() == before

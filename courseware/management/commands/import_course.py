@@ -3,8 +3,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from courseware.coursefiles.lesson_files import ContentError
+from courseware.coursefiles.lesson_files import ContentError, read_course
 from courseware.coursefiles.sync import course_import
+from courseware.glossary import install_glossary, read_glossary_file
+from courseware.models import Lesson
 
 
 class Command(BaseCommand):
@@ -21,7 +23,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, directory, seed, **options):
         root = Path(directory)
+        glossary = None
         try:
+            if not seed:  # seeding leaves an existing course, glossary included, alone
+                lessons = {spec.slug for spec in read_course(root).lessons}
+                lessons |= set(Lesson.objects.values_list("slug", flat=True))
+                glossary = read_glossary_file(root, lessons)
             report = course_import(root=root, seed=seed)
         except ContentError as exc:
             lines = "\n".join(f"  {p}" for p in exc.problems)
@@ -38,6 +45,10 @@ class Command(BaseCommand):
         if options["verbosity"] > 1:
             for item in report.unchanged:
                 self.stdout.write(f"  unchanged: {item}")
+        if glossary is not None:
+            state = install_glossary(glossary)
+            if state != "unchanged" or options["verbosity"] > 1:
+                self.stdout.write(f"  {state}: glossary")
         for slug in report.only_in_database:
             self.stdout.write(f"  kept (not in the files): lesson {slug}")
         for slug in report.only_in_files:
