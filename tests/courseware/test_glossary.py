@@ -179,6 +179,23 @@ def served(tmp_path, settings):
 
 
 @pytest.mark.django_db
+def test_export_then_import_keeps_the_glossary_byte_for_byte(served, tmp_path):
+    call_command("import_course", str(served), stdout=io.StringIO())
+    call_command("export_course", str(tmp_path / "one"), stdout=io.StringIO())
+    exported = tmp_path / "one" / GLOSSARY_FILE
+    assert exported.read_bytes() == (served / GLOSSARY_FILE).read_bytes()  # comments too
+    # Served from elsewhere, the exported files bring their glossary back with them.
+    (served / GLOSSARY_FILE).write_text("terms:\n- {id: x, term: X, definition: d, "
+                                        "match: x, lessons: [containers, security]}\n")  # fmt: skip
+    out = io.StringIO()
+    call_command("import_course", str(tmp_path / "one"), stdout=out)
+    assert "updated: glossary" in out.getvalue()
+    assert {entry.id for entry in load_glossary()} == {entry.id for entry in ENTRIES}
+    call_command("export_course", str(tmp_path / "two"), stdout=io.StringIO())
+    assert (tmp_path / "two" / GLOSSARY_FILE).read_bytes() == exported.read_bytes()
+
+
+@pytest.mark.django_db
 def test_import_course_brings_the_glossary_of_its_files(client, served, content_copy):
     call_command("import_course", str(served), stdout=io.StringIO())
     glossary = content_copy / GLOSSARY_FILE

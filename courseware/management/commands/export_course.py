@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from courseware.coursefiles.lesson_files import ContentError
 from courseware.coursefiles.sync import course_export
+from courseware.glossary import export_glossary
 
 
 class Command(BaseCommand):
@@ -22,4 +23,6 @@ class Command(BaseCommand):
             written = course_export(root=Path(directory), drafts=drafts)
         except ContentError as exc:
             raise CommandError("; ".join(exc.problems)) from exc
+        if glossary := export_glossary(Path(directory)):
+            written.append(glossary)
         self.stdout.write(f"Wrote {len(written)} files to {directory}")
