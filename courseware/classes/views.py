@@ -19,6 +19,7 @@ from virtlab.roles import instructor_required, is_instructor
 from .. import throttle
 from ..forms import ClassroomForm, JoinClassForm
 from ..models import Attempt, Classroom, Question
+from ..quizzes.predictions import runs_of_student
 from ..quizzes.scores import graded_attempts
 from . import analytics
 from .answers import question_text
@@ -143,8 +144,8 @@ def _class_student(classroom: Classroom, user_id: int):
 
 @instructor_required
 def student_attempts(request, class_id: int, user_id: int):
-    """One student's attempts, newest first, with their answers; ``?question=<id>``
-    keeps to one question and shows it whole."""
+    """One student's attempts, newest first, with their answers, and their lab runs;
+    ``?question=<id>`` keeps to one question and shows it whole."""
     classroom = _taught_class(request, class_id)
     student = _class_student(classroom, user_id)
     attempts = Attempt.objects.filter(user=student).select_related("question__quiz__lesson")
@@ -160,6 +161,7 @@ def student_attempts(request, class_id: int, user_id: int):
         "classroom": classroom,
         "question": question,
         "question_text": question_text(question) if question else "",
+        "runs": [] if question else runs_of_student(student.pk),
     }
     return render(request, "courseware/attempts.html", context)
 

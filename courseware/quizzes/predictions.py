@@ -13,7 +13,7 @@ crosses here:
   error instead of predictions that stay pending for ever;
 - which students' runs an instructor may see (the students of their classes);
 - which labs the lessons link to and how many runs of each a student finished, for
-  the gradebook's lab columns.
+  the gradebook's lab columns, and a student's runs for the instructor's page of them.
 
 Scoring rules for predictions are in ``scores.py``; grading one is numeric grading
 (``types/numeric.py``) against the measured value.
@@ -188,6 +188,38 @@ def lab_runs_done(user_ids: Iterable[int], slugs: Iterable[str]) -> dict[tuple[i
     ).values_list("user_id", "lab"):
         done[(user_id, lab)] += 1
     return dict(done)
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    """One lab run of a student, as the instructor's page of that student lists it."""
+
+    pk: int
+    lab_title: str
+    status: str  # the status's label
+    succeeded: bool
+    created_at: datetime
+    url: str
+
+
+def runs_of_student(user_id: int, limit: int = 200) -> list[StudentRun]:
+    """A student's lab runs, newest first (the run pages check who may open them)."""
+    runs = (
+        LabRun.objects.filter(user_id=user_id)
+        .only("pk", "lab", "status", "created_at")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        StudentRun(
+            pk=run.pk,
+            lab_title=getattr(get_lab(run.lab), "title", run.lab),
+            status=LabRun.Status(run.status).label,
+            succeeded=run.status == LabRun.Status.SUCCEEDED,
+            created_at=run.created_at,
+            url=run.get_absolute_url(),
+        )
+        for run in runs
+    ]
 
 
 def students_taught_by(instructor) -> set[int] | None:

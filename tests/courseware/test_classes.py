@@ -302,3 +302,48 @@ def _client_for(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_lesson_and_class_tables_have_no_empty_headings_and_scroll_in_their_card(
+    instructor_client, classroom, course
+):
+    for url in (reverse("courseware:teach"), reverse("courseware:classes")):
+        page = instructor_client.get(url).content.decode()
+        headings = re.findall(r"<th\b[^>]*>(.*?)</th>", page, re.S)
+        assert headings and all(re.sub(r"<[^>]+>", "", h).strip() for h in headings), url
+        region = re.search(r'<div class="table-scroll card-scroll" role="region"[^>]*>', page)
+        assert region and 'tabindex="0"' in region.group(0) and "aria-labelledby" in region.group(0)
+    from courseware.models import Lesson
+
+    teach = instructor_client.get(reverse("courseware:teach")).content.decode()
+    for lesson in Lesson.objects.all():  # each lesson heads its row
+        assert f'<th scope="row"><a href="{lesson.get_absolute_url()}">' in teach
+
+
+def test_student_page_lists_their_lab_runs(instructor_client, student, course, classroom):
+    from labs.experiments import get_lab
+    from labs.models import LabRun
+
+    Membership.objects.create(classroom=classroom, user=student)
+    other = get_user_model().objects.create_user("classmate", password=PASSWORD)
+    Membership.objects.create(classroom=classroom, user=other)
+    done = LabRun.objects.create(user=student, lab="boot-race", status=LabRun.Status.SUCCEEDED)
+    failed = LabRun.objects.create(user=student, lab="emulation", status=LabRun.Status.FAILED)
+    theirs = LabRun.objects.create(user=other, lab="limits", status=LabRun.Status.SUCCEEDED)
+    url = reverse("courseware:class_student", args=[classroom.pk, student.pk])
+    page = instructor_client.get(url).content.decode()
+    runs = re.findall(r'<tr data-run="(\d+)">(.*?)</tr>', page, re.S)
+    assert [int(pk) for pk, _ in runs] == [failed.pk, done.pk]  # newest first, only theirs
+    assert f'<a href="{done.get_absolute_url()}">Run {done.pk}</a>' in runs[1][1]
+    assert get_lab("boot-race").title in runs[1][1] and "<td>Succeeded</td>" in runs[1][1]
+    assert "<td>Failed</td>" in runs[0][1]
+    assert f"Run {theirs.pk}<" not in page
+    # Keeping to one question leaves the runs out.
+    page = instructor_client.get(url, {"question": "hv-tf-nested"}).content.decode()
+    assert "data-run=" not in page
+    page = instructor_client.get(
+        reverse("courseware:class_student", args=[classroom.pk, other.pk])
+    ).content.decode()
+    assert [pk for pk, _ in re.findall(r'<tr data-run="(\d+)">(.*?)</tr>', page, re.S)] == [
+        str(theirs.pk)
+    ]
