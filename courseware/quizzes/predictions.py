@@ -267,3 +267,18 @@ def measure_problem(measure: dict[str, str]) -> str | None:
             f"(it reports: {keys})"
         )
     return None
+
+
+# --- The quiz editor's forms ------------------------------------------------------------
+
+
+def measure_choices() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """What a predict-then-measure question may be scored against, for the quiz
+    editor: every lab as (slug, title, [(summary key, label)]), the keys it offers
+    for predictions first, then its other declared summary keys."""
+    choices = []
+    for slug, lab in REGISTRY.items():
+        others = sorted(key for key in lab.summary_keys if key not in lab.predict_keys)
+        keys = [*lab.predict_keys, *others]
+        choices.append((slug, lab.title, [(key, lab.summary_labels.get(key, key)) for key in keys]))
+    return choices
