@@ -108,6 +108,14 @@ class ClassAnalytics:
     def filtered(self) -> bool:
         return bool(self.lesson or self.flag)
 
+    @property
+    def summary_link(self) -> str:
+        """What the summary's links to a question's row start with: with a flag chosen
+        the row may be filtered out, so they lead to the lesson's (or the) full list."""
+        if not self.flag:
+            return ""
+        return f"?lesson={self.lesson}" if self.lesson else "?"
+
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     n = len(xs)

@@ -211,3 +211,19 @@ def test_analytics_page_filters_with_plain_get_parameters(instructor_client, sta
     assert re.findall(r'data-qid="([^"]+)"', page) == ["wv-tf-minutes"]
     assert "Questions flagged “too hard”" in page and "1 of " in page
     assert instructor_client.get(url, {"lesson": "x" * 300, "flag": "'"}).status_code == 200
+
+
+def test_summary_links_reach_their_row_whatever_the_flag(instructor_client, stats):
+    classroom, _ = stats
+    url = reverse("courseware:class_analytics", args=[classroom.pk])
+
+    def summary(params):
+        page = instructor_client.get(url, params).content.decode()
+        return page.split('id="summary-title"')[1].split('id="all-title"')[0]
+
+    assert 'href="#q-wv-tf-minutes"' in summary({})
+    assert 'href="#q-wv-tf-minutes"' in summary({"lesson": "what-is-virtualization"})
+    # With a flag the row may be hidden: the link leads to the unflagged list.
+    assert 'href="?#q-hv-type1-host"' in summary({"flag": "easy"})
+    flagged = summary({"lesson": "hypervisor-types", "flag": "easy"})
+    assert 'href="?lesson=hypervisor-types#q-hv-type1-host"' in flagged
