@@ -11,7 +11,7 @@ from virtlab.rendering import content_hash, render_markdown
 
 # Part of a lesson's cache key: bump it when render_markdown's output changes, and
 # every lesson re-renders the next time it is saved or shown.
-RENDERING_VERSION = 3
+RENDERING_VERSION = 4
 
 SLUG_HELP = "Lowercase letters, digits and hyphens; stable, it is part of the URL."
 
@@ -425,3 +425,27 @@ class CourseUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.uploaded_by}, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class LessonImage(models.Model):
+    """A picture a lesson shows (``![…](images/name.png)``), uploaded in the browser or
+    imported from the lesson folder's ``images/``; kept in the database so every web
+    worker on every host serves the same file, and exported with the course."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="images")
+    name = models.CharField(max_length=100)
+    data = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["lesson", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "name"], name="one_image_name_per_lesson")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson.slug}/images/{self.name}"

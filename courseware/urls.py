@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import images_view, views
 from .authoring import views as author_views
 from .classes import views as class_views
 from .quizzes import views as quiz_views
@@ -11,6 +11,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("lessons/<slug:slug>/", views.lesson_detail, name="lesson"),
     path("lessons/<slug:slug>/done/", views.lesson_mark_done, name="lesson_done"),
+    path("lessons/<slug:slug>/images/<str:name>", images_view.lesson_image, name="lesson_image"),
+    # Relative image links in quiz text resolve under the quiz page.
+    path("lessons/<slug:slug>/quiz/images/<str:name>", images_view.lesson_image),
     path("teach/", views.teach_overview, name="teach"),
     path("glossary/", views.glossary, name="glossary"),
     path("lessons/<slug:slug>/quiz/", quiz_views.quiz_detail, name="quiz"),
@@ -64,4 +67,11 @@ urlpatterns = [
         "author/<slug:slug>/visibility/", author_views.lesson_visibility, name="author_visibility"
     ),
     path("author/<slug:slug>/trash/", author_views.lesson_trash, name="author_trash"),
+    path("author/<slug:slug>/images/", author_views.image_upload, name="author_image_upload"),
+    path("author/<slug:slug>/images/<str:name>", author_views.image_show, name="author_image"),
+    path(
+        "author/<slug:slug>/images/<str:name>/delete/",
+        author_views.image_delete,
+        name="author_image_delete",
+    ),
 ]

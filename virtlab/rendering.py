@@ -72,10 +72,15 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-# Images are our own figures from static/img/ only: a lesson cannot make the reader's
-# browser fetch anything from another host (the CSP would block it anyway), and an SVG
-# shown through <img> runs no script. An <img> whose source is anything else is removed.
-IMAGE_SRC_RE = re.compile(r"^/static/img/[a-z0-9][a-z0-9/_-]*\.(?:svg|png)$")
+# Images are our own figures from static/img/, or the lesson's own uploaded images
+# (``images/<name>``, relative, so the lesson page and the editor's preview each
+# resolve them to their own image view): a lesson cannot make the reader's browser
+# fetch anything from another host (the CSP would block it anyway), and an SVG shown
+# through <img> runs no script. An <img> whose source is anything else is removed.
+IMAGE_SRC_RE = re.compile(
+    r"^(?:/static/img/[a-z0-9][a-z0-9/_-]*\.(?:svg|png)"
+    r"|images/[a-z0-9][a-z0-9_-]{0,80}\.(?:png|jpg|jpeg|svg))$"
+)
 _IMG_TAG_RE = re.compile(r"<img\b[^>]*>")
 
 

@@ -21,7 +21,9 @@ from django.views.decorators.http import require_POST
 from virtlab.rendering import render_markdown
 from virtlab.roles import instructor_required
 
-from ..models import CourseUpload, EditorDraft, Lesson, LessonRevision, Module
+from ..coursefiles.images import MAX_IMAGE_BYTES, image_problem
+from ..images_view import get_image, image_response
+from ..models import CourseUpload, EditorDraft, Lesson, LessonImage, LessonRevision, Module
 from . import coursezip, diffs, revisions
 from .forms import LessonEditForm, NewLessonForm, content_from_post
 
@@ -176,6 +178,7 @@ def _editor(request, lesson: Lesson, form: LessonEditForm, *, status: int = 200,
         "lesson": lesson,
         "form": form,
         "head": head,
+        "images": list(lesson.images.only("name", "updated_at", "sha256")),
         "published": lesson.published_revision,
         "preview": extra.pop("preview", None),
         "problems": extra.pop("problems", head.problems),
@@ -443,3 +446,66 @@ def course_upload_review(request, upload_id: int):
         {"upload": stored, "review": review},
         status=200 if review.can_apply or stored.applied_at else 422,
     )
+
+
+# --- Lesson images --------------------------------------------------------------------
+
+
+@instructor_required
+@require_POST
+def image_upload(request, slug: str):
+    lesson = _lesson(slug)
+    upload = request.FILES.get("image")
+    back = reverse("courseware:author_edit", args=[slug]) + "#images"
+    if upload is None:
+        messages.error(request, "Choose an image file to upload.")
+        return redirect(back)
+    name = (request.POST.get("name") or upload.name).strip().lower()
+    if upload.size > MAX_IMAGE_BYTES:
+        messages.error(request, f"{name}: larger than {MAX_IMAGE_BYTES // 2**20} MiB; not saved.")
+        return redirect(back)
+    data = upload.read()
+    if problem := image_problem(name, data):
+        messages.error(request, f"{name}: {problem}. Nothing was saved.")
+        return redirect(back)
+    existing = LessonImage.objects.filter(lesson=lesson, name=name).first()
+    if existing and request.POST.get("replace") != "1":
+        messages.error(
+            request,
+            f"This lesson already has an image named {name}. Tick “Replace” to overwrite it, "
+            "or give the new one another name.",
+        )
+        return redirect(back)
+    digest = hashlib.sha256(data).hexdigest()
+    LessonImage.objects.update_or_create(
+        lesson=lesson,
+        name=name,
+        defaults={
+            "data": data,
+            "sha256": digest,
+            "uploaded_by": request.user,
+            "updated_at": timezone.now(),
+        },
+    )
+    revisions.record(lesson, request.user, "replaced image" if existing else "added image", name)
+    messages.success(request, f"Saved {name}. Show it with: ![what it shows](images/{name})")
+    return redirect(back)
+
+
+@instructor_required
+def image_show(request, slug: str, name: str):
+    """The editor's preview resolves ``images/…`` here, drafts included."""
+    return image_response(request, get_image(_lesson(slug), name))
+
+
+@instructor_required
+@require_POST
+def image_delete(request, slug: str, name: str):
+    lesson = _lesson(slug)
+    image = get_image(lesson, name)
+    image.delete()
+    revisions.record(lesson, request.user, "deleted image", name)
+    messages.success(
+        request, f"Deleted {name}. Lessons that still show it will show nothing there."
+    )
+    return redirect(reverse("courseware:author_edit", args=[slug]) + "#images")

@@ -17,6 +17,7 @@ import yaml
 from ..quizzes.grading import is_prediction
 from ..quizzes.predictions import lesson_lab_problems, measure_problem
 from .errors import ContentError
+from .images import IMAGES_DIR, image_problem
 from .quiz_files import QUIZ_FILE, QuizFileError, QuizSpec, parse_quiz
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -54,6 +55,7 @@ class LessonSpec:
     body: str
     published: bool = True
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"quiz.yaml": text}
+    images: dict[str, bytes] = field(default_factory=dict)  # images/<name> → its bytes
     quiz: QuizSpec | None = None  # parsed and validated from extra_files["quiz.yaml"]
 
 
@@ -221,10 +223,31 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
             if p.is_file() and p.name != LESSON_FILE and p.suffix in {".yaml", ".yml"}
         },
     )
+    spec.images, problems = _read_images(directory)
+    check.problems += problems
     check.problems += check_lesson_links_and_quiz(spec)
     if check.problems:
         raise ContentError(check.problems)
     return spec
+
+
+def _read_images(directory: Path) -> tuple[dict[str, bytes], list[str]]:
+    folder = directory / IMAGES_DIR
+    images: dict[str, bytes] = {}
+    problems: list[str] = []
+    if not folder.is_dir():
+        return images, problems
+    for path in sorted(folder.iterdir()):
+        where = f"{directory.name}/{IMAGES_DIR}/{path.name}"
+        if path.is_symlink() or not path.is_file():
+            problems.append(f"{where}: not a plain file")
+            continue
+        data = path.read_bytes()
+        if problem := image_problem(path.name, data):
+            problems.append(f"{where}: {problem}")
+        else:
+            images[path.name] = data
+    return images, problems
 
 
 def check_lesson_links_and_quiz(spec: LessonSpec) -> list[str]:
@@ -344,4 +367,9 @@ def write_course(root: Path, content: CourseContent) -> list[Path]:
         for name, text in spec.extra_files.items():
             (directory / name).write_text(text, encoding="utf-8")
             written.append(directory / name)
+        if spec.images:
+            (directory / IMAGES_DIR).mkdir(exist_ok=True)
+        for name, data in spec.images.items():
+            (directory / IMAGES_DIR / name).write_bytes(data)
+            written.append(directory / IMAGES_DIR / name)
     return written

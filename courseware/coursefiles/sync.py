@@ -17,6 +17,7 @@ from django.db import transaction
 from ..authoring import revisions
 from ..models import Course, Lesson, Module
 from . import lesson_files as cf
+from .image_sync import image_import
 from .quiz_sync import quiz_export_files, quiz_import
 
 
@@ -110,10 +111,10 @@ def course_import(
                 Lesson, {"slug": spec.slug}, _lesson_values(spec, modules[spec.module])
             )
             getattr(report, state).append(f"lesson {spec.slug}")
-            for hook in IMPORT_HOOKS:
+            for what, hook in IMPORT_HOOKS:
                 hook_state = hook(lesson=lesson, spec=spec)
                 if hook_state and hook_state != "unchanged":
-                    getattr(report, hook_state).append(f"quiz {spec.slug}")
+                    getattr(report, hook_state).append(f"{what} {spec.slug}")
             revisions.record_import(lesson, spec, origin=origin, author=author)
         file_slugs = {spec.slug for spec in content.lessons}
         report.only_in_database = sorted(
@@ -153,9 +154,10 @@ def _offer_shipped_changes(content: cf.CourseContent) -> ImportReport:
 
 
 # Other parts of the courseware (quizzes) register functions here: an import hook
-# stores its file from ``spec.extra_files`` (already validated by read_course) and
+# is (what it reports as, function): it stores its part of the lesson folder
+# (``spec.extra_files``, ``spec.images``, already validated by read_course) and
 # returns created/updated/unchanged or None; an export hook returns {filename: text}.
-IMPORT_HOOKS: list = [quiz_import]
+IMPORT_HOOKS: list = [("quiz", quiz_import), ("images of", image_import)]
 EXPORT_HOOKS: list = [quiz_export_files]
 
 
@@ -174,6 +176,7 @@ def course_export(*, root: Path, course: Course | None = None, drafts: bool = Fa
         if drafts and newest is not None and newest.pk != lesson.published_revision_id:
             spec = revisions.to_spec(lesson, newest.content)
             spec.body = cf.normalise_body(spec.body)
+            spec.images = {image.name: bytes(image.data) for image in lesson.images.all()}
             specs.append(spec)
             continue
         if newest is not None and lesson.published_revision_id is None:
@@ -181,6 +184,7 @@ def course_export(*, root: Path, course: Course | None = None, drafts: bool = Fa
         extra: dict[str, str] = {}
         for hook in EXPORT_HOOKS:
             extra.update(hook(lesson=lesson))
+        images = {image.name: bytes(image.data) for image in lesson.images.all()}
         specs.append(
             cf.LessonSpec(
                 source_dir=lesson.source_dir or f"{lesson.order:02d}-{lesson.slug}",
@@ -194,6 +198,7 @@ def course_export(*, root: Path, course: Course | None = None, drafts: bool = Fa
                 body=cf.normalise_body(lesson.body),
                 published=lesson.published,
                 extra_files=extra,
+                images=images,
             )
         )
     course_spec = cf.CourseSpec(

@@ -27,7 +27,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from courseware.models import Classroom, CourseUpload, EditorDraft, Lesson, Question
+from courseware.models import (
+    Classroom,
+    CourseUpload,
+    EditorDraft,
+    Lesson,
+    LessonImage,
+    Question,
+)
 from labs.experiments import REGISTRY
 from labs.models import LabRun
 from tests.conftest import PASSWORD
@@ -218,6 +225,8 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         lesson, {**content, "quiz": "questions: [oops"}, author=instructor, based_on=None
     )
     EditorDraft.objects.create(user=instructor, lesson=lesson, content=content, based_on=1)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 3"><rect width="4" height="3"/></svg>'
+    LessonImage.objects.create(lesson=lesson, name="plan.svg", data=svg, sha256="2" * 64)
     Lesson.objects.create(  # so the trash has something in it
         module=lesson.module,
         slug="old-notes",

@@ -428,6 +428,9 @@ AUTHORING_URLS = [
     ("post", "courseware:author_upload", []),
     ("get", "courseware:author_upload_review", [1]),
     ("post", "courseware:author_upload_review", [1]),
+    ("post", "courseware:author_image_upload", [SLUG]),
+    ("get", "courseware:author_image", [SLUG, "a.png"]),
+    ("post", "courseware:author_image_delete", [SLUG, "a.png"]),
 ]
 
 
