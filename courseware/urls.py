@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import images_view, views
+from .authoring import quiz_views as author_quiz_views
 from .authoring import views as author_views
 from .classes import views as class_views
 from .quizzes import views as quiz_views
@@ -57,6 +58,7 @@ urlpatterns = [
     path("author/<slug:slug>/publish/", author_views.lesson_publish, name="author_publish"),
     path("author/<slug:slug>/history/", author_views.lesson_history, name="author_history"),
     path("author/<slug:slug>/diff/", author_views.lesson_diff, name="author_diff"),
+    path("author/<slug:slug>/quiz/", author_quiz_views.quiz_edit, name="author_quiz"),
     path(
         "author/<slug:slug>/restore/<int:number>/",
         author_views.revision_restore,

@@ -431,6 +431,8 @@ AUTHORING_URLS = [
     ("post", "courseware:author_image_upload", [SLUG]),
     ("get", "courseware:author_image", [SLUG, "a.png"]),
     ("post", "courseware:author_image_delete", [SLUG, "a.png"]),
+    ("get", "courseware:author_quiz", [SLUG]),
+    ("post", "courseware:author_quiz", [SLUG]),
 ]
 
 
