@@ -258,6 +258,12 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         Visit("author-history", reverse("courseware:author_history", args=[lesson.slug])),
         Visit("author-diff", f"{diff}?from=1&to=2"),
         Visit("author-diff-unified", f"{diff}?from=1&to=3&view=unified"),
+        Visit("author-quiz-unreadable", reverse("courseware:author_quiz", args=[lesson.slug])),
+        Visit("author-quiz-forms", reverse("courseware:author_quiz", args=["vm-features"])),
+        Visit(
+            "author-quiz-answers",
+            reverse("courseware:author_quiz", args=["vm-features"]) + "?answers=1",
+        ),
     ]
 
 
