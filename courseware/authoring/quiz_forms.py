@@ -526,7 +526,7 @@ def place_problems(form: QuizForm, text: str, problems: list[str]) -> list[str]:
             form.questions[index].problems.append(LABEL_RE.sub("", reason))
             listed.append(f"Question {index + 1}: {LABEL_RE.sub('', reason)}")
         elif match and match["line"]:
-            listed.append(f"Quiz settings: {reason}")
+            listed.append(f"Quiz: {reason}")
         else:
             listed.append(reason)
     return listed

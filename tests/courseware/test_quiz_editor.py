@@ -371,7 +371,7 @@ def test_a_number_that_is_not_a_number_is_reported_not_dropped(
     fields["max_attempts"] = ["three"]
     body = post(instructor_client, lesson, fields, "check").content.decode()
     assert "&#x27;tolerance&#x27; must be a number ≥ 0" in body
-    assert "Quiz settings: " in body and "&#x27;max_attempts&#x27; must be a whole number" in body
+    assert "Quiz: " in body and "&#x27;max_attempts&#x27; must be a whole number" in body
     assert page_fields(post(instructor_client, lesson, fields, "check"))["q-0-tolerance"] == [
         "a little"
     ]
@@ -391,6 +391,9 @@ def test_a_stale_form_is_caught_and_nothing_is_overwritten(lesson, instructor, i
         based_on=1,
     )
     fields["q-0-prompt"] = ["Mine, from the forms."]
+    warned = post(instructor_client, lesson, fields, "add-choice:0").content.decode()
+    assert "Revision 2 was saved after you opened these forms (on revision 1)" in warned
+    assert page_fields(post(instructor_client, lesson, fields, "check"))["based_on"] == ["1"]
     response = post(instructor_client, lesson, fields, "save")
     assert response.status_code == 409
     body = response.content.decode()
