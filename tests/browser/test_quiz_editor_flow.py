@@ -3,6 +3,8 @@ it; a student then finds it on the quiz page and answers it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -43,6 +45,7 @@ def test_instructor_adds_a_question_with_the_forms_and_a_student_answers_it(
     card.get_by_label("Correct answer").nth(1).check()
     card.get_by_label("Feedback when chosen (optional)").nth(0).fill("Not this one.")
     card.get_by_role("button", name="Add a choice").click()  # saves nothing
+    expect(page).to_have_url(re.compile(rf"/quiz/#question-{before + 1}$"))  # back at the card
     card = page.locator(f"#question-{before + 1}")
     card.get_by_label("Text (Markdown)").nth(2).fill("Xen")
     expect(card.get_by_label("Correct answer").nth(1)).to_be_checked()
