@@ -53,6 +53,9 @@ urlpatterns = [
     path(
         "author/modules/<int:module_id>/move/", author_views.module_move, name="author_module_move"
     ),
+    path("author/modules/new/", author_views.module_new, name="author_module_new"),
+    path("author/modules/<int:module_id>/", author_views.module_edit, name="author_module_edit"),
+    path("author/<slug:slug>/module/", author_views.lesson_to_module, name="author_lesson_module"),
     path("author/<slug:slug>/", author_views.lesson_edit, name="author_edit"),
     path("author/<slug:slug>/preview/", author_views.lesson_preview, name="author_preview"),
     path("author/<slug:slug>/publish/", author_views.lesson_publish, name="author_publish"),

@@ -117,3 +117,28 @@ def content_from_post(post) -> dict[str, Any]:
         "body": post.get("body", ""),
         "quiz": post.get("quiz", ""),
     }
+
+
+class ModuleForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    slug = forms.CharField(
+        max_length=50,
+        help_text="Lowercase letters, digits and hyphens, e.g. <code>storage</code>; it "
+        "names the module in the course files and cannot change later.",
+    )
+
+    def __init__(self, *args, course=None, module: Module | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.course, self.module = course, module
+        if module is not None:  # renaming: the slug stays
+            del self.fields["slug"]
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"].strip()
+        if not SLUG_RE.match(slug):
+            raise forms.ValidationError(
+                "Use lowercase letters, digits and single hyphens between them."
+            )
+        if Module.objects.filter(course=self.course, slug=slug).exists():
+            raise forms.ValidationError("Another module already uses this.")
+        return slug

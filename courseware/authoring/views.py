@@ -23,9 +23,17 @@ from virtlab.roles import instructor_required
 
 from ..coursefiles.images import MAX_IMAGE_BYTES, image_problem
 from ..images_view import get_image, image_response
-from ..models import CourseUpload, EditorDraft, Lesson, LessonImage, LessonRevision, Module
+from ..models import (
+    Course,
+    CourseUpload,
+    EditorDraft,
+    Lesson,
+    LessonImage,
+    LessonRevision,
+    Module,
+)
 from . import coursezip, diffs, revisions
-from .forms import LessonEditForm, NewLessonForm, content_from_post
+from .forms import LessonEditForm, ModuleForm, NewLessonForm, content_from_post
 
 
 def _lesson(slug: str) -> Lesson:
@@ -66,7 +74,9 @@ def outline(request):
         modules.append({"module": module, "lessons": rows})
     trash = [les for les in lessons if les.trashed_at]
     return render(
-        request, "courseware/authoring/outline.html", {"modules": modules, "trash": trash}
+        request,
+        "courseware/authoring/outline.html",
+        {"modules": modules, "trash": trash, "all_modules": [m["module"] for m in modules]},
     )
 
 
@@ -509,3 +519,69 @@ def image_delete(request, slug: str, name: str):
         request, f"Deleted {name}. Lessons that still show it will show nothing there."
     )
     return redirect(reverse("courseware:author_edit", args=[slug]) + "#images")
+
+
+# --- Modules --------------------------------------------------------------------------
+
+
+@instructor_required
+def module_new(request):
+    course = Course.objects.order_by("pk").first()
+    if course is None:
+        raise Http404("There is no course yet: import one first.")
+    form = ModuleForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        last = course.modules.aggregate(last=Max("order"))["last"] or 0
+        module = Module.objects.create(
+            course=course,
+            slug=form.cleaned_data["slug"],
+            title=form.cleaned_data["title"],
+            order=last + 1,
+        )
+        revisions.record(None, request.user, "created module", module.title)
+        messages.success(request, f"Module “{module.title}” added at the end of the course.")
+        return redirect(reverse("courseware:author_outline") + f"#module-{module.pk}")
+    return render(request, "courseware/authoring/module.html", {"form": form, "module": None})
+
+
+@instructor_required
+def module_edit(request, module_id: int):
+    module = get_object_or_404(Module, pk=module_id)
+    form = ModuleForm(request.POST or None, module=module, initial={"title": module.title})
+    if request.method == "POST" and request.POST.get("action") == "delete":
+        if module.lessons.exists():
+            messages.error(
+                request,
+                "Only an empty module can be deleted: move its lessons to another module "
+                "first (lessons in the trash count too).",
+            )
+        else:
+            revisions.record(None, request.user, "deleted module", module.title)
+            module.delete()
+            messages.success(request, f"Module “{module.title}” deleted.")
+            return redirect("courseware:author_outline")
+    elif request.method == "POST" and form.is_valid():
+        old = module.title
+        Module.objects.filter(pk=module.pk).update(title=form.cleaned_data["title"])
+        revisions.record(
+            None, request.user, "renamed module", f"{old} → {form.cleaned_data['title']}"
+        )
+        messages.success(request, "Module renamed.")
+        return redirect(reverse("courseware:author_outline") + f"#module-{module.pk}")
+    return render(request, "courseware/authoring/module.html", {"form": form, "module": module})
+
+
+@instructor_required
+@require_POST
+def lesson_to_module(request, slug: str):
+    """Move a lesson to the end of another module."""
+    lesson = _lesson(slug)
+    target = Module.objects.filter(pk=request.POST.get("module")).first()
+    if target is None or target.course_id != lesson.module.course_id:
+        messages.error(request, "Choose one of the course's modules.")
+    elif target.pk != lesson.module_id:
+        last = target.lessons.aggregate(last=Max("order"))["last"] or 0
+        Lesson.objects.filter(pk=lesson.pk).update(module=target, order=last + 1)
+        revisions.record(lesson, request.user, "moved", f"to module {target.title}")
+        messages.success(request, f"“{lesson.title}” is now the last lesson of “{target.title}”.")
+    return redirect(reverse("courseware:author_outline") + f"#lesson-{lesson.slug}")

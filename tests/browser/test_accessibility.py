@@ -245,6 +245,8 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         uploaded_by=instructor, name="broken.zip", data=b"not a zip", sha256="1" * 64
     )
     return [
+        Visit("author-module-new", reverse("courseware:author_module_new")),
+        Visit("author-module", reverse("courseware:author_module_edit", args=[lesson.module_id])),
         Visit("author-upload", reverse("courseware:author_upload")),
         Visit("author-upload-review", reverse("courseware:author_upload_review", args=[good.pk])),
         Visit(

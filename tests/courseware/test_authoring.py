@@ -433,12 +433,17 @@ AUTHORING_URLS = [
     ("post", "courseware:author_image_delete", [SLUG, "a.png"]),
     ("get", "courseware:author_quiz", [SLUG]),
     ("post", "courseware:author_quiz", [SLUG]),
+    ("get", "courseware:author_module_new", []),
+    ("post", "courseware:author_module_new", []),
+    ("get", "courseware:author_module_edit", [1]),
+    ("post", "courseware:author_module_edit", [1]),
+    ("post", "courseware:author_lesson_module", [SLUG]),
 ]
 
 
 @pytest.mark.parametrize(("method", "name", "args"), AUTHORING_URLS)
 def test_students_and_visitors_cannot_author(lesson, client, student_client, method, name, args):
-    if name == "courseware:author_module_move":
+    if name in {"courseware:author_module_move", "courseware:author_module_edit"}:
         args = [lesson.module_id]
     url = reverse(name, args=args)
     data = editor_fields(lesson, title="Hacked", body="Hacked\n", revision=1, show="0")
@@ -469,3 +474,43 @@ def test_authoring_posts_need_csrf(lesson, instructor):
     response = strict.post(edit_url(lesson), editor_fields(lesson, title="No token"))
     assert response.status_code == 403
     assert revisions.newest(lesson).number == 1
+
+
+# --- Modules --------------------------------------------------------------------------
+
+
+def test_modules_are_created_renamed_filled_and_deleted_only_when_empty(
+    lesson, course, instructor_client, tmp_path
+):
+    new = reverse("courseware:author_module_new")
+    refused = instructor_client.post(new, {"title": "Storage", "slug": "Bad Slug"})
+    assert refused.status_code == 200 and 'class="errors"' in refused.content.decode()
+    instructor_client.post(new, {"title": "Storage", "slug": "storage"})
+    module = course.modules.get(slug="storage")
+    assert module.order == course.modules.count()  # added at the end
+    duplicate = instructor_client.post(new, {"title": "Again", "slug": "storage"})
+    assert "already uses" in duplicate.content.decode()
+
+    edit = reverse("courseware:author_module_edit", args=[module.pk])
+    instructor_client.post(edit, {"title": "Storage and disks"})
+    module.refresh_from_db()
+    assert module.title == "Storage and disks" and module.slug == "storage"
+
+    instructor_client.post(
+        reverse("courseware:author_lesson_module", args=[lesson.slug]), {"module": module.pk}
+    )
+    lesson.refresh_from_db()
+    assert lesson.module == module
+    course_export(root=tmp_path)
+    assert "slug: storage" in (tmp_path / "course.yaml").read_text()
+    assert "module: storage" in (tmp_path / lesson.source_dir / "index.md").read_text()
+
+    page = instructor_client.post(edit, {"action": "delete"}, follow=True).content.decode()
+    assert "Only an empty module can be deleted" in page
+    assert course.modules.filter(pk=module.pk).exists()
+    old_module = course.modules.exclude(pk=module.pk).first()
+    instructor_client.post(
+        reverse("courseware:author_lesson_module", args=[lesson.slug]), {"module": old_module.pk}
+    )
+    instructor_client.post(edit, {"action": "delete"})
+    assert not course.modules.filter(pk=module.pk).exists()
