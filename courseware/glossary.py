@@ -46,7 +46,9 @@ class Entry:
 
 
 def glossary_path() -> Path:
-    return Path(settings.VIRTLAB_CONTENT_DIR) / GLOSSARY_FILE
+    """The glossary served: the one an import installed, else the shipped one."""
+    installed = Path(settings.VIRTLAB_GLOSSARY_INSTALLED)
+    return installed if installed.is_file() else Path(settings.VIRTLAB_CONTENT_DIR) / GLOSSARY_FILE
 
 
 def parse_glossary(text: str, where: str = GLOSSARY_FILE) -> list[Entry]:
@@ -219,10 +221,12 @@ def read_glossary_file(root: Path, lesson_slugs: set[str]) -> str | None:
 def install_glossary(text: str) -> str:
     """Make ``text`` the glossary the site serves: "created", "updated" or "unchanged".
     Replaced in one step, so a reader never sees half a file."""
-    target = glossary_path()
-    if target.is_file() and target.read_text(encoding="utf-8") == text:
+    served = glossary_path()
+    if served.is_file() and served.read_text(encoding="utf-8") == text:
         return "unchanged"
-    state = "updated" if target.exists() else "created"
+    state = "updated" if served.exists() else "created"
+    target = Path(settings.VIRTLAB_GLOSSARY_INSTALLED)
+    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{GLOSSARY_FILE}.{os.getpid()}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, target)

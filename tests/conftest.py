@@ -30,6 +30,12 @@ def _sandbox_ids_of_our_own():
 
 
 @pytest.fixture(autouse=True)
+def _glossary_installed_per_test(settings, tmp_path):
+    # An import installs its glossary; in a test it must not reach the real var/.
+    settings.VIRTLAB_GLOSSARY_INSTALLED = tmp_path / "installed-glossary.yaml"
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     # Tests must not depend on `collectstatic` having been run.
     settings.STORAGES = {

@@ -246,6 +246,10 @@ VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "1000000
 VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
 # Where the shipped course lives as files.
 VIRTLAB_CONTENT_DIR = BASE_DIR / "courseware" / "content"
+# The glossary `import_course` installed from the files it imported; until one has, the
+# shipped `VIRTLAB_CONTENT_DIR/glossary.yaml` is served. Kept in var/, so importing
+# never rewrites a file of the repository.
+VIRTLAB_GLOSSARY_INSTALLED = VAR_DIR / "glossary.yaml"
 
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",

@@ -13,6 +13,7 @@ from courseware.coursefiles.errors import ContentError
 from courseware.glossary import (
     GLOSSARY_FILE,
     Entry,
+    glossary_path,
     link_first_uses,
     load_glossary,
     parse_glossary,
@@ -183,9 +184,9 @@ def test_export_then_import_keeps_the_glossary_byte_for_byte(served, tmp_path):
     call_command("import_course", str(served), stdout=io.StringIO())
     call_command("export_course", str(tmp_path / "one"), stdout=io.StringIO())
     exported = tmp_path / "one" / GLOSSARY_FILE
-    assert exported.read_bytes() == (served / GLOSSARY_FILE).read_bytes()  # comments too
+    assert exported.read_bytes() == glossary_path().read_bytes()  # comments too
     # Served from elsewhere, the exported files bring their glossary back with them.
-    (served / GLOSSARY_FILE).write_text("terms:\n- {id: x, term: X, definition: d, "
+    glossary_path().write_text("terms:\n- {id: x, term: X, definition: d, "
                                         "match: x, lessons: [containers, security]}\n")  # fmt: skip
     out = io.StringIO()
     call_command("import_course", str(tmp_path / "one"), stdout=out)
@@ -196,7 +197,7 @@ def test_export_then_import_keeps_the_glossary_byte_for_byte(served, tmp_path):
 
 
 @pytest.mark.django_db
-def test_import_course_brings_the_glossary_of_its_files(client, served, content_copy):
+def test_import_course_brings_the_glossary_of_its_files(client, served, content_copy, settings):
     call_command("import_course", str(served), stdout=io.StringIO())
     glossary = content_copy / GLOSSARY_FILE
     glossary.write_text(
@@ -206,7 +207,8 @@ def test_import_course_brings_the_glossary_of_its_files(client, served, content_
     out = io.StringIO()
     call_command("import_course", str(content_copy), stdout=out)
     assert "updated: glossary" in out.getvalue()
-    assert (served / GLOSSARY_FILE).read_bytes() == glossary.read_bytes()
+    assert glossary_path().read_bytes() == glossary.read_bytes()
+    assert glossary_path() == settings.VIRTLAB_GLOSSARY_INSTALLED  # not a file of the repo
     page = client.get(reverse("courseware:glossary")).content.decode()
     assert "changed in the files" in page
     # Importing the same files again changes nothing.
@@ -217,11 +219,11 @@ def test_import_course_brings_the_glossary_of_its_files(client, served, content_
 
 @pytest.mark.django_db
 def test_a_glossary_naming_an_unknown_lesson_stops_the_import(served, content_copy):
-    before = (served / GLOSSARY_FILE).read_bytes()
+    before = glossary_path().read_bytes()
     glossary = content_copy / GLOSSARY_FILE
     glossary.write_text(glossary.read_text().replace("- prerequisites\n", "- no-such-lesson\n", 1))
     with pytest.raises(CommandError) as error:
         call_command("import_course", str(content_copy))
     assert "glossary.yaml: hypervisor: no lesson 'no-such-lesson'" in str(error.value)
     assert not Lesson.objects.exists()
-    assert (served / GLOSSARY_FILE).read_bytes() == before
+    assert glossary_path().read_bytes() == before
