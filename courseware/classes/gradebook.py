@@ -14,8 +14,9 @@ import io
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.db.models import Count, F
 
-from ..models import Classroom, Lesson, LessonProgress
+from ..models import Attempt, Classroom, Lesson, LessonProgress
 from ..quizzes.predictions import RequiredLab, lab_runs_done, labs_required_by
 from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 from .answers import shorten
@@ -82,6 +83,16 @@ class Column:
 
 
 @dataclass
+class ChangedQuiz:
+    """A lesson whose quiz questions were edited after this class answered them: the
+    answers keep the version (content hash) they were given to, and their scores."""
+
+    lesson: Lesson
+    questions: int  # questions changed since
+    answers: int  # this class's answers to their earlier versions
+
+
+@dataclass
 class Gradebook:
     classroom: Classroom
     lessons: list[Lesson]
@@ -90,6 +101,7 @@ class Gradebook:
     direction: str = "asc"
     sort_keys: list[str] = field(default_factory=list)
     labs: list[RequiredLab] = field(default_factory=list)
+    changed: list[ChangedQuiz] = field(default_factory=list)
 
     @property
     def columns(self) -> list[Column]:
@@ -160,7 +172,24 @@ def build_gradebook(
     rows.sort(
         key=lambda r: _sort_value(r, sort, lesson_index, lab_index), reverse=direction == "desc"
     )
-    return Gradebook(classroom, lessons, rows, sort, direction, sort_keys, labs)
+    changed = changed_after_answers(user_ids, lessons)
+    return Gradebook(classroom, lessons, rows, sort, direction, sort_keys, labs, changed)
+
+
+def changed_after_answers(user_ids: list[int], lessons: list[Lesson]) -> list[ChangedQuiz]:
+    """Lessons whose questions changed after these students had answered them."""
+    stale = (
+        Attempt.objects.filter(user_id__in=user_ids, question__quiz__lesson__in=lessons)
+        .exclude(content_hash=F("question__content_hash"))
+        .values("question__quiz__lesson_id")
+        .annotate(questions=Count("question_id", distinct=True), answers=Count("id"))
+    )
+    counts = {row["question__quiz__lesson_id"]: row for row in stale}
+    return [
+        ChangedQuiz(lesson, counts[lesson.pk]["questions"], counts[lesson.pk]["answers"])
+        for lesson in lessons
+        if lesson.pk in counts
+    ]
 
 
 def csv_columns(lessons: list[Lesson], labs: list[RequiredLab] | None = None) -> list[str]:

@@ -514,3 +514,30 @@ def test_modules_are_created_renamed_filled_and_deleted_only_when_empty(
     )
     instructor_client.post(edit, {"action": "delete"})
     assert not course.modules.filter(pk=module.pk).exists()
+
+
+def test_the_gradebook_says_when_a_quiz_changed_after_the_class_answered(
+    lesson, instructor, instructor_client, student_client, student
+):
+    instructor_client.post(reverse("courseware:class_new"), {"name": "Class A"})
+    from courseware.models import Classroom
+
+    classroom = Classroom.objects.get()
+    student_client.post(reverse("courseware:class_join"), {"code": classroom.join_code})
+    question = Question.objects.get(qid="hv-type1-host")
+    student_client.post(
+        reverse("courseware:question_submit", args=[lesson.slug, question.qid]),
+        correct_form(question),
+    )
+    gradebook = reverse("courseware:class_detail", args=[classroom.pk])
+    assert (
+        "changed after this class answered" not in instructor_client.get(gradebook).content.decode()
+    )
+
+    quiz = lesson.revisions.get().content["quiz"] if lesson.revisions.exists() else None
+    quiz = quiz or revisions.published_content(lesson)["quiz"]
+    quiz = quiz.replace("What defines a **type 1** hypervisor?", "What is a **type 1** hypervisor?")
+    instructor_client.post(edit_url(lesson), editor_fields(lesson, quiz=quiz, action="publish"))
+    page = instructor_client.get(gradebook).content.decode()
+    assert "changed after this class answered" in page
+    assert "1 question changed since 1 answer was given" in page
