@@ -116,3 +116,24 @@ def test_a_second_instructors_stale_save_is_caught(browser, live_server, page, c
     second.get_by_role("button", name=re.compile("Keep yours")).click()
     expect(second.get_by_text("Saved revision 3")).to_be_visible()
     second.context.close()
+
+
+def test_text_typed_while_the_connection_is_down_is_offered_back(page, course, instructor):
+    log_in(page, instructor.username)
+    page.goto("/author/hypervisor-types/")
+    page.context.set_offline(True)
+    body = page.get_by_label("Lesson text (Markdown)")
+    body.fill(body.input_value() + "\nWritten on a train with no signal.\n")
+    page.wait_for_timeout(1000)  # the local copy is written 0.4 s after typing stops
+    page.context.set_offline(False)
+    page.reload()
+    # The server never got it (no preview reached it), but the browser kept it.
+    expect(page.get_by_text("never saved")).to_have_count(0)
+    page.get_by_role("button", name="Put it back").click()
+    expect(body).to_have_value(re.compile("Written on a train"))
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Saved revision 2")).to_be_visible()
+    assert (
+        "Written on a train"
+        in Lesson.objects.get(slug="hypervisor-types").revisions.get(number=2).content["body"]
+    )
