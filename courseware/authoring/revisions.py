@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from virtlab.rendering import content_hash as text_hash
@@ -21,7 +21,7 @@ from ..coursefiles.errors import ContentError
 from ..coursefiles.lesson_files import LessonSpec, check_lesson_links_and_quiz, normalise_body
 from ..coursefiles.quiz_files import QUIZ_FILE
 from ..coursefiles.quiz_sync import quiz_export_text, quiz_import, refuse_kind_changes
-from ..models import AuthoringEvent, EditorDraft, Lesson, LessonRevision, Question
+from ..models import AuthoringEvent, Lesson, LessonRevision, Question
 
 Origin = LessonRevision.Origin
 CONTENT_FIELDS = ("title", "summary", "objectives", "labs", "body", "quiz")
@@ -187,19 +187,23 @@ def save_revision(
             created, revision = False, head
         else:
             created = True
-            revision = LessonRevision.objects.create(
-                lesson=lesson,
-                number=head.number + 1,
-                content=content,
-                content_hash=digest,
-                based_on=head.number,
-                author=author if author and author.is_authenticated else None,
-                origin=origin,
-                note=note[:200],
-                problems=problems_of(lesson, content),
-            )
-        if author is not None and author.is_authenticated:
-            EditorDraft.objects.filter(user=author, lesson=lesson).delete()
+            try:
+                with transaction.atomic():
+                    revision = LessonRevision.objects.create(
+                        lesson=lesson,
+                        number=head.number + 1,
+                        content=content,
+                        content_hash=digest,
+                        based_on=head.number,
+                        author=author if author and author.is_authenticated else None,
+                        origin=origin,
+                        note=note[:200],
+                        problems=problems_of(lesson, content),
+                    )
+            except IntegrityError:
+                # Where the row lock is a no-op (SQLite), two saves can still race for
+                # the number; the loser is told, as for any stale edit.
+                raise EditConflict(newest(lesson)) from None
     return revision, created
 
 

@@ -247,6 +247,8 @@ def lesson_edit(request, slug: str):
             defaults={"content": content, "based_on": form.cleaned_data["based_on"]},
         )
         return _conflict(request, lesson, form, content, conflict.newest)
+    # Saved (or already the newest): the text kept for this editor is not needed now.
+    EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
     saved = (
         f"Saved revision {revision.number}"
         if created
