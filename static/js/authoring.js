@@ -1,12 +1,14 @@
-// The lesson editor: Ctrl+S saves, and what is typed is kept in this browser
-// (localStorage) until it is saved, so a reload or a dropped connection loses nothing.
-// The server keeps a copy too, with every live preview; this one covers the moments
-// the server cannot be reached. Without JavaScript the editor is a plain form.
+// The authoring forms (the lesson editor, the quiz forms): Ctrl+S saves, and what is
+// typed is kept in this browser (localStorage) until it is saved, so a reload or a
+// dropped connection loses nothing. The lesson editor's server copy (kept with every
+// live preview) covers a crash of the browser; this one covers the moments the server
+// cannot be reached. A form opts in with data-autosave="<key>" and
+// data-revision="<revision it was opened on>". Without JavaScript: plain forms.
 (function () {
   "use strict";
-  const form = document.getElementById("editor-form");
+  const form = document.querySelector("form[data-autosave]");
   if (!form) return;
-  const key = "virtlab-editor:" + form.dataset.lesson;
+  const key = "virtlab-editor:" + form.dataset.autosave;
   const revision = Number(form.dataset.revision);
 
   document.querySelectorAll(".no-js-only").forEach((el) => { el.hidden = true; });
@@ -18,6 +20,9 @@
       if (el.type === "checkbox") {
         data[el.name] = data[el.name] || [];
         if (el.checked) data[el.name].push(el.value);
+      } else if (el.type === "radio") {
+        if (!(el.name in data)) data[el.name] = null;
+        if (el.checked) data[el.name] = el.value;
       } else {
         data[el.name] = el.value;
       }
@@ -29,6 +34,7 @@
     for (const el of form.elements) {
       if (!(el.name in data)) continue;
       if (el.type === "checkbox") el.checked = data[el.name].includes(el.value);
+      else if (el.type === "radio") el.checked = data[el.name] === el.value;
       else if (el.type !== "hidden" && el.type !== "submit") el.value = data[el.name];
     }
     form.dispatchEvent(new Event("change", { bubbles: true })); // refresh the preview
@@ -41,11 +47,15 @@
   }
 
   // On load: offer back what this browser kept, unless the page already shows it.
+  // Forms whose fields come and go (a question added) can only take back text typed
+  // into the same fields.
+  const sameShape = (a, b) => same(Object.keys(a).sort(), Object.keys(b).sort());
+
   const kept = read();
   if (kept && kept.fields) {
     if (same(kept.fields, fields())) {
       localStorage.removeItem(key);
-    } else {
+    } else if (sameShape(kept.fields, fields())) {
       const offer = document.getElementById("local-restore");
       const when = new Date(kept.at).toLocaleTimeString();
       offer.textContent = "This browser kept text you typed at " + when +

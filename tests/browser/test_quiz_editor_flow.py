@@ -71,3 +71,17 @@ def test_instructor_adds_a_question_with_the_forms_and_a_student_answers_it(
     slot.get_by_role("button", name="Check answer").click()
     expect(slot.get_by_text("Correct.")).to_be_visible()
     student_page.context.close()
+
+
+def test_text_typed_in_the_quiz_forms_survives_a_reload(page, course, instructor):
+    log_in(page, instructor.username)
+    page.goto(f"/author/{SLUG}/quiz/")
+    prompt = page.locator("#f-0-prompt")
+    prompt.fill("A prompt rewritten and not saved yet")
+    page.wait_for_timeout(1000)  # the local copy is written 0.4 s after typing stops
+    page.goto(f"/author/{SLUG}/quiz/")  # a fresh load, as after a crash
+    expect(prompt).not_to_have_value("A prompt rewritten and not saved yet")
+    page.get_by_role("button", name="Put it back").click()
+    expect(prompt).to_have_value("A prompt rewritten and not saved yet")
+    page.keyboard.press("Control+s")
+    expect(page.get_by_text("Saved revision 2")).to_be_visible()
