@@ -20,6 +20,13 @@ class Course(models.Model):
     slug = models.SlugField(unique=True, help_text=SLUG_HELP)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # The course exam (courseware/quizzes/exam.py), set by instructors in the browser.
+    exam_questions = models.PositiveIntegerField(
+        default=25, help_text="How many questions each sitting draws across the lessons."
+    )
+    exam_minutes = models.PositiveIntegerField(
+        default=0, help_text="Time allowed for one sitting, in minutes; 0 means untimed."
+    )
 
     def __str__(self) -> str:
         return self.title
@@ -449,3 +456,53 @@ class LessonImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lesson.slug}/images/{self.name}"
+
+
+# --- The course exam -------------------------------------------------------------------
+
+
+class ExamSitting(models.Model):
+    """One student's sitting of the course exam: the questions it drew, in order, and
+    its time limit as it was when the sitting began."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exam_sittings"
+    )
+    qids = models.JSONField()
+    time_limit_minutes = models.PositiveIntegerField(default=0)  # 0: untimed
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The mean over the drawn questions of each one's newest answer (0 unanswered),
+    # fixed when the sitting finishes.
+    score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · exam · {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ExamAnswer(models.Model):
+    """One answer saved during a sitting (append-only; the newest per question counts),
+    with the question version it answered, like a quiz ``Attempt``."""
+
+    sitting = models.ForeignKey(ExamSitting, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="exam_answers")
+    qid = models.CharField(max_length=100)
+    content_hash = models.CharField(max_length=64)
+    answer = models.JSONField()
+    score = models.FloatField()
+    correct = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sitting} · {self.qid} · {self.score}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Exam answers are append-only; save a new answer instead.")
+        super().save(*args, **kwargs)
