@@ -506,3 +506,53 @@ class ExamAnswer(models.Model):
         if not self._state.adding:
             raise ValueError("Exam answers are append-only; save a new answer instead.")
         super().save(*args, **kwargs)
+
+
+# --- Assignments -----------------------------------------------------------------------
+
+
+class InstructorSettings(models.Model):
+    """An instructor's own settings: the time zone they enter and read due times in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="instructor_settings"
+    )
+    # An IANA name from zoneinfo.available_timezones(); "" means settings.TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name_plural = "instructor settings"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or settings.TIME_ZONE}"
+
+
+class Assignment(models.Model):
+    """Work a class is given with a due time: reading a lesson, mastering its quiz, or
+    running a lab (courseware/classes/assignments.py says when each counts as done)."""
+
+    class Kind(models.TextChoices):
+        LESSON = "lesson", "Lesson"
+        QUIZ = "quiz", "Quiz"
+        LAB = "lab", "Lab"
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="assignments")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The lesson read, or whose quiz is taken; empty for a lab.
+    lesson = models.ForeignKey(
+        Lesson, null=True, blank=True, on_delete=models.CASCADE, related_name="assignments"
+    )
+    lab = models.SlugField(blank=True)  # the lab's slug, for a lab
+    due_at = models.DateTimeField()
+    required = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+
+    def __str__(self) -> str:
+        what = self.lab if self.kind == self.Kind.LAB else getattr(self.lesson, "slug", "?")
+        return f"{self.classroom} · {self.kind} {what} · due {self.due_at:%Y-%m-%d %H:%M}"
