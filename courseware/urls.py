@@ -3,7 +3,9 @@ from django.urls import path
 from . import images_view, views
 from .authoring import quiz_views as author_quiz_views
 from .authoring import views as author_views
+from .classes import assignment_views
 from .classes import views as class_views
+from .quizzes import exam_views
 from .quizzes import views as quiz_views
 
 app_name = "courseware"
@@ -24,11 +26,32 @@ urlpatterns = [
         name="question_submit",
     ),
     path("attempts/", quiz_views.my_attempts, name="my_attempts"),
+    path("exam/", exam_views.exam_home, name="exam"),
+    path("exam/start/", exam_views.exam_start, name="exam_start"),
+    path("exam/<int:sitting_id>/", exam_views.exam_sitting, name="exam_sitting"),
+    path("exam/<int:sitting_id>/finish/", exam_views.exam_finish, name="exam_finish"),
+    path("exam/<int:sitting_id>/answer/<slug:qid>/", exam_views.exam_answer, name="exam_answer"),
     path("classes/", class_views.class_list, name="classes"),
     path("classes/new/", class_views.class_new, name="class_new"),
     path("classes/join/", class_views.class_join_view, name="class_join"),
     path("classes/<int:class_id>/", class_views.class_detail, name="class_detail"),
     path("classes/<int:class_id>/gradebook.csv", class_views.gradebook_csv, name="gradebook_csv"),
+    path(
+        "classes/<int:class_id>/assignments/",
+        assignment_views.assignment_list,
+        name="class_assignments",
+    ),
+    path(
+        "classes/<int:class_id>/assignments/<int:assignment_id>/",
+        assignment_views.assignment_edit,
+        name="class_assignment_edit",
+    ),
+    path(
+        "classes/<int:class_id>/assignments/<int:assignment_id>/delete/",
+        assignment_views.assignment_delete,
+        name="class_assignment_delete",
+    ),
+    path("classes/time-zone/", assignment_views.time_zone, name="time_zone"),
     path("classes/<int:class_id>/analytics/", class_views.class_analytics, name="class_analytics"),
     path(
         "classes/<int:class_id>/students/<int:user_id>/",
@@ -43,6 +66,7 @@ urlpatterns = [
     # Authoring (instructors only): courseware/authoring/views.py
     path("author/", author_views.outline, name="author_outline"),
     path("author/new/", author_views.lesson_new, name="author_new"),
+    path("author/exam/", author_views.exam_settings, name="author_exam"),
     path("author/course.zip", author_views.course_download, name="author_download"),
     path("author/upload/", author_views.course_upload, name="author_upload"),
     path(

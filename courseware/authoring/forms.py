@@ -10,8 +10,8 @@ from ..coursefiles.lesson_files import SLUG_RE
 from ..models import Lesson, Module
 from ..quizzes.predictions import lab_choices
 
-# Taken by the authoring URLs themselves (/author/new/, /author/upload/).
-RESERVED_SLUGS = {"new", "upload"}
+# Taken by the authoring URLs themselves (/author/new/, /author/upload/, /author/exam/).
+RESERVED_SLUGS = {"new", "upload", "exam"}
 
 
 class NewLessonForm(forms.Form):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Max
@@ -587,3 +588,44 @@ def lesson_to_module(request, slug: str):
         revisions.record(lesson, request.user, "moved", f"to module {target.title}")
         messages.success(request, f"“{lesson.title}” is now the last lesson of “{target.title}”.")
     return redirect(reverse("courseware:author_outline") + f"#lesson-{lesson.slug}")
+
+
+# --- The course exam's settings -------------------------------------------------------
+
+
+class ExamSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Course
+        fields = ["exam_questions", "exam_minutes"]
+        labels = {"exam_questions": "Questions per sitting", "exam_minutes": "Minutes allowed"}
+
+    def clean_exam_questions(self) -> int:
+        value = self.cleaned_data["exam_questions"]
+        if not 1 <= value <= 100:
+            raise forms.ValidationError("Between 1 and 100 questions.")
+        return value
+
+    def clean_exam_minutes(self) -> int:
+        value = self.cleaned_data["exam_minutes"]
+        if value > 600:
+            raise forms.ValidationError("At most 600 minutes (0 for no limit).")
+        return value
+
+
+@instructor_required
+def exam_settings(request):
+    course = Course.objects.order_by("pk").first()
+    if course is None:
+        raise Http404("There is no course yet.")
+    form = ExamSettingsForm(request.POST or None, instance=course)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        revisions.record(
+            None,
+            request.user,
+            "changed the exam",
+            f"{course.exam_questions} questions, {course.exam_minutes or 'no'} minute limit",
+        )
+        messages.success(request, "Exam settings saved; sittings already started keep theirs.")
+        return redirect("courseware:author_outline")
+    return render(request, "courseware/authoring/exam_settings.html", {"form": form})
