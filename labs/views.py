@@ -91,6 +91,7 @@ def lab_detail(request, slug: str, form=None):
     lessons = predictions.lessons_for_lab(slug)
     predict_questions = predictions.predict_questions(slug)
     awaiting_prediction = predictions.awaiting_prediction(request.user, predict_questions)
+    my_predictions = predictions.lab_predictions(request.user, slug) if predict_questions else []
     return render(
         request,
         "labs/lab_detail.html",
@@ -103,6 +104,7 @@ def lab_detail(request, slug: str, form=None):
             "lessons": lessons,
             "distribution": _class_distribution(request, lab, chart=not awaiting_prediction),
             "predict_questions": predict_questions,
+            "my_predictions": my_predictions,
             "awaiting_prediction": awaiting_prediction,
         },
     )
@@ -167,6 +169,31 @@ def _earlier_runs(run: LabRun, lab) -> list[tuple[LabRun, object]]:
     return [(other, other.summary.get(key) if key else None) for other in others]
 
 
+def _predictions_of_run(request, run: LabRun) -> dict:
+    """The owner's predictions this run scores (as soon as it has finished), and those
+    it will score when it does; nobody else's prediction is shown on it."""
+    if run.user_id is None or run.user_id != request.user.id:
+        return {"scored": [], "waiting": []}
+    mine = [p for p in predictions.lab_predictions(request.user, run.lab) if p.made_at]
+    waiting = []
+    if run.is_active:
+        # The first run started after a prediction scores it: this one, unless an
+        # earlier one started since the prediction may still (or already did).
+        for p in mine:
+            if p.run_id is not None or p.made_at >= run.created_at:
+                continue
+            before = LabRun.objects.filter(
+                user_id=run.user_id,
+                lab=run.lab,
+                created_at__gt=p.made_at,
+                created_at__lt=run.created_at,
+                status__in=(*LabRun.ACTIVE, LabRun.Status.SUCCEEDED),
+            )
+            if not before.exists():
+                waiting.append(p)
+    return {"scored": [p for p in mine if p.run_id == run.pk], "waiting": waiting}
+
+
 def run_detail(request, slug: str, run_id: int):
     run = _visible_run(request, slug, run_id)
     view = present(run)
@@ -178,6 +205,7 @@ def run_detail(request, slug: str, run_id: int):
         "lab": view.lab,
         "poll_ms": int(poll * 1000),
         "earlier": _earlier_runs(run, view.lab),
+        "predictions": _predictions_of_run(request, run),
     }
     response = render(request, template, context)
     # The same URL answers htmx with the panel alone: caches must keep the two apart.

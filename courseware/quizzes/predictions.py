@@ -23,17 +23,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from labs.experiments import REGISTRY, get_lab
 from labs.models import LabRun
 
 from ..models import Attempt, Lesson, Membership, Question
-from .grading import is_prediction
+from .grading import is_prediction, tolerance_range
+from .types import grade
+from .types.numeric import format_measured
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,75 @@ def lessons_for_lab(slug: str) -> list[Lesson]:
     course has tens of lessons.)"""
     lessons = Lesson.objects.published().only("slug", "title", "labs")
     return [lesson for lesson in lessons if slug in lesson.labs]
+
+
+@dataclass(frozen=True)
+class LabPrediction:
+    """One of a student's predict-then-measure questions on a lab, as the lab and run
+    pages show it: what they predicted and when, and once the run that scores it has
+    finished, what it measured and the score."""
+
+    lesson: Lesson
+    qid: str
+    prompt: str  # the question's text (plain), to say which prediction this is
+    units: str
+    made_at: datetime | None = None  # None: not predicted yet
+    predicted: str = ""  # as the student typed it
+    run_id: int | None = None  # the run that scores it
+    measured: str = ""
+    percent: int | None = None
+    correct: bool = False
+    low: str = ""  # counted as correct from low to high
+    high: str = ""
+
+
+def lab_predictions(user, slug: str) -> list[LabPrediction]:
+    """The student's predictions scored against this lab, one per question (in outline
+    order), scored as the quiz scores them (``scores.py``: the first run started
+    after the prediction)."""
+    pairs = predict_questions(slug)
+    if not pairs:
+        return []
+    questions = {
+        q.qid: q for q in Question.objects.filter(retired=False, qid__in=[qid for _, qid in pairs])
+    }
+    mine: dict[str, Attempt] = {}
+    if user.is_authenticated:
+        attempts = Attempt.objects.filter(user=user, question__in=list(questions.values()))
+        for attempt in attempts.order_by("created_at", "pk"):
+            mine.setdefault(attempt.qid, attempt)  # a prediction is its first attempt
+    found = measurements_for([user.pk], questions.values()) if mine else {}
+    shown = []
+    for lesson, qid in pairs:
+        question = questions[qid]
+        spec = question.spec
+        item = LabPrediction(
+            lesson=lesson,
+            qid=qid,
+            prompt=strip_tags(question.rendered.get("prompt", "")).strip(),
+            units=spec.get("units", ""),
+        )
+        attempt = mine.get(qid)
+        if attempt is not None:
+            measurement = measurement_of(question, user.pk, found, predicted_at=attempt.created_at)
+            extra: dict[str, Any] = {
+                "made_at": attempt.created_at,
+                "predicted": str(attempt.answer.get("raw", attempt.answer.get("value", ""))),
+            }
+            if measurement is not None:
+                graded = grade(spec, attempt.answer, measured=measurement.value)
+                low, high = tolerance_range(spec, measurement.value)
+                extra |= {
+                    "run_id": measurement.run_id,
+                    "measured": format_measured(measurement.value),
+                    "percent": round((graded.score or 0.0) * 100),
+                    "correct": graded.correct,
+                    "low": format_measured(low),
+                    "high": format_measured(high),
+                }
+            item = replace(item, **extra)
+        shown.append(item)
+    return shown
 
 
 # --- What the gradebook asks ------------------------------------------------------------
@@ -282,3 +354,4 @@ def measure_choices() -> list[tuple[str, str, list[tuple[str, str]]]]:
         keys = [*lab.predict_keys, *others]
         choices.append((slug, lab.title, [(key, lab.summary_labels.get(key, key)) for key in keys]))
     return choices
+

@@ -41,6 +41,7 @@ class QuestionView:
     notice: str = ""  # e.g. an answer typed before a login, filled back in
     just_answered: bool = False
     values: dict[str, Any] = field(default_factory=dict)  # what the inputs show
+    answered_values: dict[str, Any] = field(default_factory=dict)  # the last checked answer's
     parts: dict[str, Any] = field(default_factory=dict)  # the type's own, for its template
     correct_answer: dict[str, Any] = field(default_factory=dict)
     feedback: list[str] = field(default_factory=list)
@@ -130,11 +131,15 @@ def reveals_answer(quiz: Quiz, question: Question, result: QuestionResult) -> bo
     """The quiz's ``show_answers`` policy: may this student see the answer now?"""
     if not result.attempts or quiz.show_answers == Quiz.ShowAnswers.NEVER:
         return False
+    if is_prediction(question.spec):
+        # A prediction is made once, so "after the last attempt" is right after it, but
+        # its explanation tells what the lab measures: it waits for the student's own
+        # run, and comes with that measurement (pending = no such run yet).
+        return not result.pending
     if quiz.show_answers == Quiz.ShowAnswers.AFTER_EACH:
         return True
     out_of_attempts = bool(quiz.max_attempts) and len(result.attempts) >= quiz.max_attempts
-    # A prediction is made once, so "after the last attempt" is right after it.
-    return result.solved or out_of_attempts or is_prediction(question.spec)
+    return result.solved or out_of_attempts
 
 
 def submitted_values(question: Question, form) -> dict[str, Any]:
@@ -176,9 +181,12 @@ def build_question_view(
     )
     qtype = question_type(spec)
     last = result.attempts[-1] if result.attempts else None
+    if view.closed:
+        values = None  # a closed question shows what was answered, not a refused retry
     showing_stored = values is None  # not a submission just refused, or typed before a login
+    view.answered_values = qtype.stored_values(spec, last.answer) if last else {}
     if values is None:
-        values = qtype.stored_values(spec, last.answer) if last else {}
+        values = view.answered_values
     view.values = values
     shown = qtype.view(
         ViewInput(
@@ -198,6 +206,23 @@ def build_question_view(
         shown.correct_answer,
         shown.feedback,
     )
+    if last is not None and not showing_stored:
+        # A refused submission (too soon, or unreadable) changes nothing stored: the
+        # feedback on the last checked answer stays on the page, the refusal beside it.
+        kept = qtype.view(
+            ViewInput(
+                qid=qid,
+                spec=spec,
+                html=html,
+                values=view.answered_values,
+                reveal=reveal,
+                answered=True,
+                last_answer=last.answer,
+                seed=seed,
+                measured=measurement.value if measurement else None,
+            )
+        )
+        view.correct_answer, view.feedback = kept.correct_answer, kept.feedback
     if is_prediction(spec):
         view.lab = predictions.lab_info(spec["measure"]["lab"])
     if reveal and html.get("explanation"):

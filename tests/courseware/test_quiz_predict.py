@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -140,3 +142,102 @@ def test_other_students_runs_are_not_mine(student_client, instructor, question):
     run(instructor, 100)
     assert "Your measurement" not in page(student_client, question)
     assert Lesson.objects.filter(slug=question.quiz.lesson.slug).exists()
+
+
+def test_saving_a_prediction_keeps_the_explanation_until_the_students_own_run(
+    student_client, student, question
+):
+    explanation = "On our test machine a VM took roughly 2.3 s"
+    assert explanation in question.rendered["explanation"]
+    saved = student_client.post(url(question), {"value": "60"}, **HTMX).content.decode()
+    assert "Prediction saved: 60 ×" in saved
+    assert explanation not in saved and "answer-reveal" not in saved
+    assert explanation not in page(student_client, question)
+    # Someone else's run, or the student's own from before the prediction, reveals nothing.
+    run(None, 100, minutes_ago=-1)
+    run(student, 100, minutes_ago=10)
+    assert explanation not in page(student_client, question)
+    run(student, 100, minutes_ago=-1)
+    html = page(student_client, question)
+    assert explanation in html and "your measurement: <strong>100 ×</strong>" in html
+
+
+def lab_page(client) -> str:
+    return client.get(reverse("labs:detail", args=["boot-race"])).content.decode()
+
+
+def predict_box(client) -> str:
+    """This question's line in the lab page's "Predict first" box (one per question)."""
+    box = lab_page(client).split('id="predict-title"')[1].split("</aside>")[0]
+    (line,) = [item for item in box.split("<li>") if f"#q-{QID}" in item]
+    return line
+
+
+def test_the_lab_page_says_what_was_predicted_and_when_then_the_score(
+    student_client, student, question
+):
+    box = predict_box(student_client)
+    assert "Predict:" in box and "Not predicted yet." in box
+    assert f'href="{question.quiz.lesson.get_absolute_url()}#q-{QID}"' in box
+
+    student_client.post(url(question), {"value": "60"}, **HTMX)
+    made = timezone.localtime(Attempt.objects.get().created_at)
+    box = predict_box(student_client)
+    assert "Not predicted yet." not in box
+    assert "Your prediction: <strong>60 ×</strong>, saved" in box
+    assert f'<time datetime="{made.isoformat()}">' in box
+    assert "The next run you start scores it." in box
+
+    scoring = run(student, 100, minutes_ago=-1)
+    box = predict_box(student_client)
+    assert f'Measured <strong>100 ×</strong> in <a href="{scoring.get_absolute_url()}">' in box
+    assert "scored 100 %" in box
+    # Another student sees their own box, not this one.
+    other = Client()
+    other.force_login(get_user_model().objects.create_user("other"))
+    assert "Not predicted yet." in predict_box(other)
+
+
+def run_panel(client, lab_run) -> str:
+    return client.get(lab_run.get_absolute_url()).content.decode()
+
+
+def test_the_run_that_scores_a_prediction_says_predicted_measured_scored(
+    student_client, student, instructor, question
+):
+    earlier = run(student, 80, minutes_ago=5)
+    student_client.post(url(question), {"value": "60"}, **HTMX)
+    made = Attempt.objects.get().created_at
+    running = LabRun.objects.create(
+        user=student,
+        lab="boot-race",
+        status=LabRun.Status.RUNNING,
+        created_at=made + timedelta(seconds=1),
+    )
+    assert "You predicted <strong>60 ×</strong>: this run scores it when it finishes." in run_panel(
+        student_client, running
+    )
+    # The run finishes: its page (the panel the poll fetches included) shows the score.
+    LabRun.objects.filter(pk=running.pk).update(
+        status=LabRun.Status.SUCCEEDED,
+        finished_at=made + timedelta(seconds=30),
+        results={"samples": [], "summary": {KEY: 200}},
+    )
+    expected = (
+        "You predicted <strong>60 ×</strong>, measured <strong>200 ×</strong>, "
+        "scored <strong>0 %</strong>"
+    )
+    assert expected in run_panel(student_client, running)
+    panel = student_client.get(running.get_absolute_url(), **HTMX).content.decode()
+    assert expected in panel and "counted as correct from 100 to 300" in panel
+    # Neither the run before the prediction nor a later one scores it.
+    later = run(student, 100, minutes_ago=-5)
+    for other in (earlier, later):
+        assert "You predicted" not in run_panel(student_client, other)
+    # An instructor opening the student's run sees the run, not a "you predicted".
+    assert "You predicted" not in run_panel(Client(), running)
+    superuser = get_user_model().objects.create_superuser("root", password="x")
+    admin = Client()
+    admin.force_login(superuser)
+    html = run_panel(admin, running)
+    assert f"Run #{running.pk}" in html and "You predicted" not in html

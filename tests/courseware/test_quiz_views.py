@@ -1,5 +1,6 @@
 """Taking a quiz: pages, htmx and plain submissions, limits, policies, hints, outline."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -178,6 +179,28 @@ def test_minimum_gap_between_submissions(student_client, student, course):
     response = student_client.post(submit_url(question), correct_form(question), **HTMX)
     assert "Correct." in response.content.decode()
     assert Attempt.objects.count() == 2
+
+
+def test_a_refusal_for_the_gap_sits_beside_the_feedback_already_shown(
+    student_client, student, course
+):
+    question = q("hv-type1-host")  # min_seconds_between: 2; choice b is wrong
+    student_client.post(submit_url(question), {"choice": "b"}, **HTMX)
+    feedback = "Type 1 hypervisors typically run many guests at once."
+    response = student_client.post(submit_url(question), {"choice": "c"}, **HTMX)
+    body = response.content.decode()
+    assert Attempt.objects.count() == 1
+    refusal = body.index("Please wait 2 more seconds before trying again.")
+    # The verdict and feedback on the answer that was checked are still there, right
+    # after the refusal, and the choice just made stays selected to send again.
+    result = body.index('class="question-result"')
+    assert refusal < result
+    assert "Not correct." in body[result:] and feedback in body[result:]
+    assert "Licensing has nothing to do with the type" not in body  # c's feedback: unchecked
+    assert re.search(r'<input[^>]*value="c"[^>]*checked', body)
+    # Without JavaScript the refusal page shows the same.
+    plain = student_client.post(submit_url(question), {"choice": "c"}).content.decode()
+    assert "Please wait" in plain and feedback in plain
 
 
 def test_a_correct_answer_closes_the_question(student_client, student, course):
