@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from virtlab.roles import instructor_required
 
+from .classes.assignments import due_for_student
 from .glossary import link_first_uses, load_glossary, terms_for_lesson
 from .models import Classroom, Lesson, LessonProgress
 from .outline import build_outline, course_score, neighbours, visible_lesson
@@ -19,6 +20,8 @@ def home(request):
     course, modules, resume = build_outline(request.user)
     overall = course_score(modules) if request.user.is_authenticated else None
     context = {"course": course, "modules": modules, "resume": resume, "overall": overall}
+    # The assignments of the student's classes, soonest due first.
+    context["due"] = due_for_student(request.user)
     if overall is not None:
         context["overall_percent"] = round(overall * 100)
         context["mastered"] = sum(

@@ -20,6 +20,7 @@ from ..models import Attempt, Classroom, Lesson, LessonProgress
 from ..quizzes.predictions import RequiredLab, lab_runs_done, labs_required_by
 from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 from .answers import shorten
+from .assignments import Tally, assignment_tallies
 
 SORT_DIRECTIONS = ("asc", "desc")
 SHORT_TITLE = 24  # characters of a lesson's title in its column heading
@@ -49,6 +50,8 @@ class Row:
     cells: list[Cell]
     overall: float | None
     labs: list[LabCell] = field(default_factory=list)
+    # The class's assignments by state (classes/assignments.py).
+    assignments: Tally = field(default_factory=Tally)
 
     @property
     def mastered(self) -> int:
@@ -161,6 +164,9 @@ def build_gradebook(
         ]
         lab_cells = [LabCell(lab, runs.get((student.pk, lab.slug), 0)) for lab in labs]
         rows.append(Row(student, cells, overall_score(c.quiz for c in cells if c.quiz), lab_cells))
+    tallies = assignment_tallies(classroom, user_ids)
+    for row in rows:
+        row.assignments = tallies[row.student.pk]
     lesson_index = {lesson.slug: i for i, lesson in enumerate(lessons)}
     lab_index = {f"{LAB_SORT_PREFIX}{lab.slug}": i for i, lab in enumerate(labs)}
     sort_keys = ["student", "overall", "mastered", "labs", *lesson_index, *lab_index]
@@ -192,13 +198,22 @@ def changed_after_answers(user_ids: list[int], lessons: list[Lesson]) -> list[Ch
     ]
 
 
+ASSIGNMENT_COLUMNS = [
+    "assignments done",
+    "assignments late",
+    "assignments missing",
+    "required missing",
+]
+
+
 def csv_columns(lessons: list[Lesson], labs: list[RequiredLab] | None = None) -> list[str]:
     """The page's columns in its order: the student, the totals, three per lesson in
-    outline order, then the runs done of each lab the lessons link to."""
+    outline order, then the runs done of each lab the lessons link to, then the
+    class's assignments done on time, done late, missing, and missing that were required."""
     columns = ["username", "overall score", "lessons mastered", "labs run"]
     for lesson in lessons:
         columns += [f"{lesson.slug} progress", f"{lesson.slug} score", f"{lesson.slug} mastered"]
-    return [*columns, *(f"{lab.slug} runs" for lab in labs or [])]
+    return [*columns, *(f"{lab.slug} runs" for lab in labs or []), *ASSIGNMENT_COLUMNS]
 
 
 def _safe_cell(value: str) -> str:
@@ -228,5 +243,7 @@ def gradebook_csv_text(gradebook: Gradebook) -> str:
                 ("yes" if cell.quiz.mastered else "no") if cell.quiz else "",
             ]
         values += [str(cell.runs) for cell in row.labs]
+        tally = row.assignments
+        values += [str(n) for n in (tally.done, tally.late, tally.missing, tally.missing_required)]
         writer.writerow(values)
     return buffer.getvalue()

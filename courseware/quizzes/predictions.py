@@ -355,3 +355,24 @@ def measure_choices() -> list[tuple[str, str, list[tuple[str, str]]]]:
         choices.append((slug, lab.title, [(key, lab.summary_labels.get(key, key)) for key in keys]))
     return choices
 
+
+# --- Assignments ------------------------------------------------------------------------
+
+
+def lab_first_success(
+    user_ids: Iterable[int], slugs: Iterable[str]
+) -> dict[tuple[int, str], datetime]:
+    """(user id, lab slug) → when the student's first successful run of that lab
+    finished (its submission time if the finish was not recorded); pairs with no
+    successful run are absent. An assignment to run a lab is done at that time."""
+    user_ids, slugs = list(user_ids), list(slugs)
+    if not user_ids or not slugs:
+        return {}
+    first: dict[tuple[int, str], datetime] = {}
+    for user_id, lab, finished_at, created_at in LabRun.objects.filter(
+        user_id__in=user_ids, lab__in=slugs, status=LabRun.Status.SUCCEEDED
+    ).values_list("user_id", "lab", "finished_at", "created_at"):
+        at = finished_at or created_at
+        if (user_id, lab) not in first or at < first[(user_id, lab)]:
+            first[(user_id, lab)] = at
+    return first

@@ -137,6 +137,7 @@ def first_week(course, student, instructor):
     for lesson in lessons[:2]:
         _answer_some_questions(learner, lesson)
     run_ids = _store_captured_runs(student)
+    assignment_pages = _assignment_pages(teacher, classroom, lessons)
 
     lesson_pages = [Visit(f"lesson-{les.slug}", les.get_absolute_url()) for les in lessons]
     quiz_pages = [
@@ -186,6 +187,8 @@ def first_week(course, student, instructor):
         *errors,
         # A form's target (marking a lesson done) opened from the history.
         Visit("error-405-lesson-done", first_lesson_done, 405),
+        # A class's assignments are its instructors' to manage.
+        Visit("error-403-assignments", assignment_pages[0].url, 403),
     ]
     instructor_pages = [
         Visit("home", "/"),
@@ -201,12 +204,49 @@ def first_week(course, student, instructor):
         *[Visit(f"student-{v.name}", v.url) for v in run_pages],
         *quiz_pages[:1],
         *_authoring_pages(instructor, lessons[1]),
+        *assignment_pages,
     ]
     return {
         "anonymous": (None, anonymous),
         "student": (student, student_pages),
         "instructor": (instructor, instructor_pages),
     }
+
+
+def _assignment_pages(teacher: Client, classroom: Classroom, lessons: list[Lesson]) -> list[Visit]:
+    """Assignments in every state the student's "Due" list shows (done, done late,
+    missing, due soon), entered through the instructor's forms in their time zone."""
+    from datetime import timedelta
+
+    from courseware.models import Assignment
+
+    teacher.post(reverse("courseware:time_zone"), {"time_zone": "Europe/Paris"})
+    url = reverse("courseware:class_assignments", args=[classroom.pk])
+    for value, days in ((f"lesson:{lessons[1].slug}", 3), (f"quiz:{lessons[0].slug}", 9)):
+        day = timezone.localdate() + timedelta(days=days)
+        teacher.post(
+            url, {"work": value, "due_date": f"{day}", "due_time": "17:00", "required": "on"}
+        )
+    past = timezone.now() - timedelta(days=1)
+    creator = classroom.instructors.get()
+    for kind, lesson, lab in (
+        ("lesson", lessons[0], ""),  # marked done a moment ago: done late
+        ("lesson", lessons[2], ""),  # missing
+        ("lab", None, next(iter(REGISTRY))),  # the captured runs finished now: done late
+    ):
+        Assignment.objects.create(
+            classroom=classroom, kind=kind, lesson=lesson, lab=lab, due_at=past, created_by=creator
+        )
+    assert Assignment.objects.filter(classroom=classroom).count() == 5  # the forms took them
+    first = Assignment.objects.filter(classroom=classroom).order_by("pk").first()
+    return [
+        Visit("assignments", url),
+        Visit(
+            "assignment-edit",
+            reverse("courseware:class_assignment_edit", args=[classroom.pk, first.pk]),
+        ),
+        Visit("time-zone", reverse("courseware:time_zone")),
+    ]
 
 
 def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
