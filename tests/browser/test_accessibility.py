@@ -177,6 +177,7 @@ def first_week(course, student, instructor):
         *lesson_pages[:2],
         Visit("glossary", reverse("courseware:glossary")),
         *quiz_pages,
+        *_exam_pages(student),
         Visit("labs", reverse("labs:catalogue")),
         *lab_pages,
         *run_pages,
@@ -211,6 +212,33 @@ def first_week(course, student, instructor):
         "student": (student, student_pages),
         "instructor": (instructor, instructor_pages),
     }
+
+
+def _exam_pages(student) -> list[Visit]:
+    """The exam's pages: its introduction with a finished sitting listed, a sitting
+    under way with one answer saved, and the finished sitting's result."""
+    from courseware.quizzes import exam
+    from tests.courseware.quiz_helpers import correct_form
+
+    def form(question):  # as the view passes POST data: every field a list
+        return {
+            key: value if isinstance(value, list) else [value]
+            for key, value in correct_form(question).items()
+        }
+
+    finished = exam.start(student)
+    for qid in finished.qids[:3]:
+        question = Question.objects.get(qid=qid)
+        exam.save_answer(finished, question, form(question))
+    exam.finish(finished)
+    open_one = exam.start(student)
+    question = Question.objects.get(qid=open_one.qids[0])
+    exam.save_answer(open_one, question, form(question))
+    return [
+        Visit("exam", reverse("courseware:exam")),
+        Visit("exam-sitting", reverse("courseware:exam_sitting", args=[open_one.pk])),
+        Visit("exam-result", reverse("courseware:exam_sitting", args=[finished.pk])),
+    ]
 
 
 def _assignment_pages(teacher: Client, classroom: Classroom, lessons: list[Lesson]) -> list[Visit]:
@@ -285,6 +313,7 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         uploaded_by=instructor, name="broken.zip", data=b"not a zip", sha256="1" * 64
     )
     return [
+        Visit("author-exam", reverse("courseware:author_exam")),
         Visit("author-module-new", reverse("courseware:author_module_new")),
         Visit("author-module", reverse("courseware:author_module_edit", args=[lesson.module_id])),
         Visit("author-upload", reverse("courseware:author_upload")),
