@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from virtlab.rendering import render_markdown
@@ -39,6 +40,16 @@ from .forms import LessonEditForm, ModuleForm, NewLessonForm, content_from_post
 
 def _lesson(slug: str) -> Lesson:
     return get_object_or_404(Lesson.objects.select_related("module"), slug=slug)
+
+
+def _back(request, default: str) -> str:
+    """Where a form asked to return to (``next``), if it is a page of this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 def _revision(lesson: Lesson, number) -> LessonRevision:
@@ -159,7 +170,7 @@ def lesson_visibility(request, slug: str):
             if show
             else f"“{lesson.title}” is hidden from students; nothing was deleted.",
         )
-    return redirect(request.POST.get("next") or reverse("courseware:author_outline"))
+    return redirect(_back(request, reverse("courseware:author_outline")))
 
 
 @instructor_required
@@ -333,7 +344,7 @@ def lesson_publish(request, slug: str):
         messages.error(request, "Not published: " + "; ".join(exc.problems))
     else:
         messages.success(request, f"Revision {revision.number} is now what students see.")
-    return redirect(request.POST.get("next") or reverse("courseware:author_history", args=[slug]))
+    return redirect(_back(request, reverse("courseware:author_history", args=[slug])))
 
 
 # --- History --------------------------------------------------------------------------

@@ -541,3 +541,16 @@ def test_the_gradebook_says_when_a_quiz_changed_after_the_class_answered(
     page = instructor_client.get(gradebook).content.decode()
     assert "changed after this class answered" in page
     assert "1 question changed since 1 answer was given" in page
+
+
+def test_a_next_address_off_the_site_is_ignored(lesson, instructor_client):
+    response = instructor_client.post(
+        reverse("courseware:author_visibility", args=[lesson.slug]),
+        {"show": "0", "next": "https://evil.example/phish"},
+    )
+    assert response["Location"] == reverse("courseware:author_outline")
+    response = instructor_client.post(
+        reverse("courseware:author_visibility", args=[lesson.slug]),
+        {"show": "1", "next": reverse("courseware:author_history", args=[lesson.slug])},
+    )
+    assert response["Location"] == reverse("courseware:author_history", args=[lesson.slug])
