@@ -119,6 +119,9 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{scratch / 'bench.sqlite3'}",
         "VIRTLAB_MAX_ACTIVE_RUNS_PER_USER": "10",
+        # An instance of its own: a developer's server on this checkout shares var/,
+        # and must neither reap the benchmark's sandboxes nor have its own reaped.
+        "VIRTLAB_INSTANCE": f"bench-{scratch.name}",
     }
     manage = [PY, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
