@@ -27,6 +27,8 @@ from .services import submission_block
 from .types import question_type
 from .types.base import ViewInput
 
+UNITS_SPELLED = {"×": "times", "x": "times"}
+
 
 @dataclass
 class QuestionView:
@@ -67,6 +69,12 @@ class QuestionView:
     @property
     def units(self) -> str:
         return self.question.spec.get("units", "")
+
+    @property
+    def units_beside(self) -> str:
+        """The units as the words after the input: a lone "×" there reads as a button
+        to clear the field, so it is spelled out (results keep the symbol: "60 ×")."""
+        return UNITS_SPELLED.get(self.units, self.units)
 
     @property
     def hints(self) -> list[str]:

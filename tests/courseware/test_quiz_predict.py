@@ -52,7 +52,10 @@ def test_before_any_run_the_question_says_what_to_run(student_client, question):
     html = page(student_client, question)
     assert "Predict first. Then run the" in html
     assert reverse("labs:detail", args=["boot-race"]) in html
-    assert "Save my prediction" in html and "×" in html  # units shown
+    assert "Save my prediction" in html
+    # The units end the field, spelled out: a lone "×" there looked like a button.
+    assert '<span class="units" aria-hidden="true">times</span>' in html
+    assert "Your prediction in times</label>" in html
 
 
 def test_unavailable_lab_is_said_plainly(student_client, question, monkeypatch):
