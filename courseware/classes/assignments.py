@@ -61,19 +61,23 @@ DONE_MEANS = {
 
 
 @cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # reads the tz database: once per process
+
+
 def zone_names() -> list[str]:
-    return sorted(available_timezones())
+    return sorted(_zones())
 
 
 def zone_name_of(user) -> str:
     """The time zone an instructor enters and reads due times in."""
     row = InstructorSettings.objects.filter(user=user).only("time_zone").first()
     name = row.time_zone if row else ""
-    return name if name in available_timezones() else settings.TIME_ZONE
+    return name if name in _zones() else settings.TIME_ZONE
 
 
 def set_zone_name(user, name: str) -> None:
-    if name not in available_timezones():
+    if name not in _zones():
         raise ValueError(f"{name!r} is not a time zone")
     InstructorSettings.objects.update_or_create(user=user, defaults={"time_zone": name})
 
