@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F
 
 from ..models import Attempt, Classroom, Lesson, LessonProgress
+from ..quizzes.exam import ExamResult, best_results
 from ..quizzes.predictions import RequiredLab, lab_runs_done, labs_required_by
 from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 from .answers import shorten
@@ -50,8 +51,13 @@ class Row:
     cells: list[Cell]
     overall: float | None
     labs: list[LabCell] = field(default_factory=list)
+    exam: ExamResult | None = None  # the best finished sitting of the course exam
     # The class's assignments by state (classes/assignments.py).
     assignments: Tally = field(default_factory=Tally)
+
+    @property
+    def exam_percent(self) -> int | None:
+        return None if self.exam is None else round(self.exam.score * 100)
 
     @property
     def mastered(self) -> int:
@@ -126,6 +132,8 @@ def _sort_value(row: Row, sort: str, lesson_index: dict[str, int], lab_index: di
         return row.mastered
     if sort == "labs":
         return row.labs_done
+    if sort == "exam":
+        return -1.0 if row.exam is None else row.exam.score
     if sort in lesson_index:
         cell = row.cells[lesson_index[sort]]
         return -1.0 if cell.quiz is None else cell.quiz.score
@@ -152,6 +160,7 @@ def build_gradebook(
     scores = lesson_scores(user_ids, lesson_ids)
     labs = labs_required_by(lessons)
     runs = lab_runs_done(user_ids, [lab.slug for lab in labs])
+    exams = best_results(user_ids)
     rows = []
     for student in students:
         cells = [
@@ -163,13 +172,14 @@ def build_gradebook(
             for lesson in lessons
         ]
         lab_cells = [LabCell(lab, runs.get((student.pk, lab.slug), 0)) for lab in labs]
-        rows.append(Row(student, cells, overall_score(c.quiz for c in cells if c.quiz), lab_cells))
+        overall = overall_score(c.quiz for c in cells if c.quiz)
+        rows.append(Row(student, cells, overall, lab_cells, exams.get(student.pk)))
     tallies = assignment_tallies(classroom, user_ids)
     for row in rows:
         row.assignments = tallies[row.student.pk]
     lesson_index = {lesson.slug: i for i, lesson in enumerate(lessons)}
     lab_index = {f"{LAB_SORT_PREFIX}{lab.slug}": i for i, lab in enumerate(labs)}
-    sort_keys = ["student", "overall", "mastered", "labs", *lesson_index, *lab_index]
+    sort_keys = ["student", "overall", "mastered", "labs", "exam", *lesson_index, *lab_index]
     if sort not in sort_keys:
         sort = "student"
     if direction not in SORT_DIRECTIONS:
@@ -210,7 +220,7 @@ def csv_columns(lessons: list[Lesson], labs: list[RequiredLab] | None = None) ->
     """The page's columns in its order: the student, the totals, three per lesson in
     outline order, then the runs done of each lab the lessons link to, then the
     class's assignments done on time, done late, missing, and missing that were required."""
-    columns = ["username", "overall score", "lessons mastered", "labs run"]
+    columns = ["username", "overall score", "lessons mastered", "labs run", "exam best score"]
     for lesson in lessons:
         columns += [f"{lesson.slug} progress", f"{lesson.slug} score", f"{lesson.slug} mastered"]
     return [*columns, *(f"{lab.slug} runs" for lab in labs or []), *ASSIGNMENT_COLUMNS]
@@ -235,6 +245,7 @@ def gradebook_csv_text(gradebook: Gradebook) -> str:
             _score(row.overall),
             str(row.mastered),
             str(row.labs_done),
+            _score(row.exam.score) if row.exam else "",
         ]
         for cell in row.cells:
             values += [

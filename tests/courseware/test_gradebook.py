@@ -124,11 +124,12 @@ def test_csv_has_one_row_per_student_and_the_pages_columns(instructor_client, se
     labs = labs_required_by(lessons)
     assert rows[0] == csv_columns(lessons, labs)
     # The page's order: totals first, three columns per lesson, the runs of each lab.
-    assert rows[0][:7] == [
+    assert rows[0][:8] == [
         "username",
         "overall score",
         "lessons mastered",
         "labs run",
+        "exam best score",
         f"{lessons[0].slug} progress",
         f"{lessons[0].slug} score",
         f"{lessons[0].slug} mastered",
@@ -136,7 +137,7 @@ def test_csv_has_one_row_per_student_and_the_pages_columns(instructor_client, se
     # then the runs of each lab, then the class's assignments by state.
     assert rows[0][-len(labs) - 4 : -4] == [f"{lab.slug} runs" for lab in labs]
     assert rows[0][-4:] == ASSIGNMENT_COLUMNS
-    assert len(rows[0]) == 4 + 3 * len(lessons) + len(labs) + 4
+    assert len(rows[0]) == 5 + 3 * len(lessons) + len(labs) + 4
     assert [row[0] for row in rows[1:]] == ["ana", "ben", "cy", "dee"]
     header = rows[0]
     by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
@@ -212,6 +213,7 @@ def test_gradebook_page_puts_totals_first_and_lessons_in_compact_columns(instruc
         "overall",
         "mastered",
         "labs",
+        "exam",
         *(lesson.slug for lesson in lessons),
         *(f"lab-{lab.slug}" for lab in labs),
     ]
