@@ -19,7 +19,7 @@ const MARGIN_RIGHT = 14;
 const TITLE_LINE_PX = 19; // plotly's line height for that font
 const CHAR_PX = 8.2; // average width of a character of the title font, for wrapping
 
-const charts = new Map(); // element -> {figure, narrow}
+const charts = new Map(); // element -> {figure, width it was laid out for}
 
 function copy(value) {
   return JSON.parse(JSON.stringify(value));
@@ -229,7 +229,7 @@ const CONFIG = {
 function draw(element, figure) {
   const width = element.clientWidth || element.parentNode.clientWidth || window.innerWidth;
   const narrow = width < NARROW_PX;
-  charts.set(element, {figure, narrow});
+  charts.set(element, {figure, width});
   if (!narrow) {
     return Plotly.react(element, figure.data, figure.layout, CONFIG)
       .then(() => element.setAttribute("data-layout", "wide"));
@@ -260,13 +260,16 @@ let resizing = null;
 window.addEventListener("resize", () => {
   clearTimeout(resizing);
   resizing = setTimeout(() => {
-    charts.forEach(({figure, narrow}, element) => {
+    charts.forEach(({figure, width}, element) => {
       if (!element.isConnected) {
         charts.delete(element);
         return;
       }
-      const width = element.clientWidth;
-      if ((width < NARROW_PX) !== narrow || narrow) draw(element, figure);
+      // A phone's address bar coming and going resizes the window too: only a new
+      // width matters, and only to a narrow chart (a wide one is plotly's to resize).
+      const now = element.clientWidth;
+      const narrow = width < NARROW_PX;
+      if (now !== width && (narrow || now < NARROW_PX)) draw(element, figure);
     });
   }, 250);
 });

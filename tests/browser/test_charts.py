@@ -197,3 +197,25 @@ def test_the_students_runs_chart_fits_on_a_phone_and_a_laptop(
     ]
     problems = _check_pages(browser, live_server, instructor, pages, viewport)
     assert not problems, "\n".join(problems)
+
+
+def test_a_chart_is_laid_out_again_when_the_window_crosses_a_phones_width(
+    browser, live_server, student
+):
+    run = _store_runs(student)["limits"]
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        _log_in(page, student)
+        page.goto(run.get_absolute_url())
+        chart = page.locator("[data-chart]")
+        page.locator("[data-chart][data-layout='wide']").wait_for(timeout=20_000)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.locator("[data-chart][data-layout='narrow']").wait_for(timeout=20_000)
+        assert _problems("limits, turned to a phone", 390, chart.evaluate(GEOMETRY_JS)) == []
+        page.set_viewport_size({"width": 1366, "height": 768})
+        page.locator("[data-chart][data-layout='wide']").wait_for(timeout=20_000)
+        panels = chart.evaluate(GEOMETRY_JS)["panels"]
+        assert len({round(p["top"]) for p in panels}) < len(panels)  # side by side again
+    finally:
+        context.close()
