@@ -146,3 +146,8 @@ def test_students_cannot_change_the_exam_settings(course, student_client):
     assert response.status_code == 403
     course.refresh_from_db()
     assert course.exam_questions == 25
+
+
+def test_the_course_page_leads_a_student_to_the_exam(course, student_client):
+    page = student_client.get(reverse("courseware:home")).content.decode()
+    assert f'href="{reverse("courseware:exam")}"' in page
