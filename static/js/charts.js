@@ -4,10 +4,10 @@
 //
 // The figures are laid out for a laptop screen. On a narrow screen (a phone) a chart
 // is laid out again here: panels side by side are stacked one under the other at the
-// full width, the title wraps, the legend gets rows of its own under the title, and
-// the host facts (the caption under the chart says them) leave the drawing. Nothing
-// is dropped from the data: hovering or tapping still shows every value, and the
-// table under the chart has the same numbers.
+// full width, the title wraps, and the legend gets rows of its own under the title.
+// Nothing is dropped from the data: hovering or tapping still shows every value, and
+// the table under the chart has the same numbers. At every width the host's facts are
+// said once, by the caption under the chart (see config for downloads).
 "use strict";
 
 const NARROW_PX = 600; // a chart narrower than this gets the phone layout
@@ -220,27 +220,50 @@ function measure(element) {
   return {title: height(".g-gtitle"), legend: height(".legend")};
 }
 
-const CONFIG = {
-  responsive: true,
-  displaylogo: false,
-  modeBarButtonsToRemove: ["sendDataToCloud"],
-};
+// The host's facts are the caption under the chart, so the drawing on the page leaves
+// them out; a downloaded PNG has no caption, so it is the figure as the lab made it,
+// host facts included, at a laptop's width whatever the screen.
+const DOWNLOAD_WIDTH = 1100;
+
+function config(figure) {
+  return {
+    responsive: true,
+    displaylogo: false,
+    modeBarButtonsToRemove: ["sendDataToCloud", "toImage"],
+    modeBarButtonsToAdd: [{
+      name: "download",
+      title: "Download as a PNG (with the host's facts)",
+      icon: Plotly.Icons.camera,
+      click: () => Plotly.downloadImage(
+        {data: copy(figure.data), layout: copy(figure.layout)},
+        {format: "png", width: DOWNLOAD_WIDTH, height: (figure.layout || {}).height || 450,
+          filename: "virtlab-chart"},
+      ),
+    }],
+  };
+}
+
+function wideLayout(figure) {
+  const layout = copy(figure.layout || {});
+  layout.annotations = (layout.annotations || []).filter((a) => !isProvenance(a));
+  return layout;
+}
 
 function draw(element, figure) {
   const width = element.clientWidth || element.parentNode.clientWidth || window.innerWidth;
   const narrow = width < NARROW_PX;
   charts.set(element, {figure, width});
   if (!narrow) {
-    return Plotly.react(element, figure.data, figure.layout, CONFIG)
+    return Plotly.react(element, copy(figure.data), wideLayout(figure), config(figure))
       .then(() => element.setAttribute("data-layout", "wide"));
   }
   // A first drawing measures the title and legend as they wrap at this width; the
   // second gives them exactly the room they need above the plot.
   const first = narrowLayout(figure, width, {title: 40, legend: 60});
-  return Plotly.react(element, copy(figure.data), first, CONFIG)
+  return Plotly.react(element, copy(figure.data), first, config(figure))
     .then(() => {
       const layout = narrowLayout(figure, width, measure(element));
-      return Plotly.react(element, copy(figure.data), layout, CONFIG);
+      return Plotly.react(element, copy(figure.data), layout, config(figure));
     })
     .then(() => element.setAttribute("data-layout", "narrow"));
 }

@@ -44,6 +44,7 @@ GEOMETRY_JS = """(element) => {
     const one = (selector) => { const found = all(selector); return found.length ? found[0] : null; };
     return {
         layout: element.dataset.layout,
+        hostFactsInside: element.textContent.includes('Measured on:'),
         card: rect(element),
         svg: rect(element.querySelector('.main-svg')),
         title: one('.g-gtitle .gtitle'),
@@ -78,6 +79,8 @@ def _problems(name: str, width: int, geometry: dict) -> list[str]:
     svg, card = geometry["svg"], geometry["card"]
     if svg["width"] > card["width"] + 1 or svg["right"] > width:
         found.append(f"{name}: chart {svg['width']:.0f} px wide in a {card['width']:.0f} px card")
+    if geometry["hostFactsInside"]:
+        found.append(f"{name}: the host's facts are inside the chart as well as its caption")
     title, legend, panels = geometry["title"], geometry["legend"], geometry["panels"]
     if title and not _inside(title, svg):
         found.append(f"{name}: the title runs out of the chart")
@@ -217,5 +220,30 @@ def test_a_chart_is_laid_out_again_when_the_window_crosses_a_phones_width(
         page.locator("[data-chart][data-layout='wide']").wait_for(timeout=20_000)
         panels = chart.evaluate(GEOMETRY_JS)["panels"]
         assert len({round(p["top"]) for p in panels}) < len(panels)  # side by side again
+    finally:
+        context.close()
+
+
+def test_the_host_facts_are_the_caption_and_a_downloaded_png_keeps_them(
+    browser, live_server, student, tmp_path
+):
+    run = _store_runs(student)["boot-race"]
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1366, "height": 768}, accept_downloads=True
+    )
+    page = context.new_page()
+    try:
+        _log_in(page, student)
+        page.goto(run.get_absolute_url())
+        page.locator("[data-chart][data-layout='wide']").wait_for(timeout=20_000)
+        assert "Measured on this server" in page.locator("figcaption").inner_text()
+        assert "Measured on:" not in page.locator("[data-chart]").inner_text()
+        page.locator("[data-chart]").hover()
+        with page.expect_download() as download:
+            page.locator('.modebar-btn[data-title^="Download as a PNG"]').click()
+        saved = tmp_path / "chart.png"
+        download.value.save_as(saved)
+        assert download.value.suggested_filename == "virtlab-chart.png"
+        assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         context.close()
