@@ -132,6 +132,10 @@ def _sort_value(row: Row, sort: str, lesson_index: dict[str, int], lab_index: di
         return row.mastered
     if sort == "labs":
         return row.labs_done
+    if sort == "assignments":
+        # Most missing first when descending is what a teacher looks for: sort by
+        # missing work, then late work.
+        return (row.assignments.missing, row.assignments.late)
     if sort == "exam":
         return -1.0 if row.exam is None else row.exam.score
     if sort in lesson_index:
@@ -179,7 +183,8 @@ def build_gradebook(
         row.assignments = tallies[row.student.pk]
     lesson_index = {lesson.slug: i for i, lesson in enumerate(lessons)}
     lab_index = {f"{LAB_SORT_PREFIX}{lab.slug}": i for i, lab in enumerate(labs)}
-    sort_keys = ["student", "overall", "mastered", "labs", "exam", *lesson_index, *lab_index]
+    sort_keys = ["student", "overall", "mastered", "labs", "exam", "assignments"]
+    sort_keys += [*lesson_index, *lab_index]
     if sort not in sort_keys:
         sort = "student"
     if direction not in SORT_DIRECTIONS:

@@ -415,6 +415,9 @@ def test_gradebook_page_and_csv_count_late_and_missing(
     by_name = {row[0]: row[-4:] for row in rows[1:]}
     assert by_name == {"stu": ["1", "1", "0", "0"], "zed": ["0", "0", "2", "1"]}
     assert gradebook_csv_text(book) == response.content.decode()
+    # Sorted by assignments, descending: the student with missing work comes first.
+    worst_first = build_gradebook(classroom, sort="assignments", direction="desc")
+    assert [row.student.username for row in worst_first.rows] == ["zed", "stu"]
 
 
 def test_assignments_page_counts_students_per_state(instructor_client, classroom, student, lessons):

@@ -214,6 +214,7 @@ def test_gradebook_page_puts_totals_first_and_lessons_in_compact_columns(instruc
         "mastered",
         "labs",
         "exam",
+        "assignments",
         *(lesson.slug for lesson in lessons),
         *(f"lab-{lab.slug}" for lab in labs),
     ]
