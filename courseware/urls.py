@@ -1,6 +1,8 @@
 from django.urls import path
 
 from . import images_view, views
+from .authoring import course_views as author_course_views
+from .authoring import file_views as author_file_views
 from .authoring import quiz_views as author_quiz_views
 from .authoring import views as author_views
 from .classes import assignment_views
@@ -66,20 +68,28 @@ urlpatterns = [
     # Authoring (instructors only): courseware/authoring/views.py
     path("author/", author_views.outline, name="author_outline"),
     path("author/new/", author_views.lesson_new, name="author_new"),
-    path("author/exam/", author_views.exam_settings, name="author_exam"),
-    path("author/course.zip", author_views.course_download, name="author_download"),
-    path("author/upload/", author_views.course_upload, name="author_upload"),
+    path("author/exam/", author_course_views.exam_settings, name="author_exam"),
+    path("author/course.zip", author_file_views.course_download, name="author_download"),
+    path("author/upload/", author_file_views.course_upload, name="author_upload"),
     path(
         "author/upload/<int:upload_id>/",
-        author_views.course_upload_review,
+        author_file_views.course_upload_review,
         name="author_upload_review",
     ),
     path(
         "author/modules/<int:module_id>/move/", author_views.module_move, name="author_module_move"
     ),
-    path("author/modules/new/", author_views.module_new, name="author_module_new"),
-    path("author/modules/<int:module_id>/", author_views.module_edit, name="author_module_edit"),
-    path("author/<slug:slug>/module/", author_views.lesson_to_module, name="author_lesson_module"),
+    path("author/modules/new/", author_course_views.module_new, name="author_module_new"),
+    path(
+        "author/modules/<int:module_id>/",
+        author_course_views.module_edit,
+        name="author_module_edit",
+    ),
+    path(
+        "author/<slug:slug>/module/",
+        author_course_views.lesson_to_module,
+        name="author_lesson_module",
+    ),
     path("author/<slug:slug>/", author_views.lesson_edit, name="author_edit"),
     path("author/<slug:slug>/preview/", author_views.lesson_preview, name="author_preview"),
     path("author/<slug:slug>/publish/", author_views.lesson_publish, name="author_publish"),
@@ -96,11 +106,11 @@ urlpatterns = [
         "author/<slug:slug>/visibility/", author_views.lesson_visibility, name="author_visibility"
     ),
     path("author/<slug:slug>/trash/", author_views.lesson_trash, name="author_trash"),
-    path("author/<slug:slug>/images/", author_views.image_upload, name="author_image_upload"),
-    path("author/<slug:slug>/images/<str:name>", author_views.image_show, name="author_image"),
+    path("author/<slug:slug>/images/", author_file_views.image_upload, name="author_image_upload"),
+    path("author/<slug:slug>/images/<str:name>", author_file_views.image_show, name="author_image"),
     path(
         "author/<slug:slug>/images/<str:name>/delete/",
-        author_views.image_delete,
+        author_file_views.image_delete,
         name="author_image_delete",
     ),
 ]

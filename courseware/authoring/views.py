@@ -1,5 +1,7 @@
 """Authoring in the browser: the course outline in edit mode, the lesson editor with
-its live preview, history, diffs, restore, publishing, and the trash.
+its live preview, history, diffs, restore, publishing, and the trash. The course as a
+zip and lesson images are in ``file_views``, modules and the exam's settings in
+``course_views``, the quiz as forms in ``quiz_views``.
 
 Every view here is for instructors only (``instructor_required``: anonymous visitors
 are sent to sign in, students get 403) and every change is a POST with CSRF.
@@ -7,13 +9,10 @@ are sent to sign in, students get 403) and every change is a POST with CSRF.
 
 from __future__ import annotations
 
-import hashlib
-
-from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Max
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,22 +22,18 @@ from django.views.decorators.http import require_POST
 from virtlab.rendering import render_markdown
 from virtlab.roles import instructor_required
 
-from ..coursefiles.images import MAX_IMAGE_BYTES, image_problem
-from ..images_view import get_image, image_response
 from ..models import (
-    Course,
-    CourseUpload,
     EditorDraft,
     Lesson,
-    LessonImage,
     LessonRevision,
     Module,
 )
-from . import coursezip, diffs, revisions
-from .forms import LessonEditForm, ModuleForm, NewLessonForm, content_from_post
+from . import diffs, revisions
+from .forms import LessonEditForm, NewLessonForm, content_from_post
 
 
-def _lesson(slug: str) -> Lesson:
+def lesson_or_404(slug: str) -> Lesson:
+    """The lesson at ``slug``, trashed or not (authors reach every lesson)."""
     return get_object_or_404(Lesson.objects.select_related("module"), slug=slug)
 
 
@@ -121,7 +116,7 @@ def lesson_new(request):
 @require_POST
 def lesson_move(request, slug: str):
     """Up or down one place within its module (swapping order numbers)."""
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     step = -1 if request.POST.get("direction") == "up" else 1
     siblings = list(lesson.module.lessons.not_trashed().order_by("order", "slug"))
     index = siblings.index(lesson)
@@ -157,7 +152,7 @@ def module_move(request, module_id: int):
 @require_POST
 def lesson_visibility(request, slug: str):
     """Hide a published lesson from students, or show it again (its published revision)."""
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     show = request.POST.get("show") == "1"
     if show and lesson.published_revision_id is None:
         messages.error(request, "Publish a revision first: this lesson has never been published.")
@@ -176,7 +171,7 @@ def lesson_visibility(request, slug: str):
 @instructor_required
 @require_POST
 def lesson_trash(request, slug: str):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     restore = request.POST.get("restore") == "1"
     if restore:
         Lesson.objects.filter(pk=lesson.pk).update(trashed_at=None)
@@ -211,7 +206,7 @@ def _editor(request, lesson: Lesson, form: LessonEditForm, *, status: int = 200,
 
 @instructor_required
 def lesson_edit(request, slug: str):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     head = revisions.ensure_history(lesson)
     if request.method != "POST":
         draft = EditorDraft.objects.filter(user=request.user, lesson=lesson).first()
@@ -313,7 +308,7 @@ def lesson_preview(request, slug: str):
     """The live preview (htmx, as the author types): the body through the same renderer
     and sanitiser as the student page, the problems that would stop publishing, and
     an autosave of what was typed."""
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     content = content_from_post(request.POST)
     try:
         based_on = int(request.POST.get("based_on") or 0) or None
@@ -336,7 +331,7 @@ def lesson_preview(request, slug: str):
 @instructor_required
 @require_POST
 def lesson_publish(request, slug: str):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     revision = _revision(lesson, request.POST.get("revision"))
     try:
         revisions.publish(revision, by=request.user)
@@ -352,7 +347,7 @@ def lesson_publish(request, slug: str):
 
 @instructor_required
 def lesson_history(request, slug: str):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     revisions.ensure_history(lesson)
     all_revisions = list(lesson.revisions.select_related("author").order_by("-number"))
     return render(
@@ -368,7 +363,7 @@ def lesson_history(request, slug: str):
 
 @instructor_required
 def lesson_diff(request, slug: str):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     revisions.ensure_history(lesson)
     head = revisions.newest(lesson)
     new = _revision(lesson, request.GET.get("to") or head.number)
@@ -392,7 +387,7 @@ def lesson_diff(request, slug: str):
 @instructor_required
 @require_POST
 def revision_restore(request, slug: str, number: int):
-    lesson = _lesson(slug)
+    lesson = lesson_or_404(slug)
     revision, created = revisions.restore(_revision(lesson, number), by=request.user)
     if created:
         messages.success(
@@ -403,240 +398,3 @@ def revision_restore(request, slug: str, number: int):
     else:
         messages.info(request, f"The newest revision already holds what revision {number} did.")
     return redirect("courseware:author_edit", slug=slug)
-
-
-# --- The course as a zip --------------------------------------------------------------
-
-
-@instructor_required
-def course_download(request):
-    drafts = request.GET.get("drafts") == "1"
-    data = coursezip.course_zip(drafts=drafts)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    name = f"virtlab-course-{stamp}{'-with-drafts' if drafts else ''}.zip"
-    response = HttpResponse(data, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    revisions.record(None, request.user, "downloaded the course", name)
-    return response
-
-
-@instructor_required
-def course_upload(request):
-    problems: list[str] = []
-    if request.method == "POST":
-        upload = request.FILES.get("zip")
-        if upload is None:
-            problems.append("Choose a zip file to upload.")
-        elif upload.size > coursezip.MAX_UPLOAD_BYTES:
-            problems.append(
-                f"The file is {upload.size / 2**20:.1f} MiB; at most "
-                f"{coursezip.MAX_UPLOAD_BYTES // 2**20} MiB is accepted."
-            )
-        else:
-            data = upload.read()
-            stored = CourseUpload.objects.create(
-                uploaded_by=request.user,
-                name=upload.name[:200],
-                data=data,
-                sha256=hashlib.sha256(data).hexdigest(),
-            )
-            return redirect("courseware:author_upload_review", upload_id=stored.pk)
-    return render(
-        request,
-        "courseware/authoring/upload.html",
-        {"problems": problems, "limits": coursezip},
-        status=422 if problems else 200,
-    )
-
-
-@instructor_required
-def course_upload_review(request, upload_id: int):
-    """What the upload would change, then (on POST) apply it in one transaction."""
-    stored = get_object_or_404(CourseUpload, pk=upload_id, uploaded_by=request.user)
-    data = bytes(stored.data)
-    if request.method == "POST" and stored.applied_at is None:
-        review = coursezip.preview(data)
-        if review.can_apply:
-            report = coursezip.apply(data, by=request.user)
-            CourseUpload.objects.filter(pk=stored.pk).update(applied_at=timezone.now())
-            revisions.record(None, request.user, "imported a course zip", stored.name)
-            messages.success(request, f"Imported {stored.name}: {report.summary()}.")
-            return redirect("courseware:author_outline")
-    else:
-        review = coursezip.preview(data)
-    return render(
-        request,
-        "courseware/authoring/upload_review.html",
-        {"upload": stored, "review": review},
-        status=200 if review.can_apply or stored.applied_at else 422,
-    )
-
-
-# --- Lesson images --------------------------------------------------------------------
-
-
-@instructor_required
-@require_POST
-def image_upload(request, slug: str):
-    lesson = _lesson(slug)
-    upload = request.FILES.get("image")
-    back = reverse("courseware:author_edit", args=[slug]) + "#images"
-    if upload is None:
-        messages.error(request, "Choose an image file to upload.")
-        return redirect(back)
-    name = (request.POST.get("name") or upload.name).strip().lower()
-    if upload.size > MAX_IMAGE_BYTES:
-        messages.error(request, f"{name}: larger than {MAX_IMAGE_BYTES // 2**20} MiB; not saved.")
-        return redirect(back)
-    data = upload.read()
-    if problem := image_problem(name, data):
-        messages.error(request, f"{name}: {problem}. Nothing was saved.")
-        return redirect(back)
-    existing = LessonImage.objects.filter(lesson=lesson, name=name).first()
-    if existing and request.POST.get("replace") != "1":
-        messages.error(
-            request,
-            f"This lesson already has an image named {name}. Tick “Replace” to overwrite it, "
-            "or give the new one another name.",
-        )
-        return redirect(back)
-    digest = hashlib.sha256(data).hexdigest()
-    LessonImage.objects.update_or_create(
-        lesson=lesson,
-        name=name,
-        defaults={
-            "data": data,
-            "sha256": digest,
-            "uploaded_by": request.user,
-            "updated_at": timezone.now(),
-        },
-    )
-    revisions.record(lesson, request.user, "replaced image" if existing else "added image", name)
-    messages.success(request, f"Saved {name}. Show it with: ![what it shows](images/{name})")
-    return redirect(back)
-
-
-@instructor_required
-def image_show(request, slug: str, name: str):
-    """The editor's preview resolves ``images/…`` here, drafts included."""
-    return image_response(request, get_image(_lesson(slug), name))
-
-
-@instructor_required
-@require_POST
-def image_delete(request, slug: str, name: str):
-    lesson = _lesson(slug)
-    image = get_image(lesson, name)
-    image.delete()
-    revisions.record(lesson, request.user, "deleted image", name)
-    messages.success(
-        request, f"Deleted {name}. Lessons that still show it will show nothing there."
-    )
-    return redirect(reverse("courseware:author_edit", args=[slug]) + "#images")
-
-
-# --- Modules --------------------------------------------------------------------------
-
-
-@instructor_required
-def module_new(request):
-    course = Course.objects.order_by("pk").first()
-    if course is None:
-        raise Http404("There is no course yet: import one first.")
-    form = ModuleForm(request.POST or None, course=course)
-    if request.method == "POST" and form.is_valid():
-        last = course.modules.aggregate(last=Max("order"))["last"] or 0
-        module = Module.objects.create(
-            course=course,
-            slug=form.cleaned_data["slug"],
-            title=form.cleaned_data["title"],
-            order=last + 1,
-        )
-        revisions.record(None, request.user, "created module", module.title)
-        messages.success(request, f"Module “{module.title}” added at the end of the course.")
-        return redirect(reverse("courseware:author_outline") + f"#module-{module.pk}")
-    return render(request, "courseware/authoring/module.html", {"form": form, "module": None})
-
-
-@instructor_required
-def module_edit(request, module_id: int):
-    module = get_object_or_404(Module, pk=module_id)
-    form = ModuleForm(request.POST or None, module=module, initial={"title": module.title})
-    if request.method == "POST" and request.POST.get("action") == "delete":
-        if module.lessons.exists():
-            messages.error(
-                request,
-                "Only an empty module can be deleted: move its lessons to another module "
-                "first (lessons in the trash count too).",
-            )
-        else:
-            revisions.record(None, request.user, "deleted module", module.title)
-            module.delete()
-            messages.success(request, f"Module “{module.title}” deleted.")
-            return redirect("courseware:author_outline")
-    elif request.method == "POST" and form.is_valid():
-        old = module.title
-        Module.objects.filter(pk=module.pk).update(title=form.cleaned_data["title"])
-        revisions.record(
-            None, request.user, "renamed module", f"{old} → {form.cleaned_data['title']}"
-        )
-        messages.success(request, "Module renamed.")
-        return redirect(reverse("courseware:author_outline") + f"#module-{module.pk}")
-    return render(request, "courseware/authoring/module.html", {"form": form, "module": module})
-
-
-@instructor_required
-@require_POST
-def lesson_to_module(request, slug: str):
-    """Move a lesson to the end of another module."""
-    lesson = _lesson(slug)
-    target = Module.objects.filter(pk=request.POST.get("module")).first()
-    if target is None or target.course_id != lesson.module.course_id:
-        messages.error(request, "Choose one of the course's modules.")
-    elif target.pk != lesson.module_id:
-        last = target.lessons.aggregate(last=Max("order"))["last"] or 0
-        Lesson.objects.filter(pk=lesson.pk).update(module=target, order=last + 1)
-        revisions.record(lesson, request.user, "moved", f"to module {target.title}")
-        messages.success(request, f"“{lesson.title}” is now the last lesson of “{target.title}”.")
-    return redirect(reverse("courseware:author_outline") + f"#lesson-{lesson.slug}")
-
-
-# --- The course exam's settings -------------------------------------------------------
-
-
-class ExamSettingsForm(forms.ModelForm):
-    class Meta:
-        model = Course
-        fields = ["exam_questions", "exam_minutes"]
-        labels = {"exam_questions": "Questions per sitting", "exam_minutes": "Minutes allowed"}
-
-    def clean_exam_questions(self) -> int:
-        value = self.cleaned_data["exam_questions"]
-        if not 1 <= value <= 100:
-            raise forms.ValidationError("Between 1 and 100 questions.")
-        return value
-
-    def clean_exam_minutes(self) -> int:
-        value = self.cleaned_data["exam_minutes"]
-        if value > 600:
-            raise forms.ValidationError("At most 600 minutes (0 for no limit).")
-        return value
-
-
-@instructor_required
-def exam_settings(request):
-    course = Course.objects.order_by("pk").first()
-    if course is None:
-        raise Http404("There is no course yet.")
-    form = ExamSettingsForm(request.POST or None, instance=course)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        revisions.record(
-            None,
-            request.user,
-            "changed the exam",
-            f"{course.exam_questions} questions, {course.exam_minutes or 'no'} minute limit",
-        )
-        messages.success(request, "Exam settings saved; sittings already started keep theirs.")
-        return redirect("courseware:author_outline")
-    return render(request, "courseware/authoring/exam_settings.html", {"form": form})
