@@ -12,21 +12,20 @@ Instructors only (``instructor_required``), every change a POST with CSRF.
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
 from virtlab.roles import instructor_required
 
-from ..models import EditorDraft, Lesson, Question, Quiz
+from ..models import Lesson, Question, Quiz
 from ..quizzes import predictions
 from ..quizzes.render import render_question
 from ..quizzes.scores import QuestionResult
 from ..quizzes.state import QuestionView
 from ..quizzes.types import question_type
 from ..quizzes.types.base import ViewInput
-from . import diffs, quiz_forms, revisions
-from .forms import LessonEditForm
+from . import quiz_forms, revisions
 from .quiz_forms import NotFormable, QuizForm
+from .views import conflict_response, report_save
 
 
 def _lesson(slug: str) -> Lesson:
@@ -213,51 +212,8 @@ def quiz_edit(request, slug: str):
             note=note or "Quiz edited with the forms",
         )
     except revisions.EditConflict as conflict:
-        return _conflict(request, lesson, text, based_on, conflict.newest)
-    saved = (
-        f"Saved revision {revision.number}"
-        if created
-        else f"No changes since revision {revision.number}, so nothing new was saved"
-    )
-    if revision.problems:
-        messages.warning(
-            request,
-            f"{saved} as a draft. It cannot be published until the problems listed on "
-            "this page are fixed.",
-        )
-    elif action == "publish":
-        try:
-            revisions.publish(revision, by=request.user)
-        except revisions.NotPublishable as exc:
-            messages.error(request, f"{saved}, but not published: " + "; ".join(exc.problems))
-        else:
-            messages.success(request, f"{saved} and published it: students see it now.")
-    elif created:
-        messages.success(request, f"{saved} as a draft; students do not see it yet.")
-    else:
-        messages.info(request, f"{saved}.")
+        # The rest of the lesson is the newest revision's; only the quiz is this author's.
+        mine = {**conflict.newest.content, "quiz": text}
+        return conflict_response(request, lesson, mine, based_on, conflict.newest)
+    report_save(request, revision, created, action, problems_at="on this page")
     return redirect("courseware:author_quiz", slug=lesson.slug)
-
-
-def _conflict(request, lesson: Lesson, text: str, based_on: int | None, theirs):
-    """Somebody saved a newer revision since the forms were opened: nothing is written
-    over it. As in the lesson editor, the author sees what their quiz would change in
-    the newest revision, can save it from there, and it is kept as their unsaved
-    draft (the rest of the lesson is the newest revision's)."""
-    mine = revisions.normalise({**theirs.content, "quiz": text})
-    EditorDraft.objects.update_or_create(
-        user=request.user, lesson=lesson, defaults={"content": mine, "based_on": based_on}
-    )
-    resolve = LessonEditForm(initial=LessonEditForm.initial_from(mine, theirs.number))
-    return render(
-        request,
-        "courseware/authoring/conflict.html",
-        {
-            "lesson": lesson,
-            "theirs": theirs,
-            "based_on": based_on,
-            "files": diffs.compare(theirs.content, mine, f"r{theirs.number}", "yours"),
-            "form": resolve,
-        },
-        status=409,
-    )

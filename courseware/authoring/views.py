@@ -246,16 +246,18 @@ def lesson_edit(request, slug: str):
             note=form.cleaned_data["note"],
         )
     except revisions.EditConflict as conflict:
-        # Nothing is written over the other author's revision, and nothing typed here
-        # is lost: it is kept as this author's draft and shown beside theirs.
-        EditorDraft.objects.update_or_create(
-            user=request.user,
-            lesson=lesson,
-            defaults={"content": content, "based_on": form.cleaned_data["based_on"]},
+        return conflict_response(
+            request, lesson, content, form.cleaned_data["based_on"], conflict.newest
         )
-        return _conflict(request, lesson, form, content, conflict.newest)
     # Saved (or already the newest): the text kept for this editor is not needed now.
     EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
+    report_save(request, revision, created, action, problems_at="under the preview")
+    return redirect("courseware:author_edit", slug=lesson.slug)
+
+
+def report_save(request, revision: LessonRevision, created: bool, action: str, *, problems_at):
+    """After an editor saved: say what was saved and, when asked and possible, publish
+    it. ``problems_at`` says where that editor lists a revision's problems."""
     saved = (
         f"Saved revision {revision.number}"
         if created
@@ -264,8 +266,7 @@ def lesson_edit(request, slug: str):
     if revision.problems:
         messages.warning(
             request,
-            f"{saved}. It cannot be published until the problems listed under the "
-            "preview are fixed.",
+            f"{saved}. It cannot be published until the problems listed {problems_at} are fixed.",
         )
     elif action == "publish":
         try:
@@ -278,13 +279,15 @@ def lesson_edit(request, slug: str):
         messages.success(request, f"{saved} as a draft; students do not see it yet.")
     else:
         messages.info(request, f"{saved}.")
-    return redirect("courseware:author_edit", slug=lesson.slug)
 
 
-def _conflict(request, lesson, form, mine: dict, theirs: LessonRevision):
-    based_on = form.cleaned_data["based_on"]
-    resolve = LessonEditForm(
-        initial={**LessonEditForm.initial_from(revisions.normalise(mine), theirs.number)}
+def conflict_response(request, lesson, mine: dict, based_on: int | None, theirs):
+    """A save based on an older revision than the newest: nothing is written over the
+    other author's revision, and nothing typed here is lost — it is kept as this
+    author's unsaved draft and shown beside theirs, with a form to save it anyway."""
+    mine = revisions.normalise(mine)
+    EditorDraft.objects.update_or_create(
+        user=request.user, lesson=lesson, defaults={"content": mine, "based_on": based_on}
     )
     return render(
         request,
@@ -293,10 +296,8 @@ def _conflict(request, lesson, form, mine: dict, theirs: LessonRevision):
             "lesson": lesson,
             "theirs": theirs,
             "based_on": based_on,
-            "files": diffs.compare(
-                theirs.content, revisions.normalise(mine), f"r{theirs.number}", "yours"
-            ),
-            "form": resolve,
+            "files": diffs.compare(theirs.content, mine, f"r{theirs.number}", "yours"),
+            "form": LessonEditForm(initial=LessonEditForm.initial_from(mine, theirs.number)),
         },
         status=409,
     )
