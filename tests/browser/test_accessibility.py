@@ -36,7 +36,7 @@ from courseware.models import (
     Question,
 )
 from labs.experiments import REGISTRY
-from labs.models import LabRun
+from tests.browser.captured_runs import store_captured_runs
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +44,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 AXE_JS = ROOT / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("VIRTLAB_TEST_ARTIFACTS", ROOT / "var" / "test-artifacts")) / "a11y"
-CAPTURED_RUNS = json.loads((Path(__file__).with_name("lab_runs.json")).read_text())
 
 VIEWPORTS = {
     "desktop": {"width": 1366, "height": 768},
@@ -102,25 +101,6 @@ def _answer_some_questions(client: Client, lesson: Lesson) -> None:
             break
 
 
-def _store_captured_runs(user) -> dict[str, int]:
-    now = timezone.now()
-    ids = {}
-    for slug, captured in CAPTURED_RUNS.items():
-        run = LabRun.objects.create(
-            user=user,
-            lab=slug,
-            params=captured["params"],
-            status=LabRun.Status.SUCCEEDED,
-            progress_fraction=1.0,
-            host_facts=captured["host"],
-            results={"samples": captured["samples"], "summary": captured["summary"]},
-            started_at=now,
-            finished_at=now,
-        )
-        ids[slug] = run.pk
-    return ids
-
-
 @pytest.fixture
 def first_week(course, student, instructor):
     """A class with a student who read, answered and ran things; what each role sees."""
@@ -136,7 +116,7 @@ def first_week(course, student, instructor):
     learner.post(reverse("courseware:lesson_done", args=[lessons[0].slug]))
     for lesson in lessons[:2]:
         _answer_some_questions(learner, lesson)
-    run_ids = _store_captured_runs(student)
+    run_ids = {slug: run.pk for slug, run in store_captured_runs(student).items()}
     assignment_pages = _assignment_pages(teacher, classroom, lessons)
 
     lesson_pages = [Visit(f"lesson-{les.slug}", les.get_absolute_url()) for les in lessons]

@@ -10,7 +10,6 @@ the drawing without covering one another.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,17 +17,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from courseware.models import Classroom
-from labs.models import LabRun
+from tests.browser.captured_runs import store_captured_runs
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("VIRTLAB_TEST_ARTIFACTS", ROOT / "var" / "test-artifacts"))
-CAPTURED_RUNS = json.loads((Path(__file__).with_name("lab_runs.json")).read_text())
 VIEWPORTS = {"phone": (390, 844), "desktop": (1366, 768)}
 
 # Rectangles of the drawn chart, in page pixels: the SVG, the title, the legend, each
@@ -110,24 +107,6 @@ def _problems(name: str, width: int, geometry: dict) -> list[str]:
     return found
 
 
-def _store_runs(user) -> dict[str, LabRun]:
-    now = timezone.now()
-    return {
-        slug: LabRun.objects.create(
-            user=user,
-            lab=slug,
-            params=captured["params"],
-            status=LabRun.Status.SUCCEEDED,
-            progress_fraction=1.0,
-            host_facts=captured["host"],
-            results={"samples": captured["samples"], "summary": captured["summary"]},
-            started_at=now,
-            finished_at=now,
-        )
-        for slug, captured in CAPTURED_RUNS.items()
-    }
-
-
 def _log_in(page, user) -> None:
     page.goto(reverse("login"))
     page.get_by_label("Username").fill(user.username)
@@ -174,7 +153,7 @@ def _check_pages(browser, live_server, user, pages, viewport) -> list[str]:
 def test_every_lab_run_chart_fits_and_reads_on_a_phone_and_a_laptop(
     browser, live_server, student, viewport
 ):
-    runs = _store_runs(student)
+    runs = store_captured_runs(student)
     pages = [(f"run-{slug}", run.get_absolute_url()) for slug, run in runs.items()]
     problems = _check_pages(browser, live_server, student, pages, viewport)
     assert not problems, "\n".join(problems)
@@ -193,7 +172,7 @@ def test_the_students_runs_chart_fits_on_a_phone_and_a_laptop(
         joined = Client()
         joined.force_login(learner)
         joined.post(reverse("courseware:class_join"), {"code": classroom.join_code})
-        _store_runs(learner)
+        store_captured_runs(learner)
     pages = [
         (f"students-runs-{slug}", reverse("labs:instructor_runs", args=[slug]))
         for slug in ("boot-race", "networking", "desktop-capacity")
@@ -205,7 +184,7 @@ def test_the_students_runs_chart_fits_on_a_phone_and_a_laptop(
 def test_a_chart_is_laid_out_again_when_the_window_crosses_a_phones_width(
     browser, live_server, student
 ):
-    run = _store_runs(student)["limits"]
+    run = store_captured_runs(student)["limits"]
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
@@ -227,7 +206,7 @@ def test_a_chart_is_laid_out_again_when_the_window_crosses_a_phones_width(
 def test_the_host_facts_are_the_caption_and_a_downloaded_png_keeps_them(
     browser, live_server, student, tmp_path
 ):
-    run = _store_runs(student)["boot-race"]
+    run = store_captured_runs(student)["boot-race"]
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1366, "height": 768}, accept_downloads=True
     )
