@@ -28,6 +28,10 @@ ARM64_BUSYBOX_PACKAGE = "busybox-static:arm64"
 HOST_BUSYBOX = Path("/bin/busybox")
 BUILD_HINT = "python manage.py build_guest_assets"
 APT_TIMEOUT = 600
+GUEST_SOURCES = Path(__file__).with_name("guest_src")
+# Static, no C library, no start files: the program brings its own entry point.
+GUEST_CFLAGS = ("-static", "-nostdlib", "-Os", "-s", "-ffreestanding", "-fno-stack-protector",
+                "-fno-pie", "-no-pie", "-Wall", "-Werror")  # fmt: skip
 
 
 class AssetBuildError(RuntimeError):
@@ -199,11 +203,32 @@ def _build_aarch64_busybox(workdir: Path, notes: list[str]) -> dict:
     return {"version": _deb_field(deb, "Version"), "sha256": _sha256(target)}
 
 
+def guest_programs() -> dict[str, bytes]:
+    """Our own small guest programs (guest_src/*.c), compiled into static executables
+    for the initramfs's /bin. They use no C library, so only a C compiler is needed."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise AssetBuildError("no C compiler for the guest's helper programs: apt-get install gcc")
+    programs = {}
+    with tempfile.TemporaryDirectory(prefix="guest-programs-") as tmp:
+        for source in sorted(GUEST_SOURCES.glob("*.c")):
+            target = Path(tmp) / source.stem
+            result = _run([compiler, *GUEST_CFLAGS, "-o", str(target), str(source)])
+            if result.returncode != 0:
+                raise AssetBuildError(f"compiling {source.name}: {result.stderr.strip()[-400:]}")
+            programs[source.stem] = target.read_bytes()
+    return programs
+
+
 def _initramfs_inputs(kernel: dict) -> dict:
+    sources = hashlib.sha256()
+    for source in sorted(GUEST_SOURCES.glob("*.c")):
+        sources.update(source.name.encode() + b"\0" + source.read_bytes())
     return {
         "busybox_sha256": _sha256(HOST_BUSYBOX),
         "init_sha256": hashlib.sha256(GUEST_INIT.encode()).hexdigest(),
         "modules_sha256": kernel.get("modules_sha256"),
+        "programs_sha256": sources.hexdigest(),
     }
 
 
@@ -233,13 +258,15 @@ def build(force: bool = False) -> str:
         inputs = _initramfs_inputs(current["kernel"])
         missing = not initramfs_path().exists() or not initramfs_with_modules_path().exists()
         if current.get("initramfs") != inputs or missing:
-            build_initramfs(HOST_BUSYBOX, initramfs_path())
+            programs = guest_programs()
+            build_initramfs(HOST_BUSYBOX, initramfs_path(), programs=programs)
             modules = _read_modules()
             build_initramfs(
                 HOST_BUSYBOX,
                 initramfs_with_modules_path(),
                 modules,
                 guest_modules.load_lists(modules),
+                programs,
             )
             current["initramfs"] = inputs
             built.append("initramfs")

@@ -17,7 +17,14 @@ among them) can get in the way of a command or its answer:
   ``RUN <token> <timeout s> <base64 shell>`` runs the script with busybox ``sh`` and
   answers ``VIRTLAB-BEGIN <token>``, the output, an extra newline, then
   ``VIRTLAB-END <token> rc=<N>``; ``POWEROFF <token>`` answers
-  ``VIRTLAB-POWEROFF <token>`` and powers off with ``poweroff -f``.
+  ``VIRTLAB-POWEROFF <token>`` and powers off with ``poweroff -f``;
+  ``WAKE <token> <hostname> <hex seed>`` is the first request a guest restored from a
+  snapshot gets (vm_snapshots.py): it takes the hostname, keeps the token in
+  ``/etc/virtlab-token``, reseeds the kernel's random generator with the seed
+  (``/bin/vl-reseed``, guest_src/) and answers with the boot marker again,
+  ``VIRTLAB-BOOTED uptime=<…> reseed=<its exit status>``, so a restored guest passes the
+  same readiness check as a booted one. Everything but the reseed is a shell builtin:
+  under TCG each fork costs milliseconds.
 
 A QEMU command line without the control port (a raw one, as the benchmarks use)
 still sees the boot marker on the console.
@@ -75,6 +82,16 @@ while read -r verb token limit payload <&3; do
       timeout -s KILL "$limit" sh /tmp/cmd < /dev/null > /tmp/out 2>&1
       rc=$?
       { echo "VIRTLAB-BEGIN $token"; cat /tmp/out; echo; echo "VIRTLAB-END $token rc=$rc"; } >&3
+      ;;
+    WAKE)
+      echo "$limit" > /proc/sys/kernel/hostname
+      echo "$token" > /etc/virtlab-token
+      echo "$payload" > /tmp/seed
+      /bin/vl-reseed < /tmp/seed
+      rc=$?
+      : > /tmp/seed
+      read -r up idle < /proc/uptime
+      echo "VIRTLAB-BOOTED uptime=$up reseed=$rc" >&3
       ;;
     POWEROFF)
       echo "VIRTLAB-POWEROFF $token" >&3
@@ -145,10 +162,14 @@ def entries(
     busybox: Path,
     modules: dict[str, bytes] | None = None,
     load_lists: dict[str, list[str]] | None = None,
+    programs: dict[str, bytes] | None = None,
 ) -> list[Entry]:
     """The archive's entries; ``modules`` (name → .ko) go to /lib/modules with a
-    ``<name>.load`` list each (what to insmod, in order)."""
+    ``<name>.load`` list each (what to insmod, in order); ``programs`` (name → static
+    executable) go to /bin."""
     result = [Entry(d, stat.S_IFDIR | 0o755) for d in DIRECTORIES]
+    for name, data in (programs or {}).items():
+        result.append(Entry(f"bin/{name}", stat.S_IFREG | 0o755, data))
     if modules:
         result += [Entry("lib", stat.S_IFDIR | 0o755), Entry("lib/modules", stat.S_IFDIR | 0o755)]
         for name, data in modules.items():
@@ -171,8 +192,9 @@ def build_initramfs(
     destination: Path,
     modules: dict[str, bytes] | None = None,
     load_lists: dict[str, list[str]] | None = None,
+    programs: dict[str, bytes] | None = None,
 ) -> None:
-    archive = cpio_newc(entries(busybox, modules, load_lists))
+    archive = cpio_newc(entries(busybox, modules, load_lists, programs))
     tmp = destination.with_suffix(".tmp")
     with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write(archive)

@@ -19,10 +19,11 @@ import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
+from pathlib import Path
 
-from . import accel, guest_assets, guest_modules, reaper
+from . import accel, guest_assets, guest_modules, reaper, vm_snapshots
 from .initramfs import BOOT_MARKER
 from .naming import adhoc_run_id, name_for
 from .qmp import QMPClient
@@ -62,6 +63,8 @@ OUTPUT_CAP = 64 * 1024
 MACHINES = ("microvm", "q35")
 MARKER_RE = re.compile(BOOT_MARKER + r" uptime=([0-9.]+)")
 END_RE = re.compile(r"VIRTLAB-END (\S+) rc=(-?\d+)")
+RESEED_RE = re.compile(r" reseed=(\d+)")  # in a restored guest's marker (initramfs.py)
+TEMPLATE_TIMEOUT = 60.0  # a snapshot template boots once; a busy host may take a while
 
 
 class VMRequestError(ValueError):
@@ -142,9 +145,15 @@ def qemu_argv(
     extra_cmdline: str = "",
     extra_args: tuple[str, ...] = (),
     modules: tuple[str, ...] = (),
+    memory_file: str | None = None,
+    memory_shared: bool = False,
+    incoming: bool = False,
 ) -> list[str]:
     """The QEMU command line; ``serial`` (the console), ``control`` (the command channel,
-    a second serial port) and ``qmp`` are unix socket paths (None: stdio/none/none)."""
+    a second serial port) and ``qmp`` are unix socket paths (None: stdio/none/none).
+    ``memory_file``: guest RAM mapped from that file, written through when
+    ``memory_shared``, copy-on-write otherwise; ``incoming``: wait for a saved state
+    instead of booting (both for snapshots, vm_snapshots.py)."""
     cmdline = "console=ttyS0 quiet panic=-1"
     if machine == "microvm":
         cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
@@ -173,7 +182,7 @@ def qemu_argv(
         "-name",
         f"{process_name},process={process_name}",
         "-M",
-        machine,
+        f"{machine},memory-backend=vlram" if memory_file else machine,
         "-accel",
         accelerator,
         "-cpu",
@@ -205,6 +214,12 @@ def qemu_argv(
         argv += ["-device", "isa-serial,chardev=ctl0,iobase=0x2f8,irq=3"]
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+    if memory_file:
+        share = "on" if memory_shared else "off"
+        argv += ["-object", f"memory-backend-file,id=vlram,size={memory_mib}M,"
+                 f"mem-path={memory_file},share={share}"]  # fmt: skip
+    if incoming:
+        argv += ["-incoming", "defer"]
     return argv + list(extra_args)
 
 
@@ -365,6 +380,10 @@ class VMOptions:
     extra_args: tuple[str, ...] = ()
     snapshot_disk_mib: int = 0
     modules: tuple[str, ...] = ()
+    # "cold": boot the kernel; "snapshot": restore a booted template of the same shape
+    # (vm_snapshots.py; built on first use). A restored guest has no devices beyond the
+    # template's, so it takes none of the options that add some.
+    start: str = "cold"
 
 
 def start_vm(run_id: int, options: VMOptions = VMOptions()) -> VMHandle:
@@ -388,6 +407,14 @@ def boot_vm(
 def _boot(run_id: int, options: VMOptions, *, oneshot: bool) -> VMHandle:
     if options.accel not in ("auto", "kvm", "tcg"):
         raise VMRequestError(f"unknown accelerator {options.accel!r}")
+    if options.start not in ("cold", "snapshot"):
+        raise VMRequestError(f"unknown start {options.start!r} (cold or snapshot)")
+    if options.start == "snapshot" and (
+        oneshot or options.modules or options.extra_args or options.extra_cmdline
+        or options.snapshot_disk_mib
+    ):  # fmt: skip
+        raise VMRequestError("a guest restored from a snapshot takes no devices, "
+                             "kernel arguments or oneshot mode")  # fmt: skip
     check_request(options.memory_mib, options.vcpus)
     initrd = (
         guest_assets.initramfs_with_modules_path()
@@ -411,10 +438,19 @@ def _boot(run_id: int, options: VMOptions, *, oneshot: bool) -> VMHandle:
 
 
 def _boot_on(
-    run_id: int, options: VMOptions, machine: str, accelerator: str, reason: str, oneshot: bool
+    run_id: int,
+    options: VMOptions,
+    machine: str,
+    accelerator: str,
+    reason: str,
+    oneshot: bool,
+    template_ram: Path | None = None,
 ) -> VMHandle:
     """One boot on one machine type: a running handle, or (``oneshot``) a handle whose
-    guest has already powered itself off and whose figures are final."""
+    guest has already powered itself off and whose figures are final. ``template_ram``:
+    boot a snapshot template, its RAM written through to that file."""
+    if options.start == "snapshot":
+        return _restore_on(run_id, options, machine, accelerator, reason)
     process_name = name_for(run_id, options.name)
     process = QemuProcess(run_id, process_name)
     extra_args = options.extra_args
@@ -426,6 +462,7 @@ def _boot_on(
         memory_mib=options.memory_mib, vcpus=options.vcpus, serial=str(process.serial_path),
         control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot,
         extra_cmdline=options.extra_cmdline, extra_args=extra_args, modules=options.modules,
+        memory_file=str(template_ram) if template_ram else None, memory_shared=True,
     )  # fmt: skip
     limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
     timeout = options.timeout
@@ -438,11 +475,94 @@ def _boot_on(
         )
         line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
         marker_at = time.monotonic()
-        memory = process.memory()
     except BaseException:
         process.reap()
         raise
-    result = VMBootResult(
+    handle = VMHandle(process, _result(run_id, options, machine, accelerator, reason,
+                                        process, line, marker_at, limits))  # fmt: skip
+    if oneshot:
+        try:
+            exited = process.wait_exit(timeout)
+        finally:
+            handle.stop()
+        if not exited:
+            raise VMError(f"oneshot guest did not power off within {timeout} s (killed)")
+        handle._finish(marker_at)
+    return handle
+
+
+def _restore_on(
+    run_id: int, options: VMOptions, machine: str, accelerator: str, reason: str
+) -> VMHandle:
+    """Start a guest from the snapshot of its shape (vm_snapshots.py), building the
+    snapshot first when there is none; then give it its own name, token and randomness."""
+    shape = vm_snapshots.Shape(accelerator, machine, options.memory_mib, options.vcpus)
+
+    def boot_template(ram_path: Path) -> VMHandle:
+        template_id = adhoc_run_id()
+        template = replace(options, name="template", start="cold", timeout=TEMPLATE_TIMEOUT)
+        try:
+            return _boot_on(template_id, template, machine, accelerator, reason, False, ram_path)
+        except BaseException:
+            reaper.reap(only={template_id})
+            raise
+
+    snapshot, built_seconds = vm_snapshots.ensure(shape, boot_template)
+    process_name = name_for(run_id, options.name)
+    process = QemuProcess(run_id, process_name)
+    argv = qemu_argv(
+        process_name=process_name, accelerator=accelerator, machine=machine,
+        memory_mib=options.memory_mib, vcpus=options.vcpus, serial=str(process.serial_path),
+        control=str(process.control_path), qmp=str(process.qmp_path),
+        memory_file=str(snapshot.ram_path), memory_shared=False, incoming=True,
+    )  # fmt: skip
+    limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
+    timeout = options.timeout
+    token, seed = secrets.token_hex(8), secrets.token_hex(32)
+    client = None
+    try:
+        process.start(argv, limits=limits, deadline=time.monotonic() + timeout)
+        client = QMPClient(process.qmp_path).connect(wait=timeout)
+        vm_snapshots.restore(client, snapshot, time.monotonic() + timeout)
+        restored_at = time.monotonic()
+        process.control_send(f"WAKE {token} {process_name} {seed}\n")
+        line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
+        marker_at = time.monotonic()
+        reseed = RESEED_RE.search(line)
+        if not reseed or reseed.group(1) != "0":
+            raise VMError(f"the restored guest could not reseed its random generator ({line})")
+    except BaseException:
+        if client is not None:
+            client.close()
+        process.reap()
+        raise
+    result = _result(run_id, options, machine, accelerator, reason, process, line, marker_at,
+                     limits)  # fmt: skip
+    result.extra.update(
+        start="snapshot",
+        restored_seconds=round(restored_at - process.started_at, 4),  # spawn to running
+        snapshot_built_seconds=built_seconds,  # None: the snapshot was ready
+        hostname=process_name,
+        token=token,
+    )
+    handle = VMHandle(process, result)
+    handle._qmp = client
+    return handle
+
+
+def _result(
+    run_id: int,
+    options: VMOptions,
+    machine: str,
+    accelerator: str,
+    reason: str,
+    process: QemuProcess,
+    marker_line: str,
+    marker_at: float,
+    limits: QemuLimits,
+) -> VMBootResult:
+    memory = process.memory()
+    return VMBootResult(
         run_id=run_id,
         name=options.name,
         accelerator=accelerator,
@@ -453,19 +573,10 @@ def _boot_on(
         qemu_version=qemu_version(),
         kernel_release=guest_assets.kernel_version(),
         boot_wall_seconds=round(marker_at - process.started_at, 4),
-        guest_uptime_seconds=float(MARKER_RE.search(line).group(1)),
+        guest_uptime_seconds=float(MARKER_RE.search(marker_line).group(1)),
         rss_bytes_at_boot=memory["rss_bytes"],
         pss_bytes_at_boot=memory["pss_bytes"],
         peak_rss_bytes=memory["peak_rss_bytes"],
         cgroup_memory_bytes=limits.memory_bytes,
+        extra={"start": "cold"},
     )
-    handle = VMHandle(process, result)
-    if oneshot:
-        try:
-            exited = process.wait_exit(timeout)
-        finally:
-            handle.stop()
-        if not exited:
-            raise VMError(f"oneshot guest did not power off within {timeout} s (killed)")
-        handle._finish(marker_at)
-    return handle

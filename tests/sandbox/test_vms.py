@@ -15,10 +15,12 @@ from .guest_fixtures import assert_vm_left_nothing, built_assets, qemu  # noqa: 
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.fixture(scope="module")
-def vm(qemu):  # noqa: F811
+@pytest.fixture(scope="module", params=["cold", "snapshot"])
+def vm(request, qemu):  # noqa: F811
+    """A booted guest, and one restored from a snapshot: both must pass every test."""
     run_id = adhoc_run_id()
-    handle = vms.start_vm(run_id, vms.VMOptions(timeout=60))
+    handle = vms.start_vm(run_id, vms.VMOptions(timeout=60, start=request.param))
+    assert handle.boot.extra["start"] == request.param
     yield handle
     handle.stop()
     assert_vm_left_nothing(run_id)
