@@ -43,3 +43,4 @@ doctor: $(STAMP)
 bench: setup
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/lab_latency.py
+	$(PY) bench/vm_restore.py

@@ -2,7 +2,9 @@
 
 Containers run ``echo`` in a fresh busybox container (start = request → the first
 byte it prints); VMs boot the busybox initramfs under QEMU (boot = spawn → the init
-marker on the serial console). Bubblewrap is a third series where it works.
+marker on the control channel); restored VMs start from a snapshot of a booted guest
+(spawn → the same marker, sent once the guest has its own name and randomness;
+vm_snapshots.py). Bubblewrap is a further series where it works.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from .stats import median_or_none, ratio_or_none, rounded
 
 CONTAINER_ARGV = ["/bin/sh", "-c", "echo started"]
 CONTAINER_LIMITS = Limits(wall_seconds=20, memory_mib=64, pids=32, output_bytes=4096)
-SERIES_LABELS = {"container": "container (runc)", "bwrap": "container (bwrap)", "vm": "VM (QEMU)"}
+SERIES_LABELS = {
+    "container": "container (runc)",
+    "bwrap": "container (bwrap)",
+    "vm": "VM (QEMU)",
+    "vm-restored": "VM restored from a snapshot",
+}
 
 
 def _vm_memory_ceiling() -> int:
@@ -70,12 +77,33 @@ def _vm_sample(run_id: int, repeat: int, memory_mib: int) -> dict:
     }
 
 
+def _restored_sample(run_id: int, repeat: int, memory_mib: int) -> dict:
+    handle, attempts = boot_with_retry(
+        run_id, f"vr{repeat}", memory_mib=memory_mib, keep_running=True, start="snapshot"
+    )
+    handle.stop()  # ready is all this lab times
+    result = handle.boot
+    built = result.extra.get("snapshot_built_seconds")
+    return {
+        "series": "vm-restored",
+        "repeat": repeat + 1,
+        "start_seconds": rounded(result.boot_wall_seconds, 4),
+        "total_seconds": None,
+        "peak_memory_mib": rounded(result.rss_bytes_at_boot / 2**20, 1),
+        "runtime": f"QEMU {result.qemu_version} {result.machine} {result.accelerator}"
+        + (f"; snapshot built first ({built:.1f} s, not counted)" if built else ""),
+        "guest_uptime_seconds": rounded(result.guest_uptime_seconds, 3),
+        "accelerator": result.accelerator,
+        "boot_attempts": attempts,
+    }
+
+
 def run(params: dict, ctx: RunContext):
     repeats = params["repeats"]
     series = [("container", containers.choose_runtime())]
     if containers.probe_runtime("bwrap")[0]:
         series.append(("bwrap", "bwrap"))
-    total = repeats * (len(series) + 1)
+    total = repeats * (len(series) + 2)
     done = 0
     for name, runtime in series:
         for repeat in range(repeats):
@@ -86,6 +114,13 @@ def run(params: dict, ctx: RunContext):
         yield Progress(f"VM boot {repeat + 1} of {repeats}", done / total)
         yield Sample(_vm_sample(ctx.run_id, repeat, params["vm_memory_mib"]))
         done += 1
+    for repeat in range(repeats):
+        what = "restoring a VM from a snapshot"
+        if repeat == 0:
+            what += " (the first builds the snapshot with one boot, if there is none yet)"
+        yield Progress(f"{what}: {repeat + 1} of {repeats}", done / total)
+        yield Sample(_restored_sample(ctx.run_id, repeat, params["vm_memory_mib"]))
+        done += 1
 
 
 def summarize(samples: list[dict], params: dict) -> dict:
@@ -93,19 +128,23 @@ def summarize(samples: list[dict], params: dict) -> dict:
         return median_or_none([s["start_seconds"] for s in samples if s["series"] == series])
 
     container, vm, bwrap = median("container"), median("vm"), median("bwrap")
+    restored = median("vm-restored")
     accelerators = sorted({s.get("accelerator") for s in samples if s.get("accelerator")})
     return {
         "median_container_seconds": rounded(container, 5),
         "median_bwrap_seconds": rounded(bwrap, 5),
         "median_vm_seconds": rounded(vm, 4),
+        "median_vm_restored_seconds": rounded(restored, 4),
         "vm_over_container_median": rounded(ratio_or_none(vm, container), 2),
+        "restored_over_container_median": rounded(ratio_or_none(restored, container), 2),
+        "vm_over_restored_median": rounded(ratio_or_none(vm, restored), 2),
         "accelerator": ", ".join(accelerators) or None,
     }
 
 
 def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     fig = go.Figure()
-    for series in ("container", "bwrap", "vm"):
+    for series in ("container", "bwrap", "vm-restored", "vm"):
         values = [s["start_seconds"] for s in samples if s["series"] == series]
         if not values:
             continue
@@ -143,7 +182,14 @@ LAB = Lab(
         "few system calls and a runtime's bookkeeping. A virtual machine must boot a "
         "whole guest kernel first. This lab starts containers with an OCI runtime "
         "(and bubblewrap where it works) and boots QEMU guests one after another, "
-        "then plots every start time on a log axis so both fit on one chart."
+        "then plots every start time on a log axis so both fit on one chart.\n\n"
+        "The third kind of start skips the boot: a guest booted once is frozen into a "
+        "snapshot (its memory as a file, its devices' state beside it), and each "
+        "restored VM maps that memory copy-on-write and carries on from the moment of "
+        "the snapshot. Before it reports ready it takes its own hostname and fresh "
+        "random numbers, so no two restored guests are clones. This is how Firecracker "
+        "and serverless platforms start functions fast. The first run on a host builds "
+        "the snapshot with one boot, which is not counted."
     ),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,
@@ -159,13 +205,18 @@ LAB = Lab(
     run=run,
     summarize=summarize,
     figure=figure,
-    max_seconds=lambda params: 60 + params.get("repeats", 3) * (2 * VM_BOOT_TIMEOUT + 10),
+    max_seconds=lambda params: (
+        120 + params.get("repeats", 3) * (4 * VM_BOOT_TIMEOUT + 10)
+    ),  # each VM may retry once; the snapshot's template boots once
     predict_keys=("vm_over_container_median",),
     summary_labels={
         "median_container_seconds": "Median container start (s)",
         "median_bwrap_seconds": "Median bubblewrap start (s)",
         "median_vm_seconds": "Median VM boot (s)",
+        "median_vm_restored_seconds": "Median VM restore from a snapshot (s)",
         "vm_over_container_median": "VM boot ÷ container start (medians)",
+        "restored_over_container_median": "VM restore ÷ container start (medians)",
+        "vm_over_restored_median": "VM boot ÷ VM restore (medians)",
         "accelerator": "Accelerator",
     },
 )

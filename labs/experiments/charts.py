@@ -8,6 +8,7 @@ SERIES_COLOURS = {
     "container": "#1f5fbf",
     "bwrap": "#7b3fb8",
     "vm": "#d9480f",
+    "vm-restored": "#a61e4d",
     "native": "#1b7a43",
     "qemu-user": "#b8860b",
     "host": "#5b6475",

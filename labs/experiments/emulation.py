@@ -15,7 +15,7 @@ from labs.sandbox import emulation, vms
 
 from .base import NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import SERIES_COLOURS, base_layout
-from .guests import boot_kept_vm
+from .guests import RESTORED_NOTE, boot_kept_vm
 from .stats import median_or_none, ratio_or_none, rounded
 
 MODES = ("native", "qemu-user", "vm")
@@ -153,6 +153,7 @@ LAB = Lab(
         "many times slower each is. Hardware virtualization (KVM) would make the VM "
         "almost as fast as native; where KVM is not usable, the VM itself is emulated "
         "(TCG) and pays a translation cost too."
+        "\n\n" + RESTORED_NOTE
     ),
     params=PARAMS,
     needs=("qemu-user", "aarch64-busybox", *NEEDS_VMS),

@@ -142,7 +142,11 @@ def run(params: dict, ctx: RunContext):
                 yield from stopping()
                 return
             yield Progress(f"booting VM {k} of {count}", (count + k - 1) / steps)
-            handle, attempts = boot_kept_vm(ctx.run_id, f"vm{k}", memory_mib=guest_mib)
+            # Booted, not restored: a restored guest's memory is partly the snapshot's
+            # page cache, shared with every other guest restored from it.
+            handle, attempts = boot_kept_vm(
+                ctx.run_id, f"vm{k}", memory_mib=guest_mib, start="cold"
+            )
             running.append(handle)
             time.sleep(VM_SETTLE_SECONDS)
             rss = pss = 0

@@ -1,7 +1,8 @@
 """Helpers for labs that keep sandboxes alive while they measure them.
 
-Shared by footprint, isolation and limits: booting a kept-running guest (retried
-once, because a TCG boot occasionally hangs), reading a host process's memory, and
+Shared by footprint, isolation, emulation and limits: starting a kept-running guest
+(restored from a snapshot by default, retried once because a TCG boot occasionally
+hangs), reading a host process's memory, and
 stopping a set of sandboxes so that one failing stop never leaves the others running.
 """
 
@@ -18,6 +19,11 @@ from .base import Progress
 VM_BOOT_TIMEOUT = 30.0
 MIN_GUEST_MIB = vms.MIN_MEMORY_MIB  # below it the guest kernel cannot unpack its initramfs
 MIB = 2**20
+# What a lab says when its guest is restored rather than booted (boot_kept_vm).
+RESTORED_NOTE = (
+    "The guest is restored from a snapshot of an already booted one (the boot-race lab "
+    "times both ways of starting): this lab needs a running guest, not a boot."
+)
 log = logging.getLogger(__name__)
 
 
@@ -44,10 +50,16 @@ def boot_with_retry(
 
 
 def boot_kept_vm(
-    run_id: int, name: str, *, memory_mib: int = 128, vcpus: int = 1
+    run_id: int, name: str, *, memory_mib: int = 128, vcpus: int = 1, start: str = "snapshot"
 ) -> tuple[vms.VMHandle, int]:
-    """A running guest (the caller must stop it) and how many boots that took."""
-    return boot_with_retry(run_id, name, memory_mib=memory_mib, vcpus=vcpus, keep_running=True)
+    """A running guest (the caller must stop it) and how many boots that took.
+
+    Restored from a snapshot unless ``start="cold"``: a lab that needs a running guest,
+    not a boot, should not spend two seconds of the student's wait on one (the first
+    run of a guest shape boots the snapshot's template once; vm_snapshots.py)."""
+    return boot_with_retry(
+        run_id, name, memory_mib=memory_mib, vcpus=vcpus, keep_running=True, start=start
+    )
 
 
 def process_memory(pid: int) -> dict[str, int]:

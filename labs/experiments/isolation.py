@@ -21,7 +21,14 @@ from labs.sandbox.limits import Limits
 
 from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
 from .charts import base_layout
-from .guests import MIN_GUEST_MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
+from .guests import (
+    MIN_GUEST_MIB,
+    RESTORED_NOTE,
+    VM_BOOT_TIMEOUT,
+    boot_kept_vm,
+    kept_alive,
+    stopping,
+)
 
 MARK = "@@virtlab-probe "
 OUTPUT_BYTES = 16 * 1024
@@ -334,6 +341,7 @@ LAB = Lab(
         "The last two rows are the container's defences beyond namespaces: a user "
         "namespace maps its root (uid 0) to an unprivileged uid on the host, and a seccomp "
         "filter refuses the system calls a container never needs (lesson 9)."
+        "\n\n" + RESTORED_NOTE
     ),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,

@@ -20,7 +20,7 @@ from labs.sandbox import container_setup, containers, vms
 from labs.sandbox.limits import Limits
 
 from .base import NEEDS_CONTAINERS, NEEDS_VMS, Column, Lab, Param, Progress, RunContext, Sample
-from .guests import MIB, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
+from .guests import MIB, RESTORED_NOTE, VM_BOOT_TIMEOUT, boot_kept_vm, kept_alive, stopping
 from .limits_figure import cpu_fractions, figure
 from .stats import ratio_or_none, rounded
 
@@ -297,6 +297,7 @@ LAB = Lab(
         "A VM gets "
         "CPUs differently: each vCPU is a host thread, so two loops in a guest with one "
         "vCPU share it, and with two vCPUs (on a host with two cores) both run at once."
+        "\n\n" + RESTORED_NOTE
     ),
     params=PARAMS,
     needs=NEEDS_CONTAINERS + NEEDS_VMS,

@@ -24,7 +24,7 @@ def test_boot_race_measures_containers_and_vms(finished_run):
     run.refresh_from_db()
     assert run.status == "succeeded", run.error
     series = {sample["series"] for sample in run.samples}
-    assert {"container", "vm"} <= series
+    assert {"container", "vm", "vm-restored"} <= series
     for sample in run.samples:
         assert sample["start_seconds"] > 0
     vm = next(s for s in run.samples if s["series"] == "vm")
@@ -32,9 +32,15 @@ def test_boot_race_measures_containers_and_vms(finished_run):
     # A guest boots a whole kernel; a container is a fenced-off process.
     assert vm["start_seconds"] > container["start_seconds"]
     assert vm["guest_uptime_seconds"] > 0 and vm["accelerator"] in {"kvm", "tcg"}
+    restored = next(s for s in run.samples if s["series"] == "vm-restored")
+    # The restored guest carries on from the snapshot: its clock says it booted earlier.
+    assert restored["guest_uptime_seconds"] > 0 and restored["accelerator"] == vm["accelerator"]
     summary = run.summary
     assert summary["vm_over_container_median"] == pytest.approx(
         summary["median_vm_seconds"] / summary["median_container_seconds"], rel=0.01
+    )
+    assert summary["restored_over_container_median"] == pytest.approx(
+        summary["median_vm_restored_seconds"] / summary["median_container_seconds"], rel=0.01
     )
     facts = run.host_facts
     assert facts["accelerator"] in {"kvm", "tcg"} and facts["kernel"] and facts["cores"] >= 1
@@ -50,7 +56,7 @@ def test_boot_race_figure_and_csv(finished_run):
     lab = get_lab("boot-race")
     fig = lab.figure(run.samples, run.summary, run.host_facts)
     names = [trace.name for trace in fig.data]
-    assert "container (runc)" in names and "VM (QEMU)" in names
+    assert {"container (runc)", "VM (QEMU)", "VM restored from a snapshot"} <= set(names)
     assert fig.layout.yaxis.type == "log" and "seconds" in fig.layout.yaxis.title.text
     assert any("Measured on" in a.text for a in fig.layout.annotations)
     lines = run_csv(run, lab).splitlines()
