@@ -19,6 +19,7 @@ LAB_MODULES = [
     "networking",
     "vm_disks",
     "desktop_capacity",
+    "orchestration",
 ]
 
 

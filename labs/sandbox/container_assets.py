@@ -11,7 +11,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ STAMP = ".virtlab-rootfs"
 SHM_BYTES = 1 << 20  # a container's /dev/shm, under runc and bubblewrap alike
 # No container outlives this (wall limits are minutes), so a retired tree is unused.
 RETIRED_TREE_KEEP_SECONDS = 3600
+NETNS_DIR = Path("/run/netns")  # where `ip netns add` pins named network namespaces
 INSTALL_BUSYBOX = "apt-get install -y busybox-static"
 # Debian's merged /usr: the loader and libraries resolve through /usr, so binding the
 # host's /usr read-only is enough to run a dynamically linked host tool inside.
@@ -189,10 +192,15 @@ def oci_config(
     ro_binds: dict[str, str] | None = None,
     capabilities: list[str] | None = None,
     user_namespace: bool = True,
+    network_namespace: str | None = None,
 ) -> dict:
     """An OCI runtime config: every namespace fresh, read-only root, limits on all,
     the seccomp filter, and (``user_namespace``) container root mapped to an
     unprivileged host uid.
+
+    ``network_namespace``: the name of a namespace the run made (``ip netns add``,
+    netns.NetLab) for the container to join instead of a fresh, empty one; the lab
+    has cabled it already (the orchestration lab's pods).
 
     ``tmp_dir`` is a size-limited tmpfs the driver mounted on the host; it is bound at
     /tmp so the host can see (and safely clean) what the container wrote.
@@ -200,6 +208,7 @@ def oci_config(
     namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
     if user_namespace:
         namespaces.append("user")
+    joined = {"network": netns_path(network_namespace)} if network_namespace else {}
     caps = list(capabilities or [])
     mib = 1024 * 1024
     mounts = [
@@ -246,6 +255,10 @@ def oci_config(
             "options": ["rbind", "nosuid", "nodev", "rw"],
         },
     ]
+    if network_namespace and user_namespace:
+        # The kernel lets a user namespace mount sysfs only over a network namespace it
+        # owns; a joined one belongs to the host's, so such a container has no /sys.
+        mounts = [m for m in mounts if m["type"] != "sysfs"]
     for host_path, container_path in (ro_binds or {}).items():
         mounts.append(
             {
@@ -284,7 +297,10 @@ def oci_config(
         "hostname": hostname,
         "mounts": mounts,
         "linux": {
-            "namespaces": [{"type": kind} for kind in namespaces],
+            "namespaces": [
+                {"type": kind, "path": joined[kind]} if kind in joined else {"type": kind}
+                for kind in namespaces
+            ],
             "cgroupsPath": cgroups_path,
             "resources": {
                 "devices": [{"allow": False, "access": "rwm"}],
@@ -300,6 +316,17 @@ def oci_config(
     if user_namespace:
         config["linux"].update(userns.oci_mappings())
     return config
+
+
+def netns_path(name: str) -> str:
+    """The file ``ip netns add`` made for ``name``: only a run's own (``vl<id>-…``), and
+    never a symlink (docs/architecture.md, sandbox rules 2 and 3)."""
+    if not re.fullmatch(r"vl\d+-[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"not a run's network namespace: {name!r}")
+    path = NETNS_DIR / name
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise ValueError(f"{path} is not a network namespace file")
+    return str(path)
 
 
 def write_bundle(bundle_dir: Path, config: dict) -> Path:

@@ -313,11 +313,17 @@ def start_container(
     runtime: str = "auto",
     name: str = "c0",
     hostname: str | None = None,
+    network_namespace: str | None = None,
 ) -> ContainerHandle:
-    """Start a container in the background; returns once it is running."""
+    """Start a container in the background; returns once it is running.
+
+    ``network_namespace``: a namespace the run made and cabled (``vl<id>-…``) for the
+    container to join instead of an empty one of its own (OCI runtimes only)."""
     requested_at = time.monotonic()
     chosen = choose_runtime() if runtime == "auto" else runtime
-    prepared = setup.prepare(run_id, list(argv), limits, chosen, name, hostname, None)
+    prepared = setup.prepare(
+        run_id, list(argv), limits, chosen, name, hostname, None, network_namespace
+    )
     handle = ContainerHandle(
         run_id, name, chosen, prepared.cid, prepared.scratch, prepared.group, limits
     )
