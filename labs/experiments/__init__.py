@@ -20,6 +20,7 @@ LAB_MODULES = [
     "vm_disks",
     "desktop_capacity",
     "orchestration",
+    "sandboxed_containers",
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from labs import runner
-from labs.experiments import desktop_capacity, get_lab, networking, vm_disks
+from labs.experiments import desktop_capacity, get_lab, networking, sandboxed_containers, vm_disks
 from labs.models import LabRun
 from labs.sandbox import reaper
 from tests.labs.leftovers import leftovers, nothing_left
@@ -39,6 +39,11 @@ CASES = {
         {"probes": 1},
         (networking, "probe_forward", 1),  # namespaces built, servers listening, NAT set
         {"processes", "netns"},
+    ),
+    "sandboxed-containers": (
+        {"repeats": 1},
+        (sandboxed_containers, "_in_guest", 1),  # the shared VM is up, its container not yet
+        {"processes", "scratch_dirs"},
     ),
 }  # fmt: skip
 
