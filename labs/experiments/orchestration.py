@@ -146,6 +146,7 @@ class Controller:
         old = [p for p in self.pods if p.version != spec.version]
         if old and self._stalled():
             self.rollback()
+            self.act()  # the same pass acts on the restored desired state
             return
         if spec.strategy == "recreate" and old:
             for pod in old:  # all at once: the update's outage
