@@ -57,9 +57,21 @@ def boot_kept_vm(
     Restored from a snapshot unless ``start="cold"``: a lab that needs a running guest,
     not a boot, should not spend two seconds of the student's wait on one (the first
     run of a guest shape boots the snapshot's template once; vm_snapshots.py)."""
-    return boot_with_retry(
-        run_id, name, memory_mib=memory_mib, vcpus=vcpus, keep_running=True, start=start
-    )
+    try:
+        return boot_with_retry(
+            run_id, name, memory_mib=memory_mib, vcpus=vcpus, keep_running=True, start=start
+        )
+    except vms.VMError as error:
+        if start != "snapshot" or isinstance(error, VMBootTimeout):
+            raise
+        # A QEMU that cannot restore (too old for x-ignore-shared, say) must not stop a
+        # lab that only needs a running guest: boot one, and keep why in its figures.
+        log.warning("restoring a guest failed, booting it instead: %s", error)
+        handle, attempts = boot_with_retry(
+            run_id, f"{name}b", memory_mib=memory_mib, vcpus=vcpus, keep_running=True
+        )
+        handle.boot.extra["restore_failed"] = str(error)[:300]
+        return handle, attempts
 
 
 def process_memory(pid: int) -> dict[str, int]:

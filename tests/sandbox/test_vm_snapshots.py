@@ -126,3 +126,21 @@ def test_a_snapshot_of_another_build_is_replaced(restored, monkeypatch):
     # Back on the real build: it is built again (the old one was removed), then reused.
     assert restored().boot.extra["snapshot_built_seconds"] is not None
     assert restored().boot.extra["snapshot_built_seconds"] is None
+
+
+def test_a_lab_guest_is_booted_when_restoring_fails(qemu, monkeypatch):  # noqa: F811
+    from labs.experiments.guests import boot_kept_vm
+
+    def refuse(*args, **kwargs):
+        raise vms.VMError("restoring the snapshot failed (QEMU refused its state)")
+
+    monkeypatch.setattr(vm_snapshots, "restore", refuse)
+    run_id = adhoc_run_id()
+    handle, _attempts = boot_kept_vm(run_id, "fb")
+    try:
+        assert handle.boot.extra["start"] == "cold"
+        assert "QEMU refused its state" in handle.boot.extra["restore_failed"]
+        assert handle.run("echo up") == (0, "up\n")
+    finally:
+        handle.stop()
+    assert_vm_left_nothing(run_id)
