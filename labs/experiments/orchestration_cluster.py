@@ -156,6 +156,7 @@ class Cluster:
     made: int = 0
     endpoints: list[str] = field(default_factory=list)
     handles: list[containers.ContainerHandle] = field(default_factory=list)
+    clients: list[ClientRun] = field(default_factory=list)
 
     def build(self) -> None:
         lab = self.lab
@@ -209,13 +210,17 @@ class Cluster:
 
     def stop_everything(self) -> None:
         """Every container the run made, whatever state the controller was in (a
-        failure midway); then the namespaces go with the NetLab."""
+        failure midway), then the namespaces, which kills a client still running in
+        its own; its thread ends with it."""
         errors = []
         for handle in self.handles:
             try:
                 handle.stop()
             except Exception as error:  # noqa: BLE001 - stop the others, then report
                 errors.append(error)
+        self.lab.close()
+        for client in self.clients:
+            client.thread.join(timeout=10)
         if errors:
             raise errors[0]
 
@@ -259,7 +264,9 @@ class Cluster:
     # -- the client ------------------------------------------------------------------------
 
     def client(self, rate: float, seconds: float, mode: str = "steady") -> ClientRun:
-        return ClientRun(self, rate, seconds, mode)
+        client = ClientRun(self, rate, seconds, mode)
+        self.clients.append(client)
+        return client
 
 
 class ClientRun:

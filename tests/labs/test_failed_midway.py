@@ -8,7 +8,14 @@ from __future__ import annotations
 import pytest
 
 from labs import runner
-from labs.experiments import desktop_capacity, get_lab, networking, sandboxed_containers, vm_disks
+from labs.experiments import (
+    desktop_capacity,
+    get_lab,
+    networking,
+    orchestration,
+    sandboxed_containers,
+    vm_disks,
+)
 from labs.models import LabRun
 from labs.sandbox import reaper
 from tests.labs.leftovers import leftovers, nothing_left
@@ -44,6 +51,11 @@ CASES = {
         {"repeats": 1},
         (sandboxed_containers, "_in_guest", 1),  # the shared VM is up, its container not yet
         {"processes", "scratch_dirs"},
+    ),
+    "orchestration": (
+        {"scenario": 1, "replicas": 2, "rate": 10, "window_seconds": 6},
+        (orchestration, "change", 1),  # pods up, the client sending, the balancer set
+        {"processes", "netns", "containers", "cgroups", "scratch_dirs"},
     ),
 }  # fmt: skip
 

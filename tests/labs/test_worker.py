@@ -73,12 +73,15 @@ KILLED_MID_RUN = {
     "desktop-capacity": {"max_users": 2, "session_mib": 4, "rds_memory_mib": 192,
                          "vdi_memory_mib": 128, "idle_seconds": 0.5, "busy_iterations": 2000},
     "networking": {"probes": 1},
+    "orchestration": {"scenario": 3, "replicas": 2, "rate": 10, "window_seconds": 6},
 }  # fmt: skip
 # What the dead worker must have left for the sweep to remove, by lab.
 LEFT_BY_THE_DEAD_WORKER = {
     "vm-disks": {"processes", "mounts", "scratch_dirs"},  # QEMU, the small tmpfs, the images
     "desktop-capacity": {"processes", "scratch_dirs"},  # the session host's QEMU
     "networking": {"processes", "netns"},  # the TCP servers and the namespaces
+    # the client, the pods' namespaces, their runc containers and cgroups
+    "orchestration": {"processes", "netns", "containers", "cgroups"},
 }
 
 
