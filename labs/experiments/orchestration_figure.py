@@ -156,6 +156,13 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     if (outage := summary.get("recreate_outage_seconds")) is not None:
         rolling = summary.get("rolling_failed_requests")
         title += f" — recreate: {outage:.1f} s without answers; rolling: {rolling} failed"
+    elif (healed := summary.get("heal_failed_with_readiness")) is not None:
+        without = summary.get("heal_failed_without_readiness")
+        title += f" — after a kill: {healed} failed with readiness checks, {without} without"
+    elif (gain := summary.get("throughput_gain")) is not None:
+        title += f" — {gain:.2f}× the throughput with {len(bursts)} replicas as with 1"
+    elif (broken := summary.get("rollback_broken_answers")) is not None:
+        title += f" — version 3 answered {broken} requests; rolled back"
     elif (failed := summary.get("requests_failed")) is not None:
         title += f" — {failed} of {summary.get('requests_total')} failed"
     base_layout(fig, title=title, host=host, yaxis_title="latency, ms (log)")
