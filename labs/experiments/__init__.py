@@ -14,6 +14,7 @@ LAB_MODULES = [
     "footprint",
     "isolation",
     "limits",
+    "images",
     "emulation",
     "vm_features",
     "networking",

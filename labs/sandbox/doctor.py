@@ -24,6 +24,7 @@ PROBED_MODULES = (
     "guest_assets",
     "emulation",
     "netns",
+    "images",
 )
 # What a module's probe needs installed: the fix we print when its import or probe fails.
 MODULE_PACKAGES = {
@@ -35,6 +36,7 @@ MODULE_PACKAGES = {
     "guest_assets": "qemu-system-x86 qemu-utils busybox-static",
     "emulation": "qemu-user-static busybox-static",
     "netns": "iproute2 nftables",
+    "images": "podman docker-registry",
 }
 # Capability names without which no lab can run at all.
 REQUIRED = ("container-runtime", "container-rootfs", "cgroups")
