@@ -504,7 +504,7 @@ LAB = Lab(
     "crash, a scale-up, a rolling update, a recreate and a rollback.",
     explanation=(
         "**This is a model of Kubernetes' control loop, not Kubernetes.** The controller is "
-        "about a hundred lines of Python in the lab (`labs/experiments/orchestration.py`): "
+        "a class of about 140 lines of Python in the lab (`labs/experiments/orchestration.py`): "
         "every period it *watches* (which pods still run, which answer `GET /ready`), "
         "*diffs* that against the desired state (replicas, version, update strategy) and "
         "*acts* (creates or deletes pods, then publishes the ready ones to the load "
