@@ -4,7 +4,9 @@ Hosts come in three shapes: cgroup v1 (one hierarchy per controller), hybrid (v1
 controllers plus an empty v2 tree at ``/sys/fs/cgroup/unified``) and v2 unified.
 Detect which, never assume. Our groups live under a ``virtlab`` parent — in every
 controller hierarchy we need on v1, once on v2 — and are named ``vl<run id>-…`` so
-the reaper finds them by name.
+the reaper finds them by name. The parent's CPU share is low (``SANDBOX_CPU_SHARES``),
+so all sandboxes together yield the CPU to the web server whenever it wants it and
+take whatever is left otherwise.
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ from pathlib import Path
 
 from .capability import Capability
 from .naming import run_id_of
+from .proc import SANDBOX_NICE
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "virtlab"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 CFS_PERIOD_US = 100_000
+# The CPU share of the ``virtlab`` parent, against the web server's processes at the
+# default (1024 on v1, where a group's weight is its cpu.shares; 100 on v2, cpu.weight):
+# when both want the CPU, every sandbox together gets 1/5 of it and the web 4/5. Not
+# less: a sandbox's wall limits still hold when the web is saturated (a TCG boot,
+# ~2 CPU-seconds, takes ~5 s on 1/5 of this 2-core host against its 30 s limit; at
+# 1/9, bench/pages_under_load.py saw boots time out).
+SANDBOX_CPU_SHARES = 256
+SANDBOX_CPU_WEIGHT = 25
+DEFAULT_CPU_SHARES = 1024
 
 
 @cache
@@ -333,6 +345,8 @@ def create(
         _enable_v2_controllers()
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
+    # Every time, not once: the reaper may have removed the parent since the last run.
+    lower_sandbox_priority()
     group = Cgroup(name=name, dirs=dirs)
     try:
         group.set_limits(memory_bytes=memory_bytes, pids=pids, cpu_percent=cpu_percent)
@@ -340,6 +354,38 @@ def create(
         group.remove()
         raise
     return group
+
+
+def _priority_file() -> Path | None:
+    """The file holding the ``virtlab`` parent's CPU share, None without a cpu controller."""
+    if mode() == "v2":
+        return CGROUP_ROOT / PARENT / "cpu.weight"
+    point = v1_mountpoints().get("cpu")
+    return None if point is None else point / PARENT / "cpu.shares"
+
+
+def value_wanted() -> int:
+    return SANDBOX_CPU_WEIGHT if mode() == "v2" else SANDBOX_CPU_SHARES
+
+
+def lower_sandbox_priority() -> None:
+    """Give the ``virtlab`` parent its low CPU share (every sandbox group is below it)."""
+    path = _priority_file()
+    if path is None or not path.parent.is_dir():
+        return
+    wanted = str(value_wanted())
+    if (_read(path) or "").strip() != wanted:
+        with contextlib.suppress(FileNotFoundError):
+            _write(path, wanted)
+
+
+def sandbox_cpu_share() -> tuple[int, int] | None:
+    """(the sandboxes' parent's CPU share, the default a web process has), as set now."""
+    path = _priority_file()
+    value = None if path is None else _read_int(path)
+    if value is None:
+        return None
+    return value, (100 if mode() == "v2" else DEFAULT_CPU_SHARES)
 
 
 def _enable_v2_controllers() -> None:
@@ -392,8 +438,34 @@ def capabilities() -> list[Capability]:
             ""
             if needed_ok
             else "enable the memory and pids cgroup controllers (kernel boot options)",
-        )
+        ),
+        _priority_capability(),
     ]
+
+
+def _priority_capability() -> Capability:
+    """What CPU priority sandboxes get beside the web server (the probe set it up)."""
+    share = sandbox_cpu_share()
+    nice = f"nice {SANDBOX_NICE} (the web server's: 0)"
+    if share is None:
+        return Capability(
+            "sandbox-priority",
+            False,
+            f"sandboxes run at {nice} only: no cpu cgroup controller to lower their CPU share",
+            "enable the cpu cgroup controller (kernel boot options)",
+        )
+    value, default = share
+    knob = "cpu.weight" if mode() == "v2" else "cpu.shares"
+    low = value < default
+    return Capability(
+        "sandbox-priority",
+        low,
+        f"sandboxes run below the web server: {knob} {value} for all of them together "
+        f"(a web process: {default}), {nice}"
+        if low
+        else f"sandboxes compete with the web server: {knob} {value} (a web process: {default})",
+        "" if low else f"echo {value_wanted()} > {_priority_file()}",
+    )
 
 
 def _probe_controllers() -> tuple[list[str], list[str]]:

@@ -335,15 +335,19 @@ def start_container(
             cid, scratch = prepared.cid, prepared.scratch
             command = setup.oci_argv(chosen, scratch, cid, detach=True)
             # A detached container inherits the runtime's stdio: pipes here would stay
-            # open for the container's whole life, so nothing is captured.
-            done = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                timeout=limits.wall_seconds,
-            )
+            # open for the container's whole life, so nothing is captured. It inherits
+            # the runtime's nice too (proc.sandbox_priority), or the hook gives it.
+            hook = proc.priority_hook()
+            with proc.sandbox_priority():
+                done = subprocess.run(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                    timeout=limits.wall_seconds,
+                    preexec_fn=hook,
+                )
             if done.returncode != 0:
                 raise RuntimeError(
                     f"{chosen} could not start {cid} (exit status {done.returncode})"

@@ -283,12 +283,14 @@ class NetLab:
         <client address as seen here>`` (see ``parse_greeting``); stopped by ``close()``."""
         if not re.fullmatch(r"[A-Za-z0-9_.:@-]*", name):
             raise ValueError(f"bad server name: {name!r}")
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", self._own(ns), sys.executable, "-c", _TCP_SERVER,
-             address, str(port), name or ns],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            env=proc.sandbox_env(self.run_id), start_new_session=True,
-        )  # fmt: skip
+        hook = proc.priority_hook()
+        with proc.sandbox_priority():  # below the web server, like every sandbox process
+            server = subprocess.Popen(
+                ["ip", "netns", "exec", self._own(ns), sys.executable, "-c", _TCP_SERVER,
+                 address, str(port), name or ns],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                env=proc.sandbox_env(self.run_id), start_new_session=True, preexec_fn=hook,
+            )  # fmt: skip
         self._servers.append(server)
         deadline = time.monotonic() + ready_timeout
         line = b""

@@ -4,9 +4,11 @@ The child gets its own session (so one ``killpg`` reaches everything it forks un
 it calls ``setsid`` itself), ``VIRTLAB_RUN=<run prefix>`` in its environment (so the
 reaper can find descendants after a crash), and rlimits set between fork and exec.
 Optionally it is placed in a cgroup before exec, which also catches descendants that
-leave the session. Output is read concurrently with a byte cap; the first bytes are
-kept and the rest dropped (``truncated``), so endless output — with or without
-newlines — never grows memory.
+leave the session. It runs at a lower CPU priority than the web server: at least
+``SANDBOX_NICE``, inherited by everything it forks (its cgroup's parent has low CPU
+shares too, cgroups.py), so a full lab queue does not slow pages. Output is read
+concurrently with a byte cap; the first bytes are kept and the rest dropped
+(``truncated``), so endless output — with or without newlines — never grows memory.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import resource
 import selectors
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Protocol
 
 from .naming import run_prefix
@@ -31,6 +35,11 @@ READ_CHUNK = 64 * 1024
 # After the main process exits, descendants may still hold the pipes open; give
 # them this long to finish writing before we stop listening (and kill them).
 DRAIN_SECONDS = 0.2
+# The nice value every sandbox process runs at, at least (the web server's is 0). What
+# decides the CPU a sandbox gets beside the web server is its cgroup's share (cgroups.py,
+# SANDBOX_CPU_SHARES); nice matters among processes outside a cgroup (an OCI runtime's
+# own process) and on hosts whose cpu controller is missing.
+SANDBOX_NICE = 10
 
 
 class Killable(Protocol):
@@ -90,9 +99,9 @@ def make_preexec(
 ) -> Callable[[], None]:
     """The hook a sandboxed child runs between fork and exec: join the cgroup (so its
     memory is charged there from its first allocation), set the rlimits, forbid core
-    dumps, with ``oom_score_adj`` tell the OOM killer whom to pick first, and with
-    ``run_as_sandbox_uid`` give up root for the unprivileged sandbox uid (last, since
-    the steps before it need root)."""
+    dumps, lower its CPU priority to ``SANDBOX_NICE``, with ``oom_score_adj`` tell the
+    OOM killer whom to pick first, and with ``run_as_sandbox_uid`` give up root for the
+    unprivileged sandbox uid (last, since the steps before it need root)."""
     # Runs in the forked child before exec: only plain syscalls, no allocation-heavy work.
     encoded_files = [os.fsencode(path) for path in procs_files]
     oom_value = None if oom_score_adj is None else str(oom_score_adj).encode()
@@ -100,6 +109,9 @@ def make_preexec(
     def preexec() -> None:
         # No core dumps: a crashing sandbox must not write its memory to the host.
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # Raising one's own nice needs no privilege; a caller already nicer keeps its own.
+        if os.getpriority(os.PRIO_PROCESS, 0) < SANDBOX_NICE:
+            os.setpriority(os.PRIO_PROCESS, 0, SANDBOX_NICE)
         my_pid = str(os.getpid()).encode()
         writes = [(path, my_pid) for path in encoded_files]
         if oom_value is not None:
@@ -116,6 +128,60 @@ def make_preexec(
             drop_to_sandbox_uid()
 
     return preexec
+
+
+@cache
+def _thread_nice_returns() -> bool:
+    """Whether a thread here may lower its nice again after raising it (root, or
+    CAP_SYS_NICE, or RLIMIT_NICE): tried once, on a thread of its own."""
+    works: list[bool] = []
+
+    def attempt() -> None:
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, min(before + 1, 19))
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+            works.append(os.getpriority(os.PRIO_PROCESS, 0) == before)
+        except OSError:
+            works.append(False)
+
+    trial = threading.Thread(target=attempt, name="virtlab-nice-probe")
+    trial.start()
+    trial.join()
+    return bool(works and works[0])
+
+
+@contextlib.contextmanager
+def sandbox_priority() -> Iterator[None]:
+    """Processes this thread starts inside the block run at ``SANDBOX_NICE``.
+
+    Linux keeps nice per thread and a child inherits its parent thread's, so the
+    calling thread is niced for the spawn and restored after: no preexec hook, and so
+    CPython can still spawn with vfork (a preexec hook costs a full fork, ~2 ms from
+    the lab worker). Where the thread could not get its priority back, nothing is
+    changed and ``can_spawn_at_sandbox_priority()`` is False: give the child
+    ``make_preexec``'s hook instead.
+    """
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    if before >= SANDBOX_NICE or not _thread_nice_returns():
+        yield
+        return
+    os.setpriority(os.PRIO_PROCESS, 0, SANDBOX_NICE)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+def can_spawn_at_sandbox_priority() -> bool:
+    """True when ``sandbox_priority()`` makes a hook-less child run at ``SANDBOX_NICE``."""
+    return os.getpriority(os.PRIO_PROCESS, 0) >= SANDBOX_NICE or _thread_nice_returns()
+
+
+def priority_hook() -> Callable[[], None] | None:
+    """The preexec hook a spawn with nothing else to set needs for ``SANDBOX_NICE``:
+    None where ``sandbox_priority()`` gives it for free."""
+    return None if can_spawn_at_sandbox_priority() else make_preexec([], [])
 
 
 def sandbox_env(run_id: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -193,8 +259,10 @@ def run(
     procs_files = list(cgroup.procs_files) if cgroup else []
     # Without a preexec hook CPython can spawn with vfork, milliseconds cheaper than a
     # fork, so the hook is used only when there is something to set. (It also forbids
-    # core dumps; for a container the OCI runtime sets that from the bundle.)
-    needs_hook = rlimits or procs_files or run_as_sandbox_uid
+    # core dumps; for a container the OCI runtime sets that from the bundle.) The lower
+    # CPU priority comes from sandbox_priority() below, or from the hook where that
+    # cannot work.
+    needs_hook = rlimits or procs_files or run_as_sandbox_uid or not can_spawn_at_sandbox_priority()
     preexec = (
         make_preexec(rlimits, procs_files, run_as_sandbox_uid=run_as_sandbox_uid)
         if needs_hook
@@ -202,18 +270,19 @@ def run(
     )
     sink = _OutputSink(output_bytes)
     started_at = time.monotonic()
-    child = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=full_env,
-        cwd=cwd,
-        start_new_session=True,
-        preexec_fn=preexec,
-        close_fds=True,
-        pass_fds=tuple(pass_fds),
-    )
+    with sandbox_priority():
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=preexec,
+            close_fds=True,
+            pass_fds=tuple(pass_fds),
+        )
     state = _PumpState()
 
     def kill_everything() -> None:

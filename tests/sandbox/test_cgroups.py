@@ -64,6 +64,7 @@ def test_names_without_a_run_id_are_refused():
 
 
 def test_capability_reports_controllers():
-    [capability] = cgroups.capabilities()
+    capability, priority = cgroups.capabilities()
+    assert capability.name == "cgroups" and priority.name == "sandbox-priority"
     assert capability.ok
     assert "memory" in capability.detail and "pids" in capability.detail
