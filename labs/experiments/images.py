@@ -145,11 +145,12 @@ def run(params: dict, ctx: RunContext):
     with ImageWorkspace(ctx.run_id) as space:
         yield step("importing the busybox root filesystem as a base image")
         base, seconds = space.import_base()
-        yield Sample({"part": "base", "build": "import", "seconds": rounded(seconds, 3),
-                      "image_mib": rounded(space.image_bytes(base)[0] / MIB, 3),
-                      "podman_version": images.version(images.PODMAN)})  # fmt: skip
+        base_mib = rounded(space.image_bytes(base)[0] / MIB, 3)
         yield step("starting a registry in the run's network namespace")
         space.start_registry()
+        yield Sample({"part": "base", "build": "import", "seconds": rounded(seconds, 3),
+                      "image_mib": base_mib, "podman_version": images.version(images.PODMAN),
+                      "registry_version": images.version(images.REGISTRY)})  # fmt: skip
         done += 2
         for variant in chosen:
             context = _write_context(space, variant, base, params)
