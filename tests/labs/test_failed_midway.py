@@ -11,6 +11,7 @@ from labs import runner
 from labs.experiments import (
     desktop_capacity,
     get_lab,
+    images,
     networking,
     orchestration,
     sandboxed_containers,
@@ -56,6 +57,11 @@ CASES = {
         {"scenario": 1, "replicas": 2, "rate": 10, "window_seconds": 6},
         (orchestration, "change", 1),  # pods up, the client sending, the balancer set
         {"processes", "netns", "containers", "cgroups", "scratch_dirs"},
+    ),
+    "images": (
+        {"variant": 1, "deps_mib": 1},
+        (images, "_layer_rows", 1),  # the registry and its namespaces up, images built
+        {"processes", "netns", "cgroups", "scratch_dirs"},
     ),
 }  # fmt: skip
 

@@ -74,6 +74,7 @@ KILLED_MID_RUN = {
                          "vdi_memory_mib": 128, "idle_seconds": 0.5, "busy_iterations": 2000},
     "networking": {"probes": 1},
     "orchestration": {"scenario": 3, "replicas": 2, "rate": 10, "window_seconds": 6},
+    "images": {"variant": 1, "deps_mib": 1},
 }  # fmt: skip
 # What the dead worker must have left for the sweep to remove, by lab.
 LEFT_BY_THE_DEAD_WORKER = {
@@ -82,6 +83,8 @@ LEFT_BY_THE_DEAD_WORKER = {
     "networking": {"processes", "netns"},  # the TCP servers and the namespaces
     # the client, the pods' namespaces, their runc containers and cgroups
     "orchestration": {"processes", "netns", "containers", "cgroups"},
+    # the registry (and podman, building), its namespaces, cgroups and the podman store
+    "images": {"processes", "netns", "cgroups", "scratch_dirs"},
 }
 
 
