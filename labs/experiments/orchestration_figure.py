@@ -88,10 +88,13 @@ def _events(fig: go.Figure, events: list[dict], row: int, legend: set[str]) -> N
         if event["event"] in LINE_EVENTS:
             fig.add_vline(x=event["t"], line={"color": "#5b6475", "dash": "dash", "width": 1},
                           row=row, col=1)  # fmt: skip
+            # Named at the foot of the panel, where no request sits (the subplot's own
+            # title is at its head).
             fig.add_annotation(
-                x=event["t"], y=1, yref=f"y{row if row > 1 else ''} domain",
+                x=event["t"], y=0, yref=f"y{row if row > 1 else ''} domain",
                 xref=f"x{row if row > 1 else ''}", text=LINE_EVENTS[event["event"]],
-                showarrow=False, yanchor="bottom", font={"size": 11, "color": "#343a40"},
+                showarrow=False, yanchor="bottom", xanchor="left",
+                font={"size": 11, "color": "#343a40"},
             )  # fmt: skip
     for kind, symbol in MARKED_EVENTS.items():
         chosen = [e for e in timed if e["event"] == kind]
@@ -134,8 +137,8 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
         events = [s for s in samples if s.get("kind") == "event" and s["pass"] == name]
         _requests(fig, requests, index, legend)
         _events(fig, events, index, legend)
-        fig.update_yaxes(type="log", range=[-1.3, 3.4], title="latency, ms (log)", row=index,
-                         col=1)  # fmt: skip
+        fig.update_yaxes(type="log", range=[-1.3, 3.4], dtick=1, title="latency, ms (log)",
+                         row=index, col=1)  # fmt: skip
         fig.update_xaxes(title="seconds into the pass", row=index, col=1)
     if bursts:
         fig.add_trace(
@@ -152,19 +155,20 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
         fig.update_xaxes(title="replicas", dtick=1, row=rows, col=1)
         fig.update_yaxes(title="requests per second", rangemode="tozero", row=rows, col=1)
     fig.update_layout(height=330 * rows + 120)
-    title = "Orchestration: every request, by the version that answered"
+    # The headline of the scenario when there is one (short: it wraps on a phone).
+    title = "Every request, by the version that answered"
     if (outage := summary.get("recreate_outage_seconds")) is not None:
         rolling = summary.get("rolling_failed_requests")
-        title += f" — recreate: {outage:.1f} s without answers; rolling: {rolling} failed"
+        title = f"Recreate: {outage:.1f} s without answers; rolling: {rolling} failed"
     elif (healed := summary.get("heal_failed_with_readiness")) is not None:
         without = summary.get("heal_failed_without_readiness")
-        title += f" — after a kill: {healed} failed with readiness checks, {without} without"
+        title = f"After a kill: {healed} failed with readiness checks, {without} without"
     elif (gain := summary.get("throughput_gain")) is not None:
-        title += f" — {gain:.2f}× the throughput with {len(bursts)} replicas as with 1"
+        title = f"{len(bursts)} replicas: {gain:.2f}× the throughput of 1"
     elif (broken := summary.get("rollback_broken_answers")) is not None:
-        title += f" — version 3 answered {broken} requests; rolled back"
-    elif (failed := summary.get("requests_failed")) is not None:
-        title += f" — {failed} of {summary.get('requests_total')} failed"
+        title = f"Version 3 answered {broken} requests"
+        if summary.get("rollback_seconds") is not None:
+            title += f"; undone after {summary['rollback_seconds']:.1f} s"
     base_layout(fig, title=title, host=host, yaxis_title="latency, ms (log)")
     fig.update_layout(margin={"t": 150}, legend={"y": 1.02})
     return fig
