@@ -118,3 +118,16 @@ def test_the_cache_report_is_read_from_podman_output():
     build = parse_build("t", 1.0, PODMAN_OUTPUT)
     assert (build.steps, build.cache_hits, build.first_rebuilt_step) == (4, 1, 3)
     assert build.image_id.startswith("7aa757edd898")
+
+
+def test_a_host_without_podman_is_told_what_to_install(monkeypatch):
+    from labs.sandbox import images
+
+    real_which = images.shutil.which
+    monkeypatch.setattr(
+        images.shutil, "which", lambda tool: None if tool == "podman" else real_which(tool)
+    )
+    found = {cap.name: cap for cap in images.capabilities()}
+    assert not found["image-builder"].ok and not found["image-registry"].ok
+    assert "apt-get install -y podman docker-registry" in found["image-builder"].install
+    assert set(get_lab("images").needs) >= {"image-builder", "image-registry"}
