@@ -22,7 +22,8 @@ from labs.sandbox.naming import run_prefix
 from tests.labs.leftovers import leftovers, nothing_left
 
 LAB = get_lab("orchestration")
-SMALL = {"replicas": 2, "rate": 10, "window_seconds": 8, "period_ms": 200, "startup_ms": 300}
+# Windows long enough for a slow, shared host to finish what the scenario starts.
+SMALL = {"replicas": 2, "rate": 10, "window_seconds": 10, "period_ms": 200, "startup_ms": 300}
 
 
 def test_parameters_are_bounded():
@@ -219,7 +220,7 @@ def test_the_controller_heals_a_killed_pod(db, host_capabilities):
 
 @pytest.mark.sandbox
 def test_the_controller_scales_out_and_measures_throughput(db, host_capabilities):
-    run = _run({**SMALL, "scenario": 2, "replicas": 3})
+    run = _run({**SMALL, "scenario": 2, "replicas": 3, "window_seconds": 12})
     rows = _every_request_recorded(run, "scale")
     created = [e["pod"] for e in _events(run, "scale") if e["event"] == "created"]
     assert len(created) == 2
@@ -234,7 +235,7 @@ def test_the_controller_scales_out_and_measures_throughput(db, host_capabilities
 
 @pytest.mark.sandbox
 def test_rolling_update_and_recreate_replace_every_pod(db, host_capabilities):
-    run = _run({**SMALL, "scenario": 3, "max_surge": 1, "max_unavailable": 0})
+    run = _run({**SMALL, "scenario": 3, "max_surge": 1, "max_unavailable": 0, "window_seconds": 12})
     prefix = run_prefix(run.sandbox_id)
     for name in ("rolling", "recreate"):
         rows = _every_request_recorded(run, name)
