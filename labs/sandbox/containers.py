@@ -1,7 +1,8 @@
 """The container driver: runc (or crun) with an OCI bundle, bubblewrap as a fallback.
 
 Every container gets fresh pid, net (empty: no route anywhere, unless a long-lived
-one joins a network namespace its run made and cabled), ipc, uts and mount namespaces, the shared busybox root read-only, a size-limited tmpfs at /tmp, no
+one joins a network namespace its run made and cabled), ipc, uts and mount
+namespaces, the shared busybox root read-only, a size-limited tmpfs at /tmp, no
 capabilities, no_new_privileges, rlimits, and a run-named cgroup
 (``virtlab/vl<id>-c0``) that we create with the memory/pids/CPU limits; the OCI
 runtime nests its own leaf (``…/ctr``) below it. Peak memory and CPU time are read
