@@ -129,10 +129,29 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     fig.update_yaxes(title="seconds", rangemode="tozero", row=1, col=2)
     fig.update_yaxes(title="MiB", rangemode="tozero", row=2, col=1)
     fig.update_layout(barmode="group", height=780)
+    variants = _variants(samples)
+    fig = base_layout(fig, title=title_of(summary), host=_with_podman(host, samples),
+                      yaxis_title="")  # fmt: skip
+    # One variant needs no legend; several get theirs in the registry panel's top right
+    # corner, clear of the subplot titles.
+    fig.update_layout(
+        showlegend=len(variants) > 1,
+        legend={"orientation": "v", "x": 1, "xanchor": "right", "y": 0.38, "yanchor": "top",
+                "bgcolor": "rgba(255,255,255,0.8)", "title": {"text": "variant"}},
+    )  # fmt: skip
+    return fig
+
+
+def title_of(summary: dict) -> str:
     title = "Images on this host"
     if (ratio := summary.get("early_over_late_rebuild")) is not None:
         title += f" — an early change rebuilds {ratio:g}× slower than a late one"
+    return title
+
+
+def _with_podman(host: dict, samples: list[dict]) -> dict:
+    """The host facts with podman's version, for the caption every chart carries."""
     base = next((s for s in samples if s.get("part") == "base"), {})
-    if base.get("podman_version"):
-        host = {**host, "cpu_model": f"{host.get('cpu_model', '?')} · {base['podman_version']}"}
-    return base_layout(fig, title=title, host=host, yaxis_title="")
+    if not base.get("podman_version"):
+        return host
+    return {**host, "cpu_model": f"{host.get('cpu_model', '?')} · {base['podman_version']}"}

@@ -75,7 +75,7 @@ class Build:
 
     tag: str
     seconds: float
-    steps: int  # instructions podman ran (STEP n/m lines, every stage)
+    steps: int  # instructions that make a layer (every stage's STEP lines but FROM)
     cache_hits: int  # steps podman reported as "Using cache"
     first_rebuilt_step: int | None  # the first step not taken from the cache
     image_id: str
@@ -423,7 +423,7 @@ def parse_build(tag: str, seconds: float, output: str) -> Build:
     return Build(
         tag=tag,
         seconds=seconds,
-        steps=len(steps),
+        steps=sum(not text.upper().startswith("FROM ") for _, _, text in steps),
         cache_hits=hits,
         first_rebuilt_step=first_rebuilt,
         image_id=image_id,
