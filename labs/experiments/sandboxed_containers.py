@@ -229,6 +229,8 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
         values = [s["start_seconds"] for s in samples if s["mode"] == mode]
         fig.add_trace(
             go.Box(
+                # Categories on x (not only names), so a phone's layout can wrap them.
+                x=[MODE_LABELS[mode]] * len(values),
                 y=values,
                 name=MODE_LABELS[mode],
                 boxpoints="all",
@@ -261,10 +263,9 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
         type="log", range=log_range([s["start_seconds"] for s in samples]), row=1, col=1
     )
     fig.update_yaxes(title="MiB", row=1, col=2)
-    fig.update_xaxes(tickangle=-30)
-    title = "A container on the host, in a running VM, and in a VM started for it"
+    title = "Containers on the host and in VMs"
     if ratio := summary.get("cold_over_container"):
-        title += f" — the Kata path took {ratio:g}× a plain container start"
+        title += f" — the Kata path took {ratio:g}× a host container"
     fig.update_layout(height=560)
     return base_layout(fig, title=title, host=host, yaxis_title="seconds (log scale)")
 
