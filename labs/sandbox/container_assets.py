@@ -193,10 +193,12 @@ def oci_config(
     capabilities: list[str] | None = None,
     user_namespace: bool = True,
     network_namespace: str | None = None,
+    terminal: bool = False,
 ) -> dict:
     """An OCI runtime config: every namespace fresh, read-only root, limits on all,
     the seccomp filter, and (``user_namespace``) container root mapped to an
-    unprivileged host uid.
+    unprivileged host uid. ``terminal``: the runtime gives the process a
+    pseudo-terminal of the container's own (terminals.py).
 
     ``network_namespace``: the name of a namespace the run made (``ip netns add``,
     netns.NetLab) for the container to join instead of a fresh, empty one; the lab
@@ -271,7 +273,7 @@ def oci_config(
     config = {
         "ociVersion": "1.0.2-dev",
         "process": {
-            "terminal": False,
+            "terminal": terminal,
             "user": {"uid": 0, "gid": 0},
             "args": list(argv),
             "env": [f"{key}={value}" for key, value in env.items()],

@@ -180,12 +180,16 @@ def prepare(
     hostname: str | None,
     ro_binds: dict[str, str] | None,
     network_namespace: str | None = None,
+    terminal: bool = False,
 ) -> PreparedContainer:
     """Scratch dir, limited cgroup and the host command line for one container.
 
-    ``network_namespace``: a namespace of the run to join (OCI runtimes only)."""
+    ``network_namespace``: a namespace of the run to join; ``terminal``: give the
+    process a pseudo-terminal (both OCI runtimes only)."""
     if network_namespace and runtime == "bwrap":
         raise ValueError("joining a run's network namespace needs an OCI runtime (runc)")
+    if terminal and runtime == "bwrap":
+        raise ValueError("an interactive terminal needs an OCI runtime (runc)")
     if not container_assets.is_up_to_date():
         container_assets.build()
     cid = name_for(run_id, name)
@@ -220,6 +224,7 @@ def prepare(
             ro_binds=ro_binds,
             user_namespace=userns.available(),
             network_namespace=network_namespace,
+            terminal=terminal,
         )
         # The limits live on our group; the runtime's leaf only joins it.
         config["linux"]["resources"] = {"devices": config["linux"]["resources"]["devices"]}

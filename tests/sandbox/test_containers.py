@@ -85,7 +85,7 @@ def test_a_long_lived_container_reports_memory_and_stops(run_id, runtime, no_lef
 
 def test_a_long_lived_container_still_has_a_wall_limit(run_id, runtime, no_leftovers):
     handle = containers.start_container(
-        run_id, ["sleep", "60"], Limits(wall_seconds=0.3), runtime=runtime
+        run_id, ["sleep", "60"], Limits(wall_seconds=2), runtime=runtime
     )
     handle._timer.join(timeout=10)
     assert not handle.alive()
