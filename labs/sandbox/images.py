@@ -62,7 +62,8 @@ REGISTRY_ADDRESS = "10.213.0.1"
 CLIENT_ADDRESS = "10.213.0.2"
 COMMAND_SECONDS = 120.0
 CACHE_HIT_RE = re.compile(r"^--> Using cache ([0-9a-f]{64})", re.MULTILINE)
-STEP_RE = re.compile(r"^STEP (\d+)/(\d+): (.*)$", re.MULTILINE)
+# A multi-stage build prefixes its step lines with the stage: "[1/2] STEP 3/5: RUN …".
+STEP_RE = re.compile(r"^(?:\[\d+/\d+\] )?STEP (\d+)/(\d+): (.*)$", re.MULTILINE)
 
 
 class ImageError(RuntimeError):
@@ -123,6 +124,7 @@ class ImageWorkspace:
         self.registry: subprocess.Popen | None = None
         self.client_ns = ""
         self.client_if = ""
+        self.store = ""  # the store commands use (use_store), and its pull-side twin
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -146,9 +148,7 @@ class ImageWorkspace:
         if os.path.lexists(self.scratch):
             remove_scratch_dir(self.scratch)  # a leftover of a crashed run with this id
         self.scratch.mkdir(mode=0o700)
-        # Run roots are "r" and "p": podman refuses a run root longer than 50 characters.
-        for sub in ("store", "r", "libpod", "tmp", "runc", "cache", "net", "contexts",
-                    "registry", "pulled", "p"):  # fmt: skip
+        for sub in ("libpod", "tmp", "runc", "cache", "net", "contexts", "registry"):
             (self.scratch / sub).mkdir(mode=0o700)
         HOST_BLOB_CACHE.mkdir(mode=0o700, parents=True, exist_ok=True)  # the bind's target
         s = self.scratch
@@ -160,8 +160,11 @@ class ImageWorkspace:
             f'runtime = "runc"\n'
             f'[network]\nnetwork_config_dir = "{s / "net"}"\n'
         )
+        # Every command names its store (use_store); this only keeps the host's
+        # storage.conf out of it.
         (s / "storage.conf").write_text(
-            f'[storage]\ndriver = "overlay"\ngraphroot = "{s / "store"}"\nrunroot = "{s / "r"}"\n'
+            f'[storage]\ndriver = "overlay"\ngraphroot = "{s / "store-none"}"\n'
+            f'runroot = "{s / "r-none"}"\n'
         )
         # No search registries: a short name never resolves to the internet.
         (s / "registries.conf").write_text(
@@ -193,8 +196,26 @@ class ImageWorkspace:
             "HOME": str(s / "tmp"),
         }
 
-    def podman_argv(self, *args: str, store: str = "store", runroot: str = "r") -> list[str]:
+    def use_store(self, key: str) -> None:
+        """Build in a store of its own from now on (``store-<key>``), and pull into a
+        second one (``pulled-<key>``): one variant's layers never serve as another's
+        cache, and each pull starts from an empty store."""
+        if not re.fullmatch(r"[a-z0-9]{1,4}", key):
+            raise ValueError(f"bad store key: {key!r}")
+        self.store = key
+        # Run roots stay short ("r<key>"): podman refuses one longer than 50 characters.
+        for sub in (f"store-{key}", f"r{key}", f"pulled-{key}", f"p{key}"):
+            (self.scratch / sub).mkdir(mode=0o700, exist_ok=True)
+
+    def podman_argv(self, *args: str, pulled: bool = False) -> list[str]:
+        if not self.store:
+            raise ImageError("no store chosen (use_store)")
         s = self.scratch
+        store, runroot = (
+            (f"pulled-{self.store}", f"p{self.store}")
+            if pulled
+            else (f"store-{self.store}", f"r{self.store}")
+        )
         podman = [
             PODMAN, "--root", str(s / store), "--runroot", str(s / runroot),
             "--storage-driver", "overlay", "--tmpdir", str(s / "libpod"),
@@ -355,10 +376,8 @@ class ImageWorkspace:
         return self._transfer("push", "--tls-verify=false", "--quiet", image, remote)
 
     def pull(self, remote: str) -> Transfer:
-        """Into a second, empty store (``pulled``): what a fresh host downloads."""
-        return self._transfer(
-            "pull", "--tls-verify=false", "--quiet", remote, store="pulled", runroot="p"
-        )
+        """Into the store's pull-side twin, empty at first: what a fresh host downloads."""
+        return self._transfer("pull", "--tls-verify=false", "--quiet", remote, pulled=True)
 
     def registry_bytes(self) -> int:
         """Bytes of blobs the registry stores (each layer once, however many images)."""

@@ -82,7 +82,10 @@ def test_app_first_rebuilds_everything_and_multi_stage_drops_the_dependencies(
     assert nothing_left(run.sandbox_id), leftovers(run.sandbox_id)
 
     run = _run({"variant": 4, "deps_mib": MIB_DEPS})
-    cold = _builds(run)["cold"]
+    builds = _builds(run)
+    cold, cached = builds["cold"], builds["cached"]
+    # Both stages' steps are read from podman's report ("[1/2] STEP 3/5: …").
+    assert cold["steps"] == cached["cache_hits"] == 5 and cold["cache_hits"] == 0
     layers = [s for s in run.samples if s["part"] == "layer"]
     assert len(layers) == 2  # the base and the copied app: the build stage stays behind
     base = next(s for s in run.samples if s["part"] == "base")
