@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -7,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from virtlab.roles import instructor_required
 
+from . import fragments
 from .classes.assignments import due_for_student
 from .glossary import link_first_uses, load_glossary, terms_for_lesson
 from .models import Classroom, Lesson, LessonProgress
@@ -38,6 +41,9 @@ def lesson_detail(request, slug: str):
     progress = progress_open(user=request.user, lesson=lesson)
     previous, following = neighbours(lesson)
     terms = terms_for_lesson(lesson.slug)
+    quiz_view = build_quiz_view(lesson, request.user, focus=pending_answer(request, lesson))
+    fragments.question_fragments(request, quiz_view, "lesson")
+    text_seconds, text_key = fragments.lesson_text(lesson, terms)
     return render(
         request,
         "courseware/lesson.html",
@@ -47,13 +53,16 @@ def lesson_detail(request, slug: str):
             "done": bool(progress and progress.state == LessonProgress.State.DONE),
             "previous": previous,
             "next": following,
-            "quiz_view": build_quiz_view(
-                lesson, request.user, focus=pending_answer(request, lesson)
-            ),
+            "quiz_view": quiz_view,
             "source": "lesson",
             "terms": terms,
-            # The first use of each of those terms links to its glossary entry.
-            "body_html": link_first_uses(lesson.body_html, terms, reverse("courseware:glossary")),
+            # The first use of each of those terms links to its glossary entry (called
+            # by the template only when the lesson's text is not kept already).
+            "body_html": partial(
+                link_first_uses, lesson.body_html, terms, reverse("courseware:glossary")
+            ),
+            "text_seconds": text_seconds,
+            "text_key": text_key,
         },
     )
 

@@ -149,6 +149,13 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 VIRTLAB_PROXY_COUNT = int(os.environ.get("VIRTLAB_PROXY_COUNT", "0"))
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Per web process: parts of the lesson and quiz pages (HTML, a lesson's questions)
+    # keyed by their content (courseware/fragments.py), so a change is never served stale.
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "virtlab-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 4000},
+    },
     # Shared by every web worker: the throttles' counters (`manage.py createcachetable`).
     "throttle": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",

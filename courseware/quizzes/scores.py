@@ -134,7 +134,7 @@ def attempts_by_user_question(
 ) -> dict[tuple[int, int], list[Attempt]]:
     grouped: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
     for attempt in Attempt.objects.filter(
-        user_id__in=list(user_ids), question__in=list(questions)
+        user_id__in=list(user_ids), question_id__in=[question.pk for question in questions]
     ).order_by("created_at", "pk"):
         grouped[(attempt.user_id, attempt.question_id)].append(attempt)
     return grouped

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import fragments
 from ..models import Lesson, Question, Quiz
 from . import predictions
 from .grading import Grade, is_prediction
@@ -49,6 +50,8 @@ class QuestionView:
     feedback: list[str] = field(default_factory=list)
     measurement: Measurement | None = None
     lab: dict[str, Any] = field(default_factory=dict)
+    # Its HTML, when kept from an earlier page with the same state (courseware/fragments.py).
+    fragment: str = ""
 
     @property
     def qid(self) -> str:
@@ -263,12 +266,10 @@ def build_quiz_view(
 ) -> QuizView | None:
     """The quiz for ``user``; ``focus`` = {"qid", "error", "values", "just_answered"} for
     the question just submitted."""
-    quiz = Quiz.objects.filter(lesson=lesson).first()
-    if quiz is None:
+    questions = fragments.lesson_questions(lesson)  # kept per process while unchanged
+    if not questions:  # no quiz, or none of its questions is active
         return None
-    questions = list(quiz.questions.active().select_related("quiz").order_by("order"))
-    if not questions:
-        return None
+    quiz = questions[0].quiz
     user_id = user.pk if user.is_authenticated else None
     attempts = attempts_by_user_question([user_id], questions) if user_id else {}
     found = predictions.measurements_for([user_id], questions) if user_id else {}

@@ -19,6 +19,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_POST
 
+from .. import fragments
 from ..models import Attempt, Lesson, Question
 from ..outline import visible_lesson
 from .grading import AnswerError, small_int
@@ -116,6 +117,7 @@ def quiz_detail(request, slug: str):
     if request.htmx and qid:
         response = _fragment(request, quiz_view, qid, with_score=False)
     else:
+        fragments.question_fragments(request, quiz_view, "quiz")
         response = render(
             request,
             "courseware/quiz.html",
