@@ -39,7 +39,8 @@ READ_CHUNK = 16 * 1024
 
 
 class TerminalUnavailable(RuntimeError):
-    """No OCI runtime works here, so no interactive container can start."""
+    """Only bubblewrap works here, and an interactive container needs an OCI runtime.
+    (With no runtime at all, ``containers.RuntimeUnavailable`` says why.)"""
 
 
 class Terminal:
@@ -70,16 +71,18 @@ class Terminal:
     def _spawn(self) -> None:
         master, slave = pty.openpty()
         try:
-            self.process = subprocess.Popen(
-                self.prepared.command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=proc.sandbox_env(self.run_id),
-                start_new_session=True,
-                close_fds=True,
-                preexec_fn=proc.priority_hook(),
-            )
+            hook = proc.priority_hook()
+            with proc.sandbox_priority():  # below the web server's CPU priority
+                self.process = subprocess.Popen(
+                    self.prepared.command,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    env=proc.sandbox_env(self.run_id),
+                    start_new_session=True,
+                    close_fds=True,
+                    preexec_fn=hook,
+                )
         except BaseException:
             os.close(master)
             raise
@@ -98,6 +101,12 @@ class Terminal:
     def read(self, max_bytes: int = READ_CHUNK) -> bytes | None:
         """What the shell printed since the last read (up to ``max_bytes``); ``b""``
         when nothing is waiting; ``None`` once the shell has gone."""
+        # Under the lock: the lifetime timer may stop (and close) the terminal from its
+        # own thread, and a closed fd's number is soon someone else's.
+        with self._lock:
+            return self._read(max_bytes)
+
+    def _read(self, max_bytes: int) -> bytes | None:
         if self.master is None:
             return None
         try:
@@ -114,21 +123,25 @@ class Terminal:
     def write(self, data: bytes) -> int:
         """Send keystrokes; returns how many bytes the terminal took (it may take
         fewer when the shell is not reading)."""
-        if self.master is None:
-            raise OSError(errno.EBADF, "the terminal has been stopped")
-        try:
-            return os.write(self.master, data)
-        except BlockingIOError:
-            return 0
+        with self._lock:
+            if self.master is None:
+                raise OSError(errno.EBADF, "the terminal has been stopped")
+            try:
+                return os.write(self.master, data)
+            except BlockingIOError:
+                return 0
 
     def resize(self, rows: int, cols: int) -> None:
         """The browser's terminal changed size: tell the shell's terminal too."""
         rows, cols = max(1, min(int(rows), MAX_ROWS)), max(1, min(int(cols), MAX_COLS))
-        fcntl.ioctl(self.fileno(), termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        # The runtime copies its own terminal's size into the container's on SIGWINCH;
-        # our pty is not its controlling terminal, so the kernel does not send one.
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGWINCH)
+        with self._lock:
+            if self.master is None:
+                raise OSError(errno.EBADF, "the terminal has been stopped")
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            # The runtime copies its own terminal's size into the container's on
+            # SIGWINCH; our pty is not its controlling terminal, so none comes by itself.
+            if self.process is not None and self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGWINCH)
 
     def alive(self) -> bool:
         return not self._stopped and self.process is not None and self.process.poll() is None

@@ -113,12 +113,19 @@ class QemuProcess:
         self.scratch = scratch_root() / process_name
         self.serial_path = self.scratch / "serial.sock"  # the console (ttyS0)
         self.control_path = self.scratch / "control.sock"  # the command channel (ttyS1)
+        self.terminal_path = self.scratch / "term.sock"  # a student's shell, when asked (ttyS2)
         self.qmp_path = self.scratch / "qmp.sock"
         self.migration_path = self.scratch / "mig.sock"
         self.log_path = self.scratch / "qemu.log"
         self.disk_path = self.scratch / "disk.qcow2"
         longest = max(
-            (self.serial_path, self.control_path, self.qmp_path, self.migration_path),
+            (
+                self.serial_path,
+                self.control_path,
+                self.qmp_path,
+                self.migration_path,
+                self.terminal_path,
+            ),  # fmt: skip
             key=lambda p: len(str(p)),
         )
         if len(str(longest)) > SOCKET_PATH_MAX:

@@ -60,10 +60,12 @@ class Shape:
     machine: str
     memory_mib: int
     vcpus: int
+    terminal: bool = False  # the guest has a third serial port for a shell
 
     @property
     def label(self) -> str:
-        return f"{self.machine}-{self.accelerator}-{self.memory_mib}m-{self.vcpus}c"
+        label = f"{self.machine}-{self.accelerator}-{self.memory_mib}m-{self.vcpus}c"
+        return label + "-t" if self.terminal else label
 
 
 @dataclass(frozen=True)

@@ -148,12 +148,14 @@ def qemu_argv(
     memory_file: str | None = None,
     memory_shared: bool = False,
     incoming: bool = False,
+    terminal: str | None = None,
 ) -> list[str]:
     """The QEMU command line; ``serial`` (the console), ``control`` (the command channel,
     a second serial port) and ``qmp`` are unix socket paths (None: stdio/none/none).
     ``memory_file``: guest RAM mapped from that file, written through when
     ``memory_shared``, copy-on-write otherwise; ``incoming``: wait for a saved state
-    instead of booting (both for snapshots, vm_snapshots.py)."""
+    instead of booting (both for snapshots, vm_snapshots.py). ``terminal``: a third
+    serial port on that unix socket, for an interactive shell (vm_terminals.py)."""
     cmdline = "console=ttyS0 quiet panic=-1"
     if machine == "microvm":
         cmdline += " pci=off"  # microvm has no PCI; saves a probe at every boot
@@ -212,6 +214,10 @@ def qemu_argv(
         # COM2's address and interrupt, where the guest kernel looks for ttyS1.
         argv += ["-chardev", f"socket,id=ctl0,path={control},server=on,wait=on"]
         argv += ["-device", "isa-serial,chardev=ctl0,iobase=0x2f8,irq=3"]
+    if terminal:
+        # COM3, where the guest kernel looks for ttyS2; nobody need be connected.
+        argv += ["-chardev", f"socket,id=term0,path={terminal},server=on,wait=off"]
+        argv += ["-device", "isa-serial,chardev=term0,iobase=0x3e8,irq=4"]
     if qmp:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     if memory_file:
@@ -315,6 +321,13 @@ class VMHandle:
             if kept <= OUTPUT_CAP:
                 lines.append(line)
 
+    def open_terminal(self):
+        """An interactive shell on the guest's third serial port (``VMOptions(terminal=
+        True)``); see vm_terminals.py."""
+        from .vm_terminals import VMTerminal  # the terminal needs this module, not v.v.
+
+        return VMTerminal(self)
+
     def memory(self) -> dict[str, int]:
         """RSS, peak RSS and PSS of the QEMU process now, in bytes."""
         return self.process.memory()
@@ -384,6 +397,7 @@ class VMOptions:
     # (vm_snapshots.py; built on first use). A restored guest has no devices beyond the
     # template's, so it takes none of the options that add some.
     start: str = "cold"
+    terminal: bool = False  # a third serial port for an interactive shell (open_terminal)
 
 
 def start_vm(run_id: int, options: VMOptions = VMOptions()) -> VMHandle:
@@ -463,6 +477,7 @@ def _boot_on(
         control=str(process.control_path), qmp=str(process.qmp_path), oneshot=oneshot,
         extra_cmdline=options.extra_cmdline, extra_args=extra_args, modules=options.modules,
         memory_file=str(template_ram) if template_ram else None, memory_shared=True,
+        terminal=str(process.terminal_path) if options.terminal else None,
     )  # fmt: skip
     limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
     timeout = options.timeout
@@ -496,7 +511,9 @@ def _restore_on(
 ) -> VMHandle:
     """Start a guest from the snapshot of its shape (vm_snapshots.py), building the
     snapshot first when there is none; then give it its own name, token and randomness."""
-    shape = vm_snapshots.Shape(accelerator, machine, options.memory_mib, options.vcpus)
+    shape = vm_snapshots.Shape(
+        accelerator, machine, options.memory_mib, options.vcpus, options.terminal
+    )
 
     def boot_template(ram_path: Path) -> VMHandle:
         template_id = adhoc_run_id()
@@ -515,6 +532,7 @@ def _restore_on(
         memory_mib=options.memory_mib, vcpus=options.vcpus, serial=str(process.serial_path),
         control=str(process.control_path), qmp=str(process.qmp_path),
         memory_file=str(snapshot.ram_path), memory_shared=False, incoming=True,
+        terminal=str(process.terminal_path) if options.terminal else None,
     )  # fmt: skip
     limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
     timeout = options.timeout

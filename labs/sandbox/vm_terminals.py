@@ -1,0 +1,115 @@
+"""An interactive shell in a guest, on its third serial port.
+
+A guest started with ``VMOptions(terminal=True)`` has ttyS2 wired to a unix socket in
+its scratch directory (nobody need be connected). ``VMTerminal`` connects to it, asks
+the guest over the control channel to start ``sh -i`` on ttyS2 as a session of its
+own with ttyS2 as its controlling terminal (``guest_src/vl-tty.c``), and then passes
+bytes both ways: the same ``read``/``write``/``resize``/``stop`` as a container's
+terminal (terminals.py), so the web side need not care which it has.
+
+Commands and their answers stay on the control channel (ttyS1) and the kernel's
+messages on the console (ttyS0): nothing a student types or prints can disturb the
+protocol the labs rely on. Nothing is buffered here either: a guest printing faster
+than the socket is read fills QEMU's and the UART's small buffers and waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import time
+
+from .vm_process import VMError
+
+TTY = "/dev/ttyS2"
+PID_FILE = "/tmp/virtlab-terminal.pid"
+CONNECT_SECONDS = 10.0
+MAX_ROWS, MAX_COLS = 200, 500
+# Every process of the shell's session, background jobs (their own groups) included:
+# the sixth field of /proc/<pid>/stat is the session id, the shell's own pid.
+KILL_SESSION = (
+    f"s=$(cat {PID_FILE}); for d in /proc/[0-9]*; do set -- $(cat $d/stat 2>/dev/null); "
+    '[ "$6" = "$s" ] && kill -KILL "$1"; done; true'
+)
+
+
+class VMTerminal:
+    def __init__(self, handle) -> None:
+        path = handle.process.terminal_path
+        if not path.exists():
+            raise VMError("this VM has no terminal port: start it with VMOptions(terminal=True)")
+        self.handle = handle
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        deadline = time.monotonic() + CONNECT_SECONDS
+        while True:
+            try:
+                self.sock.connect(str(path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    self.sock.close()
+                    raise VMError("the VM's terminal port did not open") from None
+                time.sleep(0.01)
+        self.sock.setblocking(False)
+        # vl-tty (guest_src/) makes the shell a session with ttyS2 as its terminal and
+        # Ctrl-C working, and execs it in the background job's process: $! is the
+        # shell, and its pid is its session and group id.
+        status, output = handle.run(
+            f"stty -F {TTY} sane; vl-tty /bin/sh -i <{TTY} >{TTY} 2>&1 & echo $! > {PID_FILE}",
+            timeout=10,
+        )
+        if status != 0:
+            self.sock.close()
+            raise VMError(f"the guest could not start a shell on {TTY}: {output[:200]}")
+        self._stopped = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self, max_bytes: int = 16 * 1024) -> bytes | None:
+        """What the shell printed since the last read; ``b""`` when nothing is waiting,
+        ``None`` once the terminal is stopped or the VM has gone."""
+        if self._stopped:
+            return None
+        try:
+            data = self.sock.recv(max_bytes)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            if error.errno in (errno.ECONNRESET, errno.EBADF):
+                return None
+            raise
+        return data or None
+
+    def write(self, data: bytes) -> int:
+        if self._stopped:
+            raise OSError(errno.EBADF, "the terminal has been stopped")
+        try:
+            return self.sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the guest tty's size; the guest kernel then signals the foreground job."""
+        rows, cols = max(1, min(int(rows), MAX_ROWS)), max(1, min(int(cols), MAX_COLS))
+        self.handle.run(f"stty -F {TTY} rows {rows} cols {cols}", timeout=10)
+
+    def alive(self) -> bool:
+        return not self._stopped and self.handle.alive()
+
+    def stop(self) -> None:
+        """End the shell's session (the VM keeps running); safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.sock.close()
+        if self.handle.alive():
+            with contextlib.suppress(VMError):  # the VM is going anyway: its owner stops it
+                self.handle.run(KILL_SESSION, timeout=10)
+
+    def __enter__(self) -> VMTerminal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
