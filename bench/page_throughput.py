@@ -8,8 +8,9 @@ wrong, so the pages show per-student state) is logged in; then a fixed number of
 concurrent clients (threads in a few client processes, one HTTP/1.1 request per
 connection as gunicorn's sync workers answer) ask for each page in turn for a fixed
 time, in several rounds. Prints each page's requests per second (median over the
-rounds) and its throughput as a ratio of the login page's. Aim: the lesson page at
-least 0.5× the login page.
+rounds), its throughput as a ratio of the login page's, and the gunicorn workers' CPU
+time per request (from /proc; steadier than requests a second when other work shares
+the machine). Aim: the lesson page at least 0.5× the login page.
 
     .venv/bin/python bench/page_throughput.py [seconds per page per round]
 """
@@ -152,8 +153,22 @@ def _client(port: int, path: str, cookie: str, seconds: float, threads: int, out
     out.put((counts[0], counts[1], size[0]))
 
 
-def throughput(port: int, path: str, cookie: str, seconds: float) -> tuple[float, int, int]:
-    """(requests a second, failed requests, page bytes) with every client asking at once."""
+def server_cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by the gunicorn workers of ``master``."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that just ended
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(port: int, path: str, cookie: str, seconds: float) -> tuple[float, int, int, int]:
+    """(requests a second, failed requests, page bytes, requests answered) with every
+    client asking at once."""
     queue = multiprocessing.Queue()
     clients = [
         multiprocessing.Process(
@@ -169,7 +184,7 @@ def throughput(port: int, path: str, cookie: str, seconds: float) -> tuple[float
         client.join()
     elapsed = time.monotonic() - started
     answered = sum(r[0] for r in results)
-    return answered / elapsed, sum(r[1] for r in results), max(r[2] for r in results)
+    return answered / elapsed, sum(r[1] for r in results), max(r[2] for r in results), answered
 
 
 def main() -> None:
@@ -214,6 +229,9 @@ def main() -> None:
     }
     rates: dict[str, list[float]] = {name: [] for name in pages}
     sizes: dict[str, int] = {}
+    # Server CPU per request: unlike requests a second, it barely moves when other work
+    # shares the machine with the benchmark.
+    cpu: dict[str, list[float]] = {name: [] for name in pages}
     failed = 0
     try:
         wait_until_up(base)
@@ -222,7 +240,11 @@ def main() -> None:
             throughput(port, path, cookie if as_student else "", 0.5)
         for _ in range(ROUNDS):
             for name, (path, as_student) in pages.items():
-                rate, errors, size = throughput(port, path, cookie if as_student else "", seconds)
+                used = server_cpu_seconds(server.pid)
+                rate, errors, size, answered = throughput(
+                    port, path, cookie if as_student else "", seconds
+                )
+                cpu[name].append((server_cpu_seconds(server.pid) - used) / max(answered, 1))
                 rates[name].append(rate)
                 sizes[name] = size
                 failed += errors
@@ -230,21 +252,28 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
     median = {name: statistics.median(values) for name, values in rates.items()}
+    ms = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
     login = median["login page"]
     print(
         f"gunicorn, {WORKERS} workers; {CLIENT_PROCESSES * THREADS_PER_PROCESS} concurrent clients; "
         f"median of {ROUNDS} rounds of {seconds:g} s per page"
     )
     print(f"lesson page: /lessons/{slug}/ ({sizes['lesson page'] / 1000:.1f} KB; {state})")
-    print(f"{'trivial view (/favicon.ico)':<44}{median['trivial view']:8.0f} req/s")
     print(
-        f"{'login page':<44}{login:8.0f} req/s   "
-        f"vs trivial view {login / median['trivial view']:.2f}×"
+        f"{'trivial view (/favicon.ico)':<44}{median['trivial view']:8.0f} req/s"
+        f"   server CPU {ms['trivial view']:5.1f} ms/request"
+    )
+    print(
+        f"{'login page':<44}{login:8.0f} req/s   server CPU {ms['login page']:5.1f} ms/request"
+        f"   vs trivial view {login / median['trivial view']:.2f}×"
     )
     for name in ("home page", "lesson page", "quiz page"):
         aim = "   (aim ≥ 0.5×)" if name == "lesson page" else ""
         label = f"{name} vs login page throughput"
-        print(f"{label:<44}{median[name] / login:8.2f}×   {median[name]:.0f} req/s{aim}")
+        print(
+            f"{label:<44}{median[name] / login:8.2f}×   {median[name]:.0f} req/s"
+            f"   server CPU {ms[name]:5.1f} ms/request{aim}"
+        )
     if failed:
         print(f"({failed} requests failed)")
 
