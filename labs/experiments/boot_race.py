@@ -92,7 +92,8 @@ def _restored_sample(run_id: int, repeat: int, memory_mib: int) -> dict:
         "peak_memory_mib": rounded(result.rss_bytes_at_boot / 2**20, 1),
         "runtime": f"QEMU {result.qemu_version} {result.machine} {result.accelerator}"
         + (f"; snapshot built first ({built:.1f} s, not counted)" if built else ""),
-        "guest_uptime_seconds": rounded(result.guest_uptime_seconds, 3),
+        # The guest clock carries on from the template's boot: not this start's figure.
+        "guest_uptime_seconds": None,
         "accelerator": result.accelerator,
         "boot_attempts": attempts,
     }

@@ -35,13 +35,15 @@ def container_script(name: str, workload: str, *, memory_bytes: int, pids: int) 
         [
             # The guest's init mounts no cgroup file system: the first container does.
             f"[ -f {CGROUP_ROOT}/cgroup.controllers ] || "
-            f"{{ mkdir -p {CGROUP_ROOT} && mount -t cgroup2 none {CGROUP_ROOT}; }}",
-            f"echo +memory +pids > {CGROUP_ROOT}/cgroup.subtree_control",
+            f"{{ mkdir -p {CGROUP_ROOT} && mount -t cgroup2 none {CGROUP_ROOT}; }} || exit 125",
+            # Any step failing stops here (125, as a runtime's own failure): a container
+            # must never run without the limits the lab says it has.
+            f"echo +memory +pids > {CGROUP_ROOT}/cgroup.subtree_control || exit 125",
             f"mkdir {group} || exit 125",
-            f"echo {memory_bytes} > {group}/memory.max",
-            f"echo {pids} > {group}/pids.max",
+            f"echo {memory_bytes} > {group}/memory.max || exit 125",
+            f"echo {pids} > {group}/pids.max || exit 125",
             # This shell joins the cgroup, so everything unshare starts is inside it.
-            f"echo $$ > {group}/cgroup.procs",
+            f"echo $$ > {group}/cgroup.procs || exit 125",
             f"unshare --fork --pid --mount --uts --ipc --net --mount-proc sh -c {shlex.quote(inner)}",
             "rc=$?",
             # Leave the cgroup before removing it (a cgroup with members cannot go).

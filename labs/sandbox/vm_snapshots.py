@@ -25,8 +25,10 @@ same readiness check a booted guest passes.
 Snapshots live in ``assets_dir()/snapshots/<shape>-<digest>/`` (``ram``, ``state``,
 ``meta.json``). The digest covers everything the guest's memory came from, so a
 rebuilt kernel or initramfs, or another QEMU, gets a new snapshot and the stale ones
-are removed. Building one takes a cold boot plus a fraction of a second; concurrent
-builders of the same shape wait for one another on a lock.
+are removed, as are the least recently used beyond ``MAX_SNAPSHOTS``. Building one
+takes a cold boot plus a fraction of a second; concurrent builders of the same shape
+wait for one another on the shape's lock, which every restore holds shared until its
+VM has loaded the state, so no clean-up removes a snapshot in use.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ from pathlib import Path
 
 from . import guest_assets
 from .paths import assets_dir
-from .qmp import QMPClient
+from .qmp import QMPClient, QMPError
 from .vm_process import VMError, qemu_version
 
 FORMAT = 1  # bump when what a snapshot holds, or how it is made, changes
 MIGRATION_TIMEOUT = 30.0
+MAX_SNAPSHOTS = 4  # kept per digest; the least recently used go first
 IGNORE_SHARED = [{"capability": "x-ignore-shared", "state": True}]
 
 
@@ -111,27 +114,43 @@ def find(shape: Shape) -> Snapshot | None:
     return Snapshot(directory) if (directory / "meta.json").exists() else None
 
 
+def _lock_path(directory: Path) -> Path:
+    return directory.parent / f"{directory.name}.lock"
+
+
 @contextlib.contextmanager
-def _build_lock(directory: Path):
+def _locked(directory: Path, mode: int):
     directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.parent / f"{directory.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(_lock_path(directory), "a") as lock:
+        fcntl.flock(lock, mode)
         yield
 
 
-def ensure(shape: Shape, boot_template) -> tuple[Snapshot, float | None]:
-    """The snapshot for ``shape``, built first if there is none; and the seconds the
-    build took (None when it was ready). ``boot_template(ram_path)`` boots the template
-    guest with its RAM shared in ``ram_path`` and returns its running ``VMHandle``
-    (vms.py passes it, so this module needs nothing from the VM driver)."""
-    if ready := find(shape):
-        return ready, None
+@contextlib.contextmanager
+def ready(shape: Shape, boot_template):
+    """Yield the snapshot for ``shape`` (built first if there is none) and the seconds
+    the build took (None when it was ready), holding it shared until the block ends,
+    so that no clean-up removes it while a VM is being restored from it.
+
+    ``boot_template(ram_path)`` boots the template guest with its RAM shared in
+    ``ram_path`` and returns its running ``VMHandle`` (vms.py passes it, so this module
+    needs nothing from the VM driver)."""
     directory = snapshot_dir(shape)
-    with _build_lock(directory):
-        if ready := find(shape):  # another process built it while we waited
-            return ready, None
+    built = None if find(shape) else _build(shape, directory, boot_template)
+    with _locked(directory, fcntl.LOCK_SH):
+        if not find(shape):  # removed by a clean-up between the build and now
+            raise VMError("the snapshot was removed while it was being restored; try again")
+        os.utime(directory / "meta.json")  # last used: the clean-up keeps the recent ones
+        yield Snapshot(directory), built
+
+
+def _build(shape: Shape, directory: Path, boot_template) -> float | None:
+    with _locked(directory, fcntl.LOCK_EX):
+        if find(shape):  # another process built it while we waited
+            return None
         started = time.monotonic()
         _remove_stale(directory)
+        shutil.rmtree(directory, ignore_errors=True)  # a half-removed one would block rename
         work = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -153,44 +172,92 @@ def ensure(shape: Shape, boot_template) -> tuple[Snapshot, float | None]:
                 "ram_bytes_on_disk": (work / "ram").stat().st_blocks * 512,
             }
             (work / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+            _sync(work)  # on disk before it counts as ready, even across a host crash
             os.rename(work, directory)
+            _sync(directory.parent)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        return Snapshot(directory), took
+        return took
+
+
+def _sync(directory: Path) -> None:
+    for path in [*directory.iterdir(), directory]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _save_device_state(qmp_path: Path, state_path: Path) -> int:
     """Migrate the template's device state (not its RAM) into ``state_path``."""
-    with QMPClient(qmp_path).connect() as client:
-        client.execute("migrate-set-capabilities", {"capabilities": IGNORE_SHARED})
-        client.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(state_path))}"})
-        deadline = time.monotonic() + MIGRATION_TIMEOUT
-        while True:
-            status = client.execute("query-migrate").get("status")
-            if status == "completed":
-                break
-            if status in ("failed", "cancelled") or time.monotonic() > deadline:
-                raise VMError(f"saving the template's state ended {status!r}")
-            time.sleep(0.005)
+    try:
+        with QMPClient(qmp_path).connect() as client:
+            client.execute("migrate-set-capabilities", {"capabilities": IGNORE_SHARED})
+            client.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(state_path))}"})
+            deadline = time.monotonic() + MIGRATION_TIMEOUT
+            while True:
+                status = client.execute("query-migrate").get("status")
+                if status == "completed":
+                    break
+                if status in ("failed", "cancelled") or time.monotonic() > deadline:
+                    raise VMError(f"saving the template's state ended {status!r}")
+                time.sleep(0.005)
+    except QMPError as error:  # e.g. a QEMU without x-ignore-shared
+        raise VMError(f"QEMU could not save the template: {error}") from error
     return state_path.stat().st_size
 
 
-def _remove_stale(keep: Path) -> None:
-    """Snapshots of other digests (an older kernel, initramfs or QEMU) and work
-    directories of builders that died; never a finished snapshot of this digest."""
+def _remove_stale(building: Path) -> None:
+    """Snapshots of other digests (an older kernel, initramfs or QEMU), work directories
+    of builders that died, and the least recently used snapshots beyond
+    ``MAX_SNAPSHOTS`` (each shape a lab asks for costs a guest's RAM on disk). A
+    snapshot a VM is being restored from right now is never removed."""
     digest = _digest()
+    current = []
     for entry in snapshots_root().iterdir():
         if entry.name.startswith(".") and entry.name.endswith(".tmp"):
             pid = entry.name.rsplit(".", 2)[-2]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 shutil.rmtree(entry, ignore_errors=True)
-        elif entry.is_dir() and not entry.name.endswith(digest) and entry != keep:
-            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_dir() and entry != building:
+            if entry.name.endswith(digest):
+                current.append(entry)
+            else:
+                _remove_if_idle(entry, forget_lock=True)
+    current.sort(key=_last_used, reverse=True)
+    for entry in current[MAX_SNAPSHOTS - 1 :]:  # room for the one being built
+        _remove_if_idle(entry, forget_lock=False)
+
+
+def _last_used(directory: Path) -> float:
+    try:
+        return (directory / "meta.json").stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove_if_idle(directory: Path, *, forget_lock: bool) -> None:
+    with open(_lock_path(directory), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a VM is being restored from it (or it is being built): later
+        shutil.rmtree(directory, ignore_errors=True)
+        if forget_lock:  # an old digest: nobody asks for it again
+            _lock_path(directory).unlink(missing_ok=True)
 
 
 def restore(client: QMPClient, snapshot: Snapshot, deadline: float) -> None:
     """Load ``snapshot``'s device state into a QEMU started with ``-incoming defer``
     and wait until the guest runs again."""
+    try:
+        _restore(client, snapshot, deadline)
+    except QMPError as error:  # e.g. a QEMU without x-ignore-shared
+        raise VMError(f"QEMU could not restore the snapshot: {error}") from error
+
+
+def _restore(client: QMPClient, snapshot: Snapshot, deadline: float) -> None:
     client.execute("migrate-set-capabilities", {"capabilities": IGNORE_SHARED})
     uri = f"exec:cat {shlex.quote(str(snapshot.state_path))}"
     client.execute("migrate-incoming", {"uri": uri})
@@ -206,8 +273,3 @@ def restore(client: QMPClient, snapshot: Snapshot, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise VMError("restoring the snapshot did not finish in time")
         time.sleep(0.001)
-
-
-def remove_all() -> None:
-    """Every snapshot (guest assets were rebuilt, or a test wants a cold start)."""
-    shutil.rmtree(snapshots_root(), ignore_errors=True)

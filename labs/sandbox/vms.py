@@ -26,7 +26,7 @@ from pathlib import Path
 from . import accel, guest_assets, guest_modules, reaper, vm_snapshots
 from .initramfs import BOOT_MARKER
 from .naming import adhoc_run_id, name_for
-from .qmp import QMPClient
+from .qmp import QMPClient, QMPError
 from .vm_process import (
     QEMU_OVERHEAD_MIB,
     QemuLimits,
@@ -490,11 +490,12 @@ def _boot_on(
         )
         line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
         marker_at = time.monotonic()
+        result = _result(run_id, options, machine, accelerator, reason, process, line,
+                         marker_at, limits)  # fmt: skip
     except BaseException:
         process.reap()
         raise
-    handle = VMHandle(process, _result(run_id, options, machine, accelerator, reason,
-                                        process, line, marker_at, limits))  # fmt: skip
+    handle = VMHandle(process, result)
     if oneshot:
         try:
             exited = process.wait_exit(timeout)
@@ -516,32 +517,33 @@ def _restore_on(
     )
 
     def boot_template(ram_path: Path) -> VMHandle:
-        template_id = adhoc_run_id()
-        template = replace(options, name="template", start="cold", timeout=TEMPLATE_TIMEOUT)
-        try:
-            return _boot_on(template_id, template, machine, accelerator, reason, False, ram_path)
-        except BaseException:
-            reaper.reap(only={template_id})
-            raise
+        # Named after the caller's run, so the run's reaper and the sweep of a dead
+        # worker's runs find a template whose build was interrupted.
+        template = replace(options, name="tpl", start="cold", timeout=TEMPLATE_TIMEOUT)
+        return _boot_on(run_id, template, machine, accelerator, reason, False, ram_path)
 
-    snapshot, built_seconds = vm_snapshots.ensure(shape, boot_template)
     process_name = name_for(run_id, options.name)
     process = QemuProcess(run_id, process_name)
-    argv = qemu_argv(
-        process_name=process_name, accelerator=accelerator, machine=machine,
-        memory_mib=options.memory_mib, vcpus=options.vcpus, serial=str(process.serial_path),
-        control=str(process.control_path), qmp=str(process.qmp_path),
-        memory_file=str(snapshot.ram_path), memory_shared=False, incoming=True,
-        terminal=str(process.terminal_path) if options.terminal else None,
-    )  # fmt: skip
     limits = QemuLimits.for_guest(options.memory_mib, options.vcpus)
     timeout = options.timeout
     token, seed = secrets.token_hex(8), secrets.token_hex(32)
     client = None
     try:
-        process.start(argv, limits=limits, deadline=time.monotonic() + timeout)
-        client = QMPClient(process.qmp_path).connect(wait=timeout)
-        vm_snapshots.restore(client, snapshot, time.monotonic() + timeout)
+        with vm_snapshots.ready(shape, boot_template) as (snapshot, built_seconds):
+            argv = qemu_argv(
+                process_name=process_name, accelerator=accelerator, machine=machine,
+                memory_mib=options.memory_mib, vcpus=options.vcpus,
+                serial=str(process.serial_path), control=str(process.control_path),
+                qmp=str(process.qmp_path), memory_file=str(snapshot.ram_path),
+                memory_shared=False, incoming=True,
+                terminal=str(process.terminal_path) if options.terminal else None,
+            )  # fmt: skip
+            process.start(argv, limits=limits, deadline=time.monotonic() + timeout)
+            try:
+                client = QMPClient(process.qmp_path).connect(wait=timeout)
+            except QMPError as error:
+                raise VMError(f"QEMU's monitor did not answer: {error}") from error
+            vm_snapshots.restore(client, snapshot, time.monotonic() + timeout)
         restored_at = time.monotonic()
         process.control_send(f"WAKE {token} {process_name} {seed}\n")
         line = process.control_wait_marker(MARKER_RE, time.monotonic() + timeout, timeout)
@@ -549,13 +551,13 @@ def _restore_on(
         reseed = RESEED_RE.search(line)
         if not reseed or reseed.group(1) != "0":
             raise VMError(f"the restored guest could not reseed its random generator ({line})")
+        result = _result(run_id, options, machine, accelerator, reason, process, line,
+                         marker_at, limits)  # fmt: skip
     except BaseException:
         if client is not None:
             client.close()
         process.reap()
         raise
-    result = _result(run_id, options, machine, accelerator, reason, process, line, marker_at,
-                     limits)  # fmt: skip
     result.extra.update(
         start="snapshot",
         restored_seconds=round(restored_at - process.started_at, 4),  # spawn to running
