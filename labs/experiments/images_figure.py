@@ -132,12 +132,12 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     variants = _variants(samples)
     fig = base_layout(fig, title=title_of(summary), host=_with_podman(host, samples),
                       yaxis_title="")  # fmt: skip
-    # One variant needs no legend; several get theirs in the registry panel's top right
-    # corner, clear of the subplot titles.
+    # One variant needs no legend; several get theirs in one row between the two rows of
+    # panels, clear of the subplot titles and of every bar.
     fig.update_layout(
         showlegend=len(variants) > 1,
-        legend={"orientation": "v", "x": 1, "xanchor": "right", "y": 0.38, "yanchor": "top",
-                "bgcolor": "rgba(255,255,255,0.8)", "title": {"text": "variant"}},
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": 0.5,
+                "yanchor": "middle", "title": {"text": "variant"}},
     )  # fmt: skip
     return fig
 
@@ -145,7 +145,7 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
 def title_of(summary: dict) -> str:
     title = "Images on this host"
     if (ratio := summary.get("early_over_late_rebuild")) is not None:
-        title += f" — an early change rebuilds {ratio:g}× slower than a late one"
+        title += f" — rebuild after an early change ÷ after a late one: {ratio:g}×"
     return title
 
 
