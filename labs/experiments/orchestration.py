@@ -24,6 +24,7 @@ scenarios (``scenario`` parameter) each run one or two passes of that traffic:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from labs.sandbox.netns import NetLab
 
 from .base import NEEDS_CONTAINERS, Column, Lab, Param, ParamError, Progress, RunContext, Sample
 from .guests import stopping
-from .orchestration_cluster import BROKEN_VERSION, Cluster, Pod, wait_until
+from .orchestration_cluster import BROKEN_VERSION, BURST_CONNECTIONS, Cluster, Pod, wait_until
 from .orchestration_figure import figure
 from .stats import median_or_none, rounded
 
@@ -46,7 +47,6 @@ SCENARIO_LABELS = {
 EVENT_AT = 2.0  # seconds into a pass when the scenario's change happens
 SETTLE_SECONDS = 20.0  # at most this long to get a pass's first pods ready
 BURST_SECONDS = 1.5  # each throughput measurement (scaling)
-BURST_CONNECTIONS = 8  # requests in flight at once during a burst
 
 PARAMS = (
     Param("scenario", "Scenario", 3, 1, 4,
@@ -307,14 +307,17 @@ def throughput(cluster: Cluster, controller: Controller, params: dict, base: flo
     for replicas in range(1, params["replicas"] + 1):
         yield Progress(f"throughput with {replicas} replica(s)", base + 0.9 / count)
         controller.spec.replicas = replicas
-        controller.settle(time.monotonic() + SETTLE_SECONDS)
+        settled = controller.settle(time.monotonic() + SETTLE_SECONDS)
         burst = cluster.client(BURST_CONNECTIONS, BURST_SECONDS, mode="burst")
         burst.wait()
         found = burst.finished
+        result = f"{found['burst_failed']} failed"
+        if not settled:  # measured with fewer pods ready than the row's replica count
+            result += "; not every replica was ready in time"
         yield Sample({
             "kind": "throughput", "pass": "scale", "replicas": replicas,
             "requests_per_second": rounded(found["burst_ok"] / found["seconds"], 1),
-            "result": f"{found['burst_failed']} failed",
+            "result": result,
         })  # fmt: skip
 
 
@@ -496,7 +499,30 @@ def _max_seconds(params: dict) -> float:
     return 30 + count * per_pass + (bursts if params.get("scenario") == 2 else 0)
 
 
-LAB = Lab(
+class OrchestrationLab(Lab):
+    """The catalogue's Lab, plus the checks that need two parameters at once: made
+    when the form is submitted, so a refused combination starts nothing."""
+
+    def validate(self, raw):
+        cleaned, errors = super().validate(raw)
+        if errors:
+            return cleaned, errors
+        if cleaned["max_surge"] == 0 and cleaned["max_unavailable"] == 0:
+            errors["max_unavailable"] = (
+                "maxSurge and maxUnavailable cannot both be 0: no pod could be replaced."
+            )
+        # The rollback must have time to happen inside the traffic window.
+        need = EVENT_AT + cleaned["progress_deadline"] + 2
+        if cleaned["scenario"] == 4 and cleaned["window_seconds"] < need:
+            errors["window_seconds"] = (
+                f"The rollback scenario needs a window of at least {math.ceil(need)} s with a "
+                f"{cleaned['progress_deadline']:g} s progress deadline (the new version comes "
+                f"{EVENT_AT:g} s in)."
+            )
+        return cleaned, errors
+
+
+LAB = OrchestrationLab(
     slug="orchestration",
     title="Orchestration: a control loop heals, scales and rolls out under traffic",
     summary="A small desired-state controller runs replicas of an HTTP service as real "
@@ -525,7 +551,8 @@ LAB = Lab(
         "soon as its container runs, while the service is still starting (`startup_ms`), "
         "and those requests are refused.\n\n"
         "**Scaling**: 1 → `replicas` pods; the time until every new pod answered, then the "
-        "throughput at each replica count with 8 requests in flight. Each pod may use "
+        f"throughput at each replica count with {BURST_CONNECTIONS} requests in flight. "
+        "Each pod may use "
         "`pod_cpu_percent` of one core, so more pods help until the host's own cores (the "
         "client, the load balancer and the pods share them) are the limit: on a 2-core host "
         "throughput stops growing long before it would on a real cluster of many nodes.\n\n"

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from labs.sandbox import containers, proc
+from labs.sandbox import cgroups, containers, proc
 from labs.sandbox.limits import Limits
 from labs.sandbox.naming import name_for
 from labs.sandbox.netns import NetLab
@@ -33,6 +33,10 @@ POD_GATEWAY = "10.1.0.1"
 MAX_PODS = 99  # interface names end in a letter and two digits (15-byte limit)
 BROKEN_VERSION = 3  # its readiness check fails: the rollback scenario deploys it
 REQUEST_TIMEOUT = 1.0  # seconds a client request or a readiness probe waits
+BURST_CONNECTIONS = 8  # requests in flight at once during a throughput burst
+TOOLS_MEMORY = 256 << 20  # for the client, and as much for the prober
+TOOLS_PIDS = 256  # threads: the client starts one per request in flight
+TOOLS_CPU_PERCENT = 50
 
 # The service each pod runs: write its page, wait out its start-up time (an app that
 # loads before it listens), then serve. Only versions that pass readiness get /ready.
@@ -157,9 +161,19 @@ class Cluster:
     endpoints: list[str] = field(default_factory=list)
     handles: list[containers.ContainerHandle] = field(default_factory=list)
     clients: list[ClientRun] = field(default_factory=list)
+    # The client's and the prober's limits: a group each, since a group is killed
+    # whole when one of its processes overruns.
+    tools: dict[str, cgroups.Cgroup] = field(default_factory=dict)
 
     def build(self) -> None:
         lab = self.lab
+        # The client and the readiness prober are our own Python, but they run for the
+        # run and start a thread per request: limited like a sandbox all the same.
+        for what in ("client", "prober"):
+            self.tools[what] = cgroups.create(
+                name_for(lab.run_id, what), memory_bytes=TOOLS_MEMORY, pids=TOOLS_PIDS,
+                cpu_percent=TOOLS_CPU_PERCENT,
+            )  # fmt: skip
         self.spaces = {what: lab.namespace(what) for what in ("cl", "lb")}
         client_leg, lb_leg = lab.veth(self.spaces["cl"], "c0", self.spaces["lb"], "l0")
         lab.address(self.spaces["cl"], client_leg, f"{CLIENT_ADDRESS}/24")
@@ -221,6 +235,11 @@ class Cluster:
         self.lab.close()
         for client in self.clients:
             client.thread.join(timeout=10)
+        for group in self.tools.values():
+            try:
+                group.remove()
+            except Exception as error:  # noqa: BLE001 - reported below with the others
+                errors.append(error)
         if errors:
             raise errors[0]
 
@@ -230,7 +249,9 @@ class Cluster:
             return set()
         argv = [sys.executable, "-c", PROBER, str(REQUEST_TIMEOUT), str(POD_PORT),
                 *(p.address for p in pods)]  # fmt: skip
-        result = self.lab.exec(self.spaces["lb"], argv, timeout=REQUEST_TIMEOUT + 10)
+        result = self.lab.exec(
+            self.spaces["lb"], argv, timeout=REQUEST_TIMEOUT + 10, cgroup=self.tools["prober"]
+        )
         try:
             return set(json.loads(result.stdout.decode().strip().splitlines()[-1]))
         except (ValueError, IndexError):
@@ -287,7 +308,8 @@ class ClientRun:
         def go() -> None:
             try:
                 result = proc.run(argv, run_id=run_id, wall_seconds=seconds + 15,
-                                  output_bytes=4096, open_files=1024, on_stdout=self._feed)  # fmt: skip
+                                  output_bytes=4096, open_files=1024, on_stdout=self._feed,
+                                  cgroup=cluster.tools["client"])  # fmt: skip
                 if not self.finished:
                     detail = result.stderr.decode(errors="replace").strip()[-300:]
                     self.error = f"the client stopped early: {detail or result.returncode}"

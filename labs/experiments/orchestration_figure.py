@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .charts import SERIES_COLOURS, base_layout
+from .orchestration_cluster import BURST_CONNECTIONS
 
 VERSION_COLOURS = {1: "#1f5fbf", 2: "#1b7a43", 3: "#b8860b"}
 FAILED_COLOUR = "#c92a2a"
@@ -128,7 +129,7 @@ def figure(samples: list[dict], summary: dict, host: dict) -> go.Figure:
     rows = max(1, len(names)) + (1 if bursts else 0)
     titles = [PASS_TITLES.get(n, n) for n in names]
     if bursts:
-        titles.append("Throughput per replica count (8 requests in flight)")
+        titles.append(f"Throughput per replica count ({BURST_CONNECTIONS} requests in flight)")
     fig = make_subplots(rows=rows, cols=1, subplot_titles=titles or None,
                         vertical_spacing=0.14 if rows > 1 else 0.1)  # fmt: skip
     legend: set[str] = set()

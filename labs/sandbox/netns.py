@@ -259,14 +259,21 @@ class NetLab:
     # -- running ------------------------------------------------------------------------
 
     def exec(
-        self, ns: str, argv: Sequence[str], timeout: float = 10.0, stdin: bytes | None = None
+        self,
+        ns: str,
+        argv: Sequence[str],
+        timeout: float = 10.0,
+        stdin: bytes | None = None,
+        cgroup: proc.Killable | None = None,
     ) -> proc.ProcResult:
-        """Run ``argv`` inside ``ns`` under proc.run's limits (own session, output cap)."""
+        """Run ``argv`` inside ``ns`` under proc.run's limits (own session, output cap),
+        in ``cgroup`` when given (a run's cgroup with memory, pids and CPU limits)."""
         return proc.run(
             ["ip", "netns", "exec", self._own(ns), *argv],
             run_id=self.run_id,
             wall_seconds=timeout,
             stdin=stdin,
+            cgroup=cgroup,
         )
 
     def ping(self, ns: str, address: str, timeout: float = 2.0) -> bool:

@@ -48,10 +48,21 @@ def test_parameters_are_bounded():
     )
 
 
+def test_combinations_that_cannot_work_are_refused_before_anything_starts():
+    _, errors = LAB.validate({"max_surge": 0, "max_unavailable": 0})
+    # Each is in bounds; together no pod could ever be replaced.
+    assert errors == {
+        "max_unavailable": "maxSurge and maxUnavailable cannot both be 0: no pod could be replaced."
+    }
+    _, errors = LAB.validate({"scenario": 4, "window_seconds": 6, "progress_deadline": 5})
+    assert "rollback scenario needs a window of at least 9 s" in errors["window_seconds"]
+    _, errors = LAB.validate({"scenario": 4, "window_seconds": 9, "progress_deadline": 5})
+    assert not errors
+
+
 @pytest.mark.sandbox
-def test_both_rollout_bounds_at_zero_is_refused(db, host_capabilities):
-    params, errors = LAB.validate({"max_surge": 0, "max_unavailable": 0})
-    assert not errors  # each is in bounds; together no pod could ever be replaced
+def test_both_rollout_bounds_at_zero_stop_a_run_that_got_past_the_form(db, host_capabilities):
+    params = {**LAB.defaults(), "max_surge": 0, "max_unavailable": 0}
     run = execute_run(LabRun.objects.create(lab=LAB.slug, params=params).pk)
     run.refresh_from_db()
     assert run.status == "failed"
