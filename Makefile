@@ -44,3 +44,5 @@ bench: setup
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/lab_latency.py
 	$(PY) bench/vm_restore.py
+	$(PY) bench/page_throughput.py
+	$(PY) bench/pages_under_load.py
