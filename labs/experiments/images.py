@@ -208,9 +208,12 @@ def summarize(samples: list[dict], params: dict) -> dict:
     late, early = builds.get("app edited", {}), builds.get("deps changed", {})
     first, second = transfers.get("push first", {}), transfers.get("push second", {})
     pull1, pull2 = transfers.get("pull first", {}), transfers.get("pull second", {})
-    sizes = {
-        s["variant_name"]: s["image_mib"] for s in _rows(samples, "build") if s["build"] == "cold"
-    }
+    # One line for the summary list: "deps first 10.1 · app first 10.1 · …".
+    sizes = " · ".join(
+        f"{s['variant_name']} {s['image_mib']:.1f}"
+        for s in _rows(samples, "build")
+        if s["build"] == "cold" and s.get("image_mib") is not None
+    )
     return {
         "variant": VARIANT_NAMES.get(variant),
         "cold_build_s": cold.get("seconds"),
