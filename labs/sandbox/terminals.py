@@ -36,6 +36,8 @@ from .limits import Limits
 SHELL = ["/bin/sh", "-i"]
 MAX_ROWS, MAX_COLS = 200, 500  # a resize asking for more is clamped
 READ_CHUNK = 16 * 1024
+CHECK_SECONDS = 10.0  # a check script's wall limit
+CHECK_OUTPUT_BYTES = 4096
 
 
 class TerminalUnavailable(RuntimeError):
@@ -145,6 +147,24 @@ class Terminal:
 
     def alive(self) -> bool:
         return not self._stopped and self.process is not None and self.process.poll() is None
+
+    def check(self, script: str, timeout: float = CHECK_SECONDS) -> tuple[int | None, str]:
+        """Run ``script`` (busybox sh) inside the student's container, out of band: a
+        process of its own in the container's namespaces and cgroup (``runc exec``),
+        never typed into the shell, so the student sees nothing of it. Returns its exit
+        status (None when it overran ``timeout`` and was killed) and its output
+        (capped). The guided exercises' checks run this way."""
+        if not self.alive():
+            raise OSError(errno.ESRCH, "the terminal has ended")
+        result = proc.run(
+            [self.runtime, "exec", self.prepared.cid, "/bin/sh", "-c", script],
+            run_id=self.run_id,
+            wall_seconds=timeout,
+            output_bytes=CHECK_OUTPUT_BYTES,
+            env=proc.sandbox_env(self.run_id),
+        )
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        return (None if result.timed_out else result.returncode), output
 
     # -- ending --------------------------------------------------------------------------
 

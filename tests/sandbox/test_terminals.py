@@ -111,3 +111,20 @@ def test_the_shell_runs_below_the_web_servers_cpu_priority(terminal):
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         assert int(fields[16]) > 0, pid  # field 19 of stat: the nice value
+
+
+def test_a_check_sees_the_students_work_out_of_band(terminal):
+    terminal.write(b"echo hello > /tmp/work; echo typed-$((2 + 2))\n")
+    read_until(terminal, b"typed-4")
+    assert terminal.check("test -f /tmp/work && cat /tmp/work") == (0, "hello\n")
+    assert terminal.check("test -f /tmp/missing")[0] == 1
+    # The check is not typed into the shell: nothing of it shows on the terminal.
+    time.sleep(0.3)
+    assert b"missing" not in (terminal.read() or b"")
+
+
+def test_a_check_that_hangs_is_stopped_at_its_limit(terminal):
+    status, _output = terminal.check("sleep 30", timeout=1)
+    assert status is None
+    terminal.write(b"echo alive-$((1 + 1))\n")
+    read_until(terminal, b"alive-2")

@@ -69,3 +69,12 @@ def test_a_vm_without_the_port_says_so(qemu):  # noqa: F811
     with vms.start_vm(run_id, options) as handle, pytest.raises(vms.VMError, match="no terminal"):
         handle.open_terminal()
     assert_vm_left_nothing(run_id)
+
+
+def test_a_check_sees_the_students_work_out_of_band(vm):
+    with vm.open_terminal() as terminal:
+        read_until(terminal, PROMPT, timeout=60)
+        terminal.write(b"echo hello > /tmp/work; echo typed-$((2 + 2))\n")
+        read_until(terminal, b"typed-4", timeout=60)
+        assert terminal.check("cat /tmp/work") == (0, "hello\n")
+        assert terminal.check("test -f /tmp/missing")[0] == 1
