@@ -12,7 +12,8 @@ the internet. The student picks which Containerfile variants to build; each is b
 and timed each time; podman's own report says which steps came from the cache.
 Each layer's size comes from ``podman history``. The first and the edited image of
 each variant are pushed to a registry (Debian's ``docker-registry``) the run starts
-inside a network namespace of its own, and pulled back into an empty store; the bytes
+inside a network namespace of its own, and pulled back, the first into an empty store
+and the second into the store that already holds the first; the bytes
 that crossed the veth between the client's namespace and the registry's are counted
 by the kernel, so the second push shows which layers the registry already had.
 """
@@ -29,8 +30,9 @@ from .stats import ratio_or_none, rounded
 
 MIB = 1 << 20
 
-# The steps the variants are made of. The "install" downloads an archive of the
-# dependencies (random bytes: nothing compresses them away), unpacks it and deletes
+# The steps the variants are made of. The "install" makes an archive of the
+# dependencies (random bytes, standing in for a download with no network: nothing
+# compresses them away), unpacks it and deletes
 # the archive; the "build" turns the application's source into its installed form.
 FETCH = (
     ". /src/deps.txt && mkdir -p /var/cache/dl && dd if=/dev/urandom of=/var/cache/dl/libdeps.so"
@@ -69,7 +71,8 @@ PARAMS = (
           "2 the application copied first (COPY . /src); 3 the dependencies installed in "
           "one fat RUN; 4 a multi-stage build."),
     Param("deps_mib", "Dependencies", 4, 1, 32,
-          "Size of the dependency archive the install step downloads, 1–32 MiB.", "MiB"),
+          "Size of the dependency archive the install step makes (standing in for a "
+          "download), 1–32 MiB.", "MiB"),
 )  # fmt: skip
 
 
@@ -182,7 +185,7 @@ def run(params: dict, ctx: RunContext):
                 )
                 done += 1
             for index, label in enumerate(("first", "second")):
-                yield step(f"{VARIANT_NAMES[variant]}: pull, {label} image, into an empty store")
+                yield step(f"{VARIANT_NAMES[variant]}: pull, {label} image")
                 pulled = space.pull(space.remote(f"v{variant}", f"v{index + 1}"))
                 yield Sample(
                     _transfer_row(variant, f"pull {label}", pulled, space.registry_bytes())

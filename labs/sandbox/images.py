@@ -199,7 +199,8 @@ class ImageWorkspace:
     def use_store(self, key: str) -> None:
         """Build in a store of its own from now on (``store-<key>``), and pull into a
         second one (``pulled-<key>``): one variant's layers never serve as another's
-        cache, and each pull starts from an empty store."""
+        cache; the first pull starts from an empty store, the second finds the first
+        image's layers there."""
         if not re.fullmatch(r"[a-z0-9]{1,4}", key):
             raise ValueError(f"bad store key: {key!r}")
         self.store = key
@@ -391,20 +392,33 @@ class ImageWorkspace:
     # -- teardown ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Stop the registry, remove the namespaces, cgroups and the run's store. Every
+        step is tried even when one before it failed (a registry that would not die,
+        a busy cgroup); the first failure is raised at the end."""
+        errors: list[BaseException] = []
+
+        def attempt(step) -> None:
+            try:
+                step()
+            except Exception as error:  # noqa: BLE001 - the rest must still go
+                errors.append(error)
+
         if self.registry is not None:
-            proc.kill_group(self.registry.pid)
-            self.registry.wait(timeout=10)
-            self.registry = None
+            registry, self.registry = self.registry, None
+            attempt(lambda: proc.kill_group(registry.pid))
+            attempt(lambda: registry.wait(timeout=10))
         if self.net is not None:
-            self.net.close()
-            self.net = None
+            net, self.net = self.net, None
+            attempt(net.close)
         for group in (self.registry_group, self.group):
             if group is not None:
-                group.remove()
+                attempt(group.remove)
         self.group = self.registry_group = None
-        cgroups.remove_named(self.steps_group)
+        attempt(lambda: cgroups.remove_named(self.steps_group))
         if os.path.lexists(self.scratch):
-            remove_scratch_dir(self.scratch)
+            attempt(lambda: remove_scratch_dir(self.scratch))
+        if errors:
+            raise errors[0]
 
 
 def _instruction(created_by: str) -> str:
