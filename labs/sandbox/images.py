@@ -10,8 +10,9 @@ busybox root filesystem the app already builds (container_assets.py).
 How each rule is kept (docs/architecture.md, sandbox rules):
 
 - limits: every podman and registry process runs in the run's cgroup ``vl<id>-images``
-  (memory, pids) under a wall limit and an output cap (proc.run); build steps (RUN)
-  run in ``vl<id>-build`` with a memory limit (``--cgroup-parent``, ``--memory``) and
+  (memory, pids, CPU) under a wall limit and an output cap (proc.run); build steps
+  (RUN) run below ``vl<id>-build``, which we make with memory, pids and CPU limits
+  (``--cgroup-parent``; ``--memory`` for each step as well), with
   the default ulimits of our containers.conf (within this host's hard limits, which
   podman's own defaults exceed here);
 - names: images and repositories are ``vl<id>-…``, processes carry ``VIRTLAB_RUN``,
@@ -57,6 +58,8 @@ PODMAN_PIDS = 256
 REGISTRY_MEMORY_MIB = 256
 REGISTRY_PIDS = 64
 STEP_MEMORY_MIB = 256  # each build step (RUN) container
+STEP_PIDS = 128  # every build step's processes together
+CPU_PERCENT = 100  # podman, its build steps and the registry: a core each at most
 REGISTRY_PORT = 5000
 REGISTRY_ADDRESS = "10.213.0.1"
 CLIENT_ADDRESS = "10.213.0.2"
@@ -178,8 +181,15 @@ class ImageWorkspace:
         )
         (s / "auth.json").write_text('{"auths": {}}\n')
         self.group = cgroups.create(
-            self.group_name, memory_bytes=PODMAN_MEMORY_MIB << 20, pids=PODMAN_PIDS
-        )
+            self.group_name, memory_bytes=PODMAN_MEMORY_MIB << 20, pids=PODMAN_PIDS,
+            cpu_percent=CPU_PERCENT,
+        )  # fmt: skip
+        # The build steps' parent, made here with limits of its own, so every step's
+        # cgroup (podman makes one below it) is held to them whatever podman sets.
+        cgroups.create(
+            self.steps_group, memory_bytes=STEP_MEMORY_MIB << 20, pids=STEP_PIDS,
+            cpu_percent=CPU_PERCENT,
+        )  # fmt: skip
 
     @property
     def registry_host(self) -> str:
@@ -325,7 +335,7 @@ class ImageWorkspace:
         # when it ends) would take the registry with it.
         self.registry_group = cgroups.create(
             name_for(self.run_id, "registry"), memory_bytes=REGISTRY_MEMORY_MIB << 20,
-            pids=REGISTRY_PIDS,
+            pids=REGISTRY_PIDS, cpu_percent=CPU_PERCENT,
         )  # fmt: skip
         hook = proc.make_preexec(
             proc.rlimit_pairs(1024, 256 << 20, None, None), list(self.registry_group.procs_files)
