@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import cgroups, container_assets, proc, seccomp, userns
 from .limits import Limits
-from .naming import name_for, run_prefix
+from .naming import name_for, run_id_of, run_prefix
 from .paths import scratch_root
 from .reaper import remove_scratch_dir
 
@@ -190,6 +190,8 @@ def prepare(
         raise ValueError("joining a run's network namespace needs an OCI runtime (runc)")
     if terminal and runtime == "bwrap":
         raise ValueError("an interactive terminal needs an OCI runtime (runc)")
+    if network_namespace and run_id_of(network_namespace) != run_id:
+        raise ValueError(f"{network_namespace!r} is not a network namespace of run {run_id}")
     if not container_assets.is_up_to_date():
         container_assets.build()
     cid = name_for(run_id, name)

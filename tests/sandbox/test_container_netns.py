@@ -12,6 +12,7 @@ import pytest
 
 from labs.sandbox import container_assets, containers
 from labs.sandbox.limits import Limits
+from labs.sandbox.naming import run_prefix
 from labs.sandbox.netns import NetLab
 
 pytestmark = pytest.mark.sandbox
@@ -59,3 +60,11 @@ def test_bubblewrap_cannot_join_a_namespace(run_id):
     with pytest.raises(ValueError, match="needs an OCI runtime"):
         containers.start_container(run_id, ["true"], LIMITS, runtime="bwrap",
                                    network_namespace="vl1-x")  # fmt: skip
+
+
+def test_another_runs_namespace_is_refused_before_anything_starts(run_id, runc, no_leftovers):
+    other = f"{run_prefix(run_id + 1)}pod"
+    with pytest.raises(ValueError, match="is not a network namespace of run"):
+        containers.start_container(run_id, ["true"], LIMITS, runtime=runc,
+                                   network_namespace=other)  # fmt: skip
+    no_leftovers(run_id)
