@@ -42,6 +42,7 @@ import shlex
 import shutil
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from . import guest_assets
@@ -100,8 +101,26 @@ def _digest() -> str:
         "qemu": qemu_version(),
         "kernel": built.get("kernel", {}).get("sha256"),
         "initramfs": built.get("initramfs"),  # what the initramfs was built from
+        # Under KVM the guest sees the host's CPU (-cpu host): a state saved on one CPU
+        # model may not load on another (a moved var/, a migrated host).
+        "host_cpu": _host_cpu(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@cache
+def _host_cpu() -> str:
+    """The host CPU's model and feature flags, as a digest."""
+    wanted = ("model name", "flags")
+    found = {}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            key, _, value = line.partition(":")
+            if key.strip() in wanted and key.strip() not in found:
+                found[key.strip()] = value.strip()
+            if len(found) == len(wanted):
+                break
+    return hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def snapshot_dir(shape: Shape) -> Path:
