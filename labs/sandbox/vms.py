@@ -3,7 +3,9 @@
 Each VM is ``qemu-system-x86_64`` (``-M microvm``, falling back to ``q35`` when this
 QEMU has no microvm) with the guest kernel and busybox initramfs from
 ``guest_assets``, no devices but two serial ports (a console and a control channel,
-see ``initramfs.py``), and no network. QEMU runs in its own
+see ``initramfs.py``; a third for a student's shell when asked, vm_terminals.py), and
+no network. A guest can also start from a snapshot of a booted one instead of booting
+(``VMOptions(start="snapshot")``, vm_snapshots.py). QEMU runs in its own
 session with ``VIRTLAB_RUN=vl<id>-`` in its environment and the process name
 ``vl<id>-<name>``; its console, control and QMP sockets live in the scratch directory
 ``scratch_root()/vl<id>-<name>/``. The serial protocol is described in
