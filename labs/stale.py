@@ -156,6 +156,24 @@ def drop_abandoned_claims() -> None:
             ownership.drop_claim(sandbox_id)
 
 
+TEST_SESSION_PREFIX = "test-"  # the instance name tests/conftest.py gives a test session
+
+
+def reap_dead_test_sessions() -> reaper.ReapReport:
+    """What test sessions killed mid-run left behind: their claims (owner
+    ``test-<pid>-…``, that process gone) are adopted by this instance, then reaped.
+    Only test sessions': a server's instance outlives its processes and reaps its own
+    runs when it starts again, so its claims are never taken over."""
+    adopted = set()
+    for sandbox_id in ownership.claimed_ids():
+        try:
+            if ownership.adopt_abandoned(sandbox_id, owner_prefix=TEST_SESSION_PREFIX):
+                adopted.add(sandbox_id)
+        except OSError as error:  # another session adopting it at the same moment
+            log.warning("vl%s not adopted: %s", sandbox_id, error)
+    return reaper.reap(only=adopted) if adopted else reaper.ReapReport()
+
+
 def sweep() -> tuple[list[int], reaper.ReapReport]:
     failed = fail_stale_runs()
     report = reap_leftovers()

@@ -1,3 +1,4 @@
+import logging
 import os
 
 import pytest
@@ -19,6 +20,18 @@ os.environ["VIRTLAB_SANDBOX_ID_SPAN"] = "100000"
 # The test session is a virtlab instance of its own (labs/sandbox/ownership.py): it
 # shares var/ with a developer's server, whose sandboxes it must never reap.
 os.environ["VIRTLAB_INSTANCE"] = f"test-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _reap_what_killed_test_sessions_left():
+    """A test session killed mid-run (a timeout, a second Ctrl-C) leaves the sandboxes
+    it had up, and no other instance may reap what it cannot prove is its own: the
+    next session adopts the claims of dead test sessions and removes what is left."""
+    from labs.stale import reap_dead_test_sessions
+
+    report = reap_dead_test_sessions()
+    if report.errors:
+        logging.getLogger(__name__).warning("reaping dead test sessions: %s", report.errors)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -161,3 +161,23 @@ def drop_claim(sandbox_id: int) -> None:
     """Remove a claim whatever its owner (only for abandoned, empty claims)."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_claim_path(sandbox_id))
+
+
+def adopt_abandoned(sandbox_id: int, *, owner_prefix: str) -> bool:
+    """Take over the claim on ``sandbox_id`` when its claimant's process is gone and
+    its owner's name starts with ``owner_prefix``, so that this instance's reaper may
+    remove what was left (True when taken). Used only for test sessions' ids
+    (``test-<pid>-…``): a test session killed mid-run has nobody to come back for its
+    sandboxes, unlike a server, whose instance id outlives its processes."""
+    record = _record(sandbox_id)
+    if not isinstance(record, dict) or not str(record.get("owner", "")).startswith(owner_prefix):
+        return False
+    if not abandoned(sandbox_id):
+        return False
+    record = json.dumps({"owner": instance().id, "pid": os.getpid(), "at": time.time()})
+    replacement = _claim_path(sandbox_id).with_name(f".vl{sandbox_id}.{os.getpid()}")
+    fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(record)
+    os.replace(replacement, _claim_path(sandbox_id))  # atomic: never no claim at all
+    return True

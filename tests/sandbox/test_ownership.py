@@ -151,3 +151,39 @@ def test_claims_of_dead_processes_with_nothing_left_are_dropped(run_id, db):
     finally:
         ownership.drop_claim(abandoned_id)
         ownership.drop_claim(live_id)
+
+
+def test_what_a_killed_test_session_left_is_reaped_by_the_next(run_id, runc, db, no_leftovers):
+    from labs import stale
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead_session, dead_server, live_session = run_id + 21, run_id + 22, run_id + 23
+    owners = {
+        dead_session: (f"test-{finished.pid}-deadbeef", finished.pid),
+        dead_server: ("a-server-instance", finished.pid),
+        live_session: (f"test-{os.getpid()}-cafe", os.getpid()),
+    }
+    handles = []
+    try:
+        for sandbox_id, (owner, pid) in owners.items():
+            ownership.claim(sandbox_id, owner=owner)
+            record = {"owner": owner, "pid": pid, "at": time.time()}
+            (ownership.CLAIMS_DIR / f"vl{sandbox_id}").write_text(json.dumps(record))
+            handles.append(
+                containers.start_container(
+                    sandbox_id, ["sleep", "30"], Limits(wall_seconds=30), runtime=runc
+                )
+            )
+        stale.reap_dead_test_sessions()
+        # A dead test session's container is gone, its claim with it; a server's (it
+        # comes back for its own) and a live session's are left alone.
+        no_leftovers(dead_session)
+        assert ownership.claimant(dead_session) is None
+        assert handles[1].alive() and ownership.claimant(dead_server) == "a-server-instance"
+        assert handles[2].alive() and ownership.claimant(live_session).endswith("-cafe")
+    finally:
+        for handle in handles:
+            handle.stop()
+        for sandbox_id in owners:
+            ownership.drop_claim(sandbox_id)
