@@ -20,6 +20,7 @@ from courseware.coursefiles.sync import course_import
 from courseware.models import Lesson, Question, Quiz
 from courseware.outline import neighbours
 from tests.courseware.quiz_helpers import HTMX, correct_form, record, wrong_form
+from tests.courseware.test_authoring import editor_fields
 
 SLUG = "hypervisor-types"
 NONCE = re.compile(r'nonce="[^"]+"')
@@ -155,22 +156,9 @@ def test_the_csrf_token_of_a_kept_question_is_the_requests_own(lesson, student):
     assert "Correct." in page(browser, lesson_url())
 
 
-def editor_fields(lesson: Lesson, **changes) -> dict:
-    head = revisions.ensure_history(lesson)
-    content = head.content
-    fields = {
-        "title": content["title"],
-        "summary": content["summary"],
-        "objectives": "\n".join(content["objectives"]),
-        "labs": content["labs"],
-        "body": content["body"],
-        "quiz": content["quiz"],
-        "note": "",
-        "based_on": head.number,
-        "action": "publish",
-    }
-    fields.update(changes)
-    return fields
+def published(lesson: Lesson, **changes) -> dict:
+    """The editor form, posted to publish at once (test_authoring's helper)."""
+    return editor_fields(lesson, action="publish", **changes)
 
 
 def test_a_published_edit_shows_on_the_next_page_view(
@@ -189,7 +177,7 @@ def test_a_published_edit_shows_on_the_next_page_view(
     objectives = "\n".join([*head.content["objectives"], "Tell the edit apart"])
     response = instructor_client.post(
         reverse("courseware:author_edit", args=[SLUG]),
-        editor_fields(lesson, body=body, quiz=quiz, objectives=objectives),
+        published(lesson, body=body, quiz=quiz, objectives=objectives),
     )
     assert response.status_code == 302
     lesson.refresh_from_db()
@@ -209,11 +197,11 @@ def test_publishing_an_earlier_revision_again_shows_it_again(
     original = lesson.body
     instructor_client.post(
         reverse("courseware:author_edit", args=[SLUG]),
-        editor_fields(lesson, body=original + "\nOnly in the second revision.\n"),
+        published(lesson, body=original + "\nOnly in the second revision.\n"),
     )
     assert "Only in the second revision." in page(student_client, lesson_url())
     instructor_client.post(
-        reverse("courseware:author_edit", args=[SLUG]), editor_fields(lesson, body=original)
+        reverse("courseware:author_edit", args=[SLUG]), published(lesson, body=original)
     )
     assert "Only in the second revision." not in page(student_client, lesson_url())
 
