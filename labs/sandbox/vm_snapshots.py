@@ -130,7 +130,12 @@ def snapshot_dir(shape: Shape) -> Path:
 def find(shape: Shape) -> Snapshot | None:
     """The snapshot for ``shape`` if one is ready."""
     directory = snapshot_dir(shape)
-    return Snapshot(directory) if (directory / "meta.json").exists() else None
+    return Snapshot(directory) if _complete(directory) else None
+
+
+def _complete(directory: Path) -> bool:
+    """A snapshot counts once its meta.json is there (written last, then renamed in)."""
+    return (directory / "meta.json").exists()
 
 
 def _lock_path(directory: Path) -> Path:
@@ -155,9 +160,9 @@ def ready(shape: Shape, boot_template):
     ``ram_path`` and returns its running ``VMHandle`` (vms.py passes it, so this module
     needs nothing from the VM driver)."""
     directory = snapshot_dir(shape)
-    built = None if find(shape) else _build(shape, directory, boot_template)
+    built = None if _complete(directory) else _build(shape, directory, boot_template)
     with _locked(directory, fcntl.LOCK_SH):
-        if not find(shape):  # removed by a clean-up between the build and now
+        if not _complete(directory):  # removed by a clean-up between the build and now
             raise VMError("the snapshot was removed while it was being restored; try again")
         os.utime(directory / "meta.json")  # last used: the clean-up keeps the recent ones
         yield Snapshot(directory), built
@@ -165,7 +170,7 @@ def ready(shape: Shape, boot_template):
 
 def _build(shape: Shape, directory: Path, boot_template) -> float | None:
     with _locked(directory, fcntl.LOCK_EX):
-        if find(shape):  # another process built it while we waited
+        if _complete(directory):  # another process built it while we waited
             return None
         started = time.monotonic()
         _remove_stale(directory)
