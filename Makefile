@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml scripts/make-venv
 setup: $(STAMP)
 	scripts/host-packages run
 	$(PY) manage.py build_guest_assets
+	$(PY) scripts/vendor-xterm
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py import_course --seed

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "axes",
     "courseware",
     "labs",
+    "terminals",
     "virtlab",  # site-wide management commands (backup, restore) that span both apps
 ]
 
@@ -88,6 +89,8 @@ AUTHENTICATION_BACKENDS = [
 
 ROOT_URLCONF = "virtlab.urls"
 WSGI_APPLICATION = "virtlab.wsgi.application"
+# What scripts/serve runs: every page and the terminals' WebSockets (virtlab/asgi.py).
+ASGI_APPLICATION = "virtlab.asgi.application"
 
 TEMPLATES = [
     {
@@ -251,6 +254,15 @@ VIRTLAB_SANDBOX_ID_BASE = (
 VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "1000000"))
 # Runs waiting or running on the whole host before new ones are refused.
 VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
+# Browser terminals (terminals/): live shells per student, on the whole host, and
+# their clocks. A session nobody is connected to is ended after the grace period.
+VIRTLAB_TERMINALS_PER_STUDENT = int(os.environ.get("VIRTLAB_TERMINALS_PER_STUDENT", "1"))
+VIRTLAB_TERMINALS_MAX = int(os.environ.get("VIRTLAB_TERMINALS_MAX", "10"))
+VIRTLAB_TERMINAL_IDLE_SECONDS = int(os.environ.get("VIRTLAB_TERMINAL_IDLE_SECONDS", "600"))
+VIRTLAB_TERMINAL_LIFETIME_SECONDS = int(os.environ.get("VIRTLAB_TERMINAL_LIFETIME_SECONDS", "2700"))
+VIRTLAB_TERMINAL_GRACE_SECONDS = int(os.environ.get("VIRTLAB_TERMINAL_GRACE_SECONDS", "60"))
+# Where the terminal host (manage.py terminal_host) listens; one per instance.
+VIRTLAB_TERMINAL_SOCKET = os.environ.get("VIRTLAB_TERMINAL_SOCKET") or None
 # Where the shipped course lives as files.
 VIRTLAB_CONTENT_DIR = BASE_DIR / "courseware" / "content"
 # The glossary `import_course` installed from the files it imported; until one has, the

@@ -19,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("courseware.account_urls")),
     path("labs/", include("labs.urls")),
+    path("terminals/", include("terminals.urls")),
     path("", include("courseware.urls")),
 ]
