@@ -48,6 +48,12 @@ CHECK_MAX_SECONDS = 30.0
 TICK_SECONDS = 1.0
 
 
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} second{'s' if seconds != 1 else ''}"
+    return f"{seconds / 60:.0f} minutes"
+
+
 @dataclass
 class Clocks:
     capacity: int
@@ -248,9 +254,10 @@ class TerminalHost:
         session.state = "live"
         session.live_since = session.last_input = time.monotonic()
         self._resume(session)
+        # The row before the page hears of it: a check may follow straight away.
+        await asyncio.to_thread(records.mark_live, session.public_id, sandbox_id)
         if session.client is not None:
             self._send(session.client, self.describe(session))
-        await asyncio.to_thread(records.mark_live, session.public_id, sandbox_id)
 
     # -- output ------------------------------------------------------------------------
 
@@ -367,6 +374,8 @@ class TerminalHost:
         if session.fd is not None:
             self._pause(session)
             self.loop.remove_writer(session.fd)
+        # The row first: a page reloaded on the "ended" message must already see it.
+        await asyncio.to_thread(records.mark_ended, session.public_id, reason)
         client, session.client = session.client, None
         if client is not None:
             self._send(client, {"state": "ended", "reason": reason})
@@ -377,7 +386,6 @@ class TerminalHost:
             except Exception:
                 log.exception("removing terminal %s", session.public_id)
         log.info("terminal %s (%s, was %s) ended: %s", session.public_id, session.kind, was, reason)
-        await asyncio.to_thread(records.mark_ended, session.public_id, reason)
         self.admit()
 
     async def tick(self) -> None:
@@ -394,13 +402,13 @@ class TerminalHost:
         clocks = self.clocks
         detached = session.client is None and session.detached_at is not None
         if detached and now - session.detached_at > clocks.grace_seconds:
-            return f"Nobody was connected for {clocks.grace_seconds:.0f} s."
+            return f"Nobody was connected for {duration(clocks.grace_seconds)}."
         if session.state != "live":
             return None
         if now - session.last_input > clocks.idle_seconds:
-            return f"Idle for {clocks.idle_seconds / 60:.0f} minutes."
+            return f"Idle for {duration(clocks.idle_seconds)}."
         if now - session.live_since > clocks.lifetime_seconds:
-            return f"Reached its {clocks.lifetime_seconds / 60:.0f}-minute lifetime."
+            return f"Reached its lifetime of {duration(clocks.lifetime_seconds)}."
         if not session.sandbox.alive():
             return "The shell exited."
         return None

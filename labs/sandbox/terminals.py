@@ -38,6 +38,7 @@ MAX_ROWS, MAX_COLS = 200, 500  # a resize asking for more is clamped
 READ_CHUNK = 16 * 1024
 CHECK_SECONDS = 10.0  # a check script's wall limit
 CHECK_OUTPUT_BYTES = 4096
+READY_SECONDS = 10.0  # from spawning the runtime to a running container
 
 
 class TerminalUnavailable(RuntimeError):
@@ -65,10 +66,30 @@ class Terminal:
         self._lifetime.daemon = True
         try:
             self._spawn()
+            self._wait_running()
         except BaseException:
             self.stop()
             raise
         self._lifetime.start()
+
+    def _wait_running(self, timeout: float = READY_SECONDS) -> None:
+        """Return once the runtime reports the container running: before that, a
+        check (``runtime exec``) would find no container to join."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = subprocess.run(
+                [self.runtime, "state", self.prepared.cid],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if state.returncode == 0 and '"running"' in state.stdout:
+                return
+            if self.process.poll() is not None:
+                raise OSError(errno.ESRCH, f"the shell's container exited ({state.stderr[:200]})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the container was not running after {timeout:.0f} s")
+            time.sleep(0.01)
 
     def _spawn(self) -> None:
         master, slave = pty.openpty()
