@@ -556,3 +556,91 @@ class Assignment(models.Model):
     def __str__(self) -> str:
         what = self.lab if self.kind == self.Kind.LAB else getattr(self.lesson, "slug", "?")
         return f"{self.classroom} · {self.kind} {what} · due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+# --- Guided exercises ------------------------------------------------------------------
+
+
+class ExerciseQuerySet(models.QuerySet):
+    def active(self) -> ExerciseQuerySet:
+        return self.filter(retired=False)
+
+
+class Exercise(models.Model):
+    """A lesson's guided exercise (``exercises/<slug>/steps.md`` and its check scripts;
+    courseware/coursefiles/exercise_files.py). Removed from its files it is retired,
+    not deleted, so the students' completed steps stay."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="exercises")
+    slug = models.SlugField(help_text=SLUG_HELP)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500, blank=True)
+    intro_html = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    # The folder's files exactly as written ({name: text}), so export writes them back.
+    files = models.JSONField(default=dict)
+    retired = models.BooleanField(default=False)
+
+    objects = ExerciseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["lesson", "order", "slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "slug"], name="one_exercise_slug_per_lesson")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson.slug}/exercises/{self.slug}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "courseware:exercise", kwargs={"slug": self.lesson.slug, "exercise": self.slug}
+        )
+
+
+class ExerciseStep(models.Model):
+    """One step: its instructions and hints (rendered at import) and the check the
+    server runs in the student's sandbox. ``key`` is the check script's name without
+    ``.sh``: stable across edits, the completions are keyed by it."""
+
+    class Sandbox(models.TextChoices):
+        CONTAINER = "container", "Container"
+        VM = "vm", "Virtual machine"
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="steps")
+    key = models.SlugField(max_length=100)
+    order = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    instructions_html = models.TextField(blank=True)
+    script = models.TextField()
+    sandbox = models.CharField(max_length=16, choices=Sandbox.choices)
+    timeout = models.PositiveIntegerField(default=10)
+    hints_html = models.JSONField(default=list, blank=True)
+    retired = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["exercise", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["exercise", "key"], name="one_step_key_per_exercise")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exercise} · {self.key}"
+
+
+class StepCompletion(models.Model):
+    """A student's check of a step passed (once; later checks change nothing)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="step_completions"
+    )
+    step = models.ForeignKey(ExerciseStep, on_delete=models.CASCADE, related_name="completions")
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "step"], name="one_completion_per_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.step}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import images_view, views
+from . import exercise_views, images_view, views
 from .authoring import course_views as author_course_views
 from .authoring import file_views as author_file_views
 from .authoring import quiz_views as author_quiz_views
@@ -19,6 +19,16 @@ urlpatterns = [
     path("lessons/<slug:slug>/images/<str:name>", images_view.lesson_image, name="lesson_image"),
     # Relative image links in quiz text resolve under the quiz page.
     path("lessons/<slug:slug>/quiz/images/<str:name>", images_view.lesson_image),
+    path(
+        "lessons/<slug:slug>/exercises/<slug:exercise>/",
+        exercise_views.exercise_detail,
+        name="exercise",
+    ),
+    path(
+        "lessons/<slug:slug>/exercises/<slug:exercise>/<slug:step>/check/",
+        exercise_views.exercise_check,
+        name="exercise_check",
+    ),
     path("teach/", views.teach_overview, name="teach"),
     path("glossary/", views.glossary, name="glossary"),
     path("lessons/<slug:slug>/quiz/", quiz_views.quiz_detail, name="quiz"),

@@ -26,7 +26,7 @@ from ..models import Course, LessonRevision
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the zip itself
 MAX_UNPACKED_BYTES = 20 * 1024 * 1024  # everything in it, unpacked
 MAX_FILES = 500
-ALLOWED_SUFFIXES = {".yaml", ".yml", ".md", ".png", ".jpg", ".jpeg", ".svg"}
+ALLOWED_SUFFIXES = {".yaml", ".yml", ".md", ".sh", ".png", ".jpg", ".jpeg", ".svg"}
 TOP_FOLDER = "course"
 
 

@@ -25,10 +25,14 @@ def as_files(content: dict[str, Any]) -> dict[str, str]:
         "labs": content.get("labs", []),
     }
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=88)
-    return {
+    files = {
         "index.md": f"---\n{front}---\n\n{content.get('body', '')}",
         QUIZ_FILE: content.get("quiz", ""),
     }
+    for slug, exercise in sorted((content.get("exercises") or {}).items()):
+        for name, text in sorted(exercise.items()):
+            files[f"exercises/{slug}/{name}"] = text
+    return files
 
 
 @dataclass
@@ -95,6 +99,9 @@ def compare(
 ) -> list[FileDiff]:
     """Both files of two revisions' content, compared."""
     before, after = as_files(old), as_files(new)
+    for name in {*before, *after}:  # an exercise file on one side only compares with ""
+        before.setdefault(name, "")
+        after.setdefault(name, "")
     return [
         FileDiff(
             name=name,

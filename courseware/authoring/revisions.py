@@ -18,13 +18,14 @@ from django.utils import timezone
 from virtlab.rendering import content_hash as text_hash
 
 from ..coursefiles.errors import ContentError
+from ..coursefiles.exercise_sync import exercise_export_files, exercise_import
 from ..coursefiles.lesson_files import LessonSpec, check_lesson_links_and_quiz, normalise_body
 from ..coursefiles.quiz_files import QUIZ_FILE
 from ..coursefiles.quiz_sync import quiz_export_text, quiz_import, refuse_kind_changes
 from ..models import AuthoringEvent, Lesson, LessonRevision, Question
 
 Origin = LessonRevision.Origin
-CONTENT_FIELDS = ("title", "summary", "objectives", "labs", "body", "quiz")
+CONTENT_FIELDS = ("title", "summary", "objectives", "labs", "body", "quiz", "exercises")
 
 
 class EditConflict(Exception):
@@ -45,13 +46,34 @@ class NotPublishable(ContentError):
 def normalise(content: dict[str, Any]) -> dict[str, Any]:
     """The one shape content is stored and compared in, whatever the form sent."""
     quiz = str(content.get("quiz") or "").replace("\r\n", "\n")
-    return {
+    normalised = {
         "title": str(content.get("title") or "").strip(),
         "summary": str(content.get("summary") or "").strip(),
         "objectives": [str(o).strip() for o in content.get("objectives") or [] if str(o).strip()],
         "labs": [str(slug) for slug in content.get("labs") or []],
         "body": normalise_body(str(content.get("body") or "").replace("\r\n", "\n")),
         "quiz": quiz.rstrip() + "\n" if quiz.strip() else "",
+    }
+    # Only lessons with exercises carry the key, so every revision saved before
+    # exercises existed keeps its hash (and seeding offers no spurious drafts).
+    if exercises := _normalise_exercises(content.get("exercises")):
+        normalised["exercises"] = exercises
+    return normalised
+
+
+def _normalise_exercises(value: Any) -> dict[str, dict[str, str]]:
+    """``{slug: {file name: text}}``; anything of another shape is dropped here and
+    what is kept is validated like files from disk (``problems_of``)."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(slug): {
+            str(name): str(text).replace("\r\n", "\n")
+            for name, text in sorted(files.items())
+            if isinstance(text, str)
+        }
+        for slug, files in sorted(value.items())
+        if isinstance(files, dict) and files
     }
 
 
@@ -69,6 +91,7 @@ def published_content(lesson: Lesson) -> dict[str, Any]:
             "labs": lesson.labs,
             "body": lesson.body,
             "quiz": quiz_export_text(lesson),
+            "exercises": exercise_export_files(lesson),
         }
     )
 
@@ -87,6 +110,7 @@ def to_spec(lesson: Lesson, content: dict[str, Any]) -> LessonSpec:
         body=content["body"],
         published=lesson.published,
         extra_files={QUIZ_FILE: content["quiz"]} if content["quiz"] else {},
+        exercises=content.get("exercises", {}),
     )
 
 
@@ -225,6 +249,7 @@ def publish(revision: LessonRevision, *, by) -> None:
         lesson.published_revision = revision
         lesson.save()
         quiz_import(lesson=lesson, spec=spec)
+        exercise_import(lesson=lesson, spec=spec)
         record(lesson, by, "published", f"revision {revision.number}")
 
 
@@ -249,6 +274,7 @@ def content_of_spec(spec: LessonSpec) -> dict[str, Any]:
             "labs": spec.labs,
             "body": spec.body,
             "quiz": spec.extra_files.get(QUIZ_FILE, ""),
+            "exercises": spec.exercises,
         }
     )
 

@@ -229,6 +229,10 @@ def lesson_edit(request, slug: str):
     if not form.is_valid():
         return _editor(request, lesson, form, status=422)
     content = form.content()
+    # The editor does not edit exercises (they are files: docs/exercises.md); a save
+    # keeps the newest revision's as they are.
+    if exercises := head.content.get("exercises"):
+        content["exercises"] = exercises
     if action == "preview":  # the no-JavaScript preview: render, save nothing
         return _editor(
             request,

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F
 
-from ..models import Attempt, Classroom, Lesson, LessonProgress
+from ..exercises import step_totals, steps_done
+from ..models import Attempt, Classroom, Exercise, Lesson, LessonProgress
 from ..quizzes.exam import ExamResult, best_results
 from ..quizzes.predictions import RequiredLab, lab_runs_done, labs_required_by
 from ..quizzes.scores import LessonQuizScore, lesson_scores, overall_score
@@ -33,6 +34,8 @@ class Cell:
     lesson: Lesson
     state: str
     quiz: LessonQuizScore | None  # None: the lesson has no quiz
+    steps_done: int = 0  # guided exercise steps done in this lesson…
+    steps: int = 0  # …of this many (0: the lesson has no exercises)
 
     @property
     def state_label(self) -> str:
@@ -46,6 +49,13 @@ class LabCell:
 
 
 @dataclass
+class ExerciseCell:
+    exercise: Exercise
+    done: int  # steps done
+    steps: int
+
+
+@dataclass
 class Row:
     student: object
     cells: list[Cell]
@@ -54,6 +64,12 @@ class Row:
     exam: ExamResult | None = None  # the best finished sitting of the course exam
     # The class's assignments by state (classes/assignments.py).
     assignments: Tally = field(default_factory=Tally)
+    exercises: list[ExerciseCell] = field(default_factory=list)
+
+    @property
+    def steps_done(self) -> int:
+        """Guided exercise steps done, over every exercise of the course."""
+        return sum(cell.done for cell in self.exercises)
 
     @property
     def exam_percent(self) -> int | None:
@@ -111,6 +127,8 @@ class Gradebook:
     sort_keys: list[str] = field(default_factory=list)
     labs: list[RequiredLab] = field(default_factory=list)
     changed: list[ChangedQuiz] = field(default_factory=list)
+    exercises: list[Exercise] = field(default_factory=list)
+    steps: int = 0  # guided exercise steps in the course
 
     @property
     def columns(self) -> list[Column]:
@@ -132,6 +150,8 @@ def _sort_value(row: Row, sort: str, lesson_index: dict[str, int], lab_index: di
         return row.mastered
     if sort == "labs":
         return row.labs_done
+    if sort == "exercises":
+        return row.steps_done
     if sort == "assignments":
         # Most missing first when descending is what a teacher looks for: sort by
         # missing work, then late work.
@@ -165,25 +185,38 @@ def build_gradebook(
     labs = labs_required_by(lessons)
     runs = lab_runs_done(user_ids, [lab.slug for lab in labs])
     exams = best_results(user_ids)
+    order = {lesson.pk: i for i, lesson in enumerate(lessons)}
+    exercises = sorted(
+        Exercise.objects.active().filter(lesson__in=lessons),
+        key=lambda e: (order[e.lesson_id], e.order, e.slug),
+    )
+    totals, done = step_totals(exercises), steps_done(user_ids, exercises)
     rows = []
     for student in students:
+        exercise_cells = [
+            ExerciseCell(e, done.get((student.pk, e.pk), 0), totals.get(e.pk, 0)) for e in exercises
+        ]
         cells = [
             Cell(
                 lesson=lesson,
                 state=states.get((student.pk, lesson.pk), LessonProgress.State.NOT_STARTED),
                 quiz=scores.get((student.pk, lesson.pk)),
+                steps_done=sum(c.done for c in exercise_cells if c.exercise.lesson_id == lesson.pk),
+                steps=sum(c.steps for c in exercise_cells if c.exercise.lesson_id == lesson.pk),
             )
             for lesson in lessons
         ]
         lab_cells = [LabCell(lab, runs.get((student.pk, lab.slug), 0)) for lab in labs]
         overall = overall_score(c.quiz for c in cells if c.quiz)
-        rows.append(Row(student, cells, overall, lab_cells, exams.get(student.pk)))
+        row = Row(student, cells, overall, lab_cells, exams.get(student.pk))
+        row.exercises = exercise_cells
+        rows.append(row)
     tallies = assignment_tallies(classroom, user_ids)
     for row in rows:
         row.assignments = tallies[row.student.pk]
     lesson_index = {lesson.slug: i for i, lesson in enumerate(lessons)}
     lab_index = {f"{LAB_SORT_PREFIX}{lab.slug}": i for i, lab in enumerate(labs)}
-    sort_keys = ["student", "overall", "mastered", "labs", "exam", "assignments"]
+    sort_keys = ["student", "overall", "mastered", "labs", "exercises", "exam", "assignments"]
     sort_keys += [*lesson_index, *lab_index]
     if sort not in sort_keys:
         sort = "student"
@@ -194,7 +227,18 @@ def build_gradebook(
         key=lambda r: _sort_value(r, sort, lesson_index, lab_index), reverse=direction == "desc"
     )
     changed = changed_after_answers(user_ids, lessons)
-    return Gradebook(classroom, lessons, rows, sort, direction, sort_keys, labs, changed)
+    return Gradebook(
+        classroom,
+        lessons,
+        rows,
+        sort,
+        direction,
+        sort_keys,
+        labs,
+        changed,
+        exercises,
+        sum(totals.values()),
+    )
 
 
 def changed_after_answers(user_ids: list[int], lessons: list[Lesson]) -> list[ChangedQuiz]:
@@ -221,14 +265,25 @@ ASSIGNMENT_COLUMNS = [
 ]
 
 
-def csv_columns(lessons: list[Lesson], labs: list[RequiredLab] | None = None) -> list[str]:
+def csv_columns(
+    lessons: list[Lesson],
+    labs: list[RequiredLab] | None = None,
+    exercises: list[Exercise] | None = None,
+) -> list[str]:
     """The page's columns in its order: the student, the totals, three per lesson in
-    outline order, then the runs done of each lab the lessons link to, then the
-    class's assignments done on time, done late, missing, and missing that were required."""
+    outline order, then the runs done of each lab the lessons link to, then the steps
+    done of each guided exercise (named by its title, as instructors know it), then
+    the class's assignments done on time, done late, missing, and missing that were
+    required."""
     columns = ["username", "overall score", "lessons mastered", "labs run", "exam best score"]
     for lesson in lessons:
         columns += [f"{lesson.slug} progress", f"{lesson.slug} score", f"{lesson.slug} mastered"]
-    return [*columns, *(f"{lab.slug} runs" for lab in labs or []), *ASSIGNMENT_COLUMNS]
+    return [
+        *columns,
+        *(f"{lab.slug} runs" for lab in labs or []),
+        *(f"{_safe_cell(exercise.title)} (steps done)" for exercise in exercises or []),
+        *ASSIGNMENT_COLUMNS,
+    ]
 
 
 def _safe_cell(value: str) -> str:
@@ -243,7 +298,7 @@ def _score(value: float | None) -> str:
 def gradebook_csv_text(gradebook: Gradebook) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(csv_columns(gradebook.lessons, gradebook.labs))
+    writer.writerow(csv_columns(gradebook.lessons, gradebook.labs, gradebook.exercises))
     for row in sorted(gradebook.rows, key=lambda r: r.student.username.casefold()):
         values = [
             _safe_cell(row.student.username),
@@ -259,6 +314,7 @@ def gradebook_csv_text(gradebook: Gradebook) -> str:
                 ("yes" if cell.quiz.mastered else "no") if cell.quiz else "",
             ]
         values += [str(cell.runs) for cell in row.labs]
+        values += [str(cell.done) for cell in row.exercises]
         tally = row.assignments
         values += [str(n) for n in (tally.done, tally.late, tally.missing, tally.missing_required)]
         writer.writerow(values)

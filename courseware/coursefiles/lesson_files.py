@@ -17,6 +17,7 @@ import yaml
 from ..quizzes.grading import is_prediction
 from ..quizzes.predictions import lesson_lab_problems, measure_problem
 from .errors import ContentError
+from .exercise_files import ExerciseSpec, parse_exercises, read_exercise_files, write_exercise_files
 from .images import IMAGES_DIR, image_problem
 from .quiz_files import QUIZ_FILE, QuizFileError, QuizSpec, parse_quiz
 
@@ -57,6 +58,9 @@ class LessonSpec:
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. {"quiz.yaml": text}
     images: dict[str, bytes] = field(default_factory=dict)  # images/<name> → its bytes
     quiz: QuizSpec | None = None  # parsed and validated from extra_files["quiz.yaml"]
+    # exercises/<slug>/<file> → its text, as written; parsed into ``exercise_specs``.
+    exercises: dict[str, dict[str, str]] = field(default_factory=dict)
+    exercise_specs: list[ExerciseSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -225,6 +229,8 @@ def parse_lesson_dir(directory: Path, module_slugs: set[str]) -> LessonSpec:
     )
     spec.images, problems = _read_images(directory)
     check.problems += problems
+    spec.exercises, problems = read_exercise_files(directory)
+    check.problems += problems
     check.problems += check_lesson_links_and_quiz(spec)
     if check.problems:
         raise ContentError(check.problems)
@@ -252,8 +258,9 @@ def _read_images(directory: Path) -> tuple[dict[str, bytes], list[str]]:
 
 def check_lesson_links_and_quiz(spec: LessonSpec) -> list[str]:
     """What a lesson's files must satisfy beyond their own syntax, whether they come
-    from a folder or from the browser's editor: the labs it names exist, and its quiz
-    (parsed into ``spec.quiz`` here) is valid and measurable."""
+    from a folder or from the browser's editor: the labs it names exist, its quiz
+    (parsed into ``spec.quiz`` here) is valid and measurable, and its exercises
+    (parsed into ``spec.exercise_specs``) are complete."""
     # The lesson's ``labs:`` is the one record of which labs go with it: a lab it names
     # must exist, or its link (and the lab page's "Goes with") would quietly vanish.
     problems = lesson_lab_problems(f"{spec.source_dir}/{LESSON_FILE}", spec.labs)
@@ -265,7 +272,8 @@ def check_lesson_links_and_quiz(spec: LessonSpec) -> list[str]:
             problems += exc.problems
         else:
             problems += _prediction_problems(spec.quiz, quiz_where)
-    return problems
+    spec.exercise_specs, exercise_problems = parse_exercises(spec.exercises, spec.source_dir)
+    return problems + exercise_problems
 
 
 def _prediction_problems(quiz: QuizSpec, where: str) -> list[str]:
@@ -372,4 +380,5 @@ def write_course(root: Path, content: CourseContent) -> list[Path]:
         for name, data in spec.images.items():
             (directory / IMAGES_DIR / name).write_bytes(data)
             written.append(directory / IMAGES_DIR / name)
+        written += write_exercise_files(directory, spec.exercises)
     return written

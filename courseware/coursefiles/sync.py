@@ -17,6 +17,7 @@ from django.db import transaction
 from ..authoring import revisions
 from ..models import Course, Lesson, Module
 from . import lesson_files as cf
+from .exercise_sync import exercise_export_files, exercise_import
 from .image_sync import image_import
 from .quiz_sync import quiz_export_files, quiz_import
 
@@ -155,9 +156,14 @@ def _offer_shipped_changes(content: cf.CourseContent) -> ImportReport:
 
 # Other parts of the courseware (quizzes) register functions here: an import hook
 # is (what it reports as, function): it stores its part of the lesson folder
-# (``spec.extra_files``, ``spec.images``, already validated by read_course) and
+# (``spec.extra_files``, ``spec.images``, ``spec.exercise_specs``, already validated by
+# read_course) and
 # returns created/updated/unchanged or None; an export hook returns {filename: text}.
-IMPORT_HOOKS: list = [("quiz", quiz_import), ("images of", image_import)]
+IMPORT_HOOKS: list = [
+    ("quiz", quiz_import),
+    ("images of", image_import),
+    ("exercises of", exercise_import),
+]
 EXPORT_HOOKS: list = [quiz_export_files]
 
 
@@ -199,6 +205,7 @@ def course_export(*, root: Path, course: Course | None = None, drafts: bool = Fa
                 published=lesson.published,
                 extra_files=extra,
                 images=images,
+                exercises=exercise_export_files(lesson),
             )
         )
     course_spec = cf.CourseSpec(

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from courseware.classes.gradebook import ASSIGNMENT_COLUMNS, build_gradebook, csv_columns
 from courseware.coursefiles.lesson_files import read_course
-from courseware.models import Lesson, Quiz
+from courseware.models import Exercise, Lesson, Quiz
 from courseware.quizzes.predictions import labs_required_by
 from labs.experiments import get_lab
 from labs.models import LabRun
@@ -122,7 +122,9 @@ def test_csv_has_one_row_per_student_and_the_pages_columns(instructor_client, se
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     lessons = list(Lesson.objects.published().in_outline_order())
     labs = labs_required_by(lessons)
-    assert rows[0] == csv_columns(lessons, labs)
+    exercises = list(Exercise.objects.active().filter(lesson__in=lessons))
+    exercises.sort(key=lambda e: ([lesson.pk for lesson in lessons].index(e.lesson_id), e.order))
+    assert rows[0] == csv_columns(lessons, labs, exercises)
     # The page's order: totals first, three columns per lesson, the runs of each lab.
     assert rows[0][:8] == [
         "username",
@@ -134,10 +136,13 @@ def test_csv_has_one_row_per_student_and_the_pages_columns(instructor_client, se
         f"{lessons[0].slug} score",
         f"{lessons[0].slug} mastered",
     ]
-    # then the runs of each lab, then the class's assignments by state.
-    assert rows[0][-len(labs) - 4 : -4] == [f"{lab.slug} runs" for lab in labs]
+    # then the runs of each lab, the steps done of each guided exercise (by its title),
+    # then the class's assignments by state.
+    labs_at = 5 + 3 * len(lessons)
+    assert rows[0][labs_at : labs_at + len(labs)] == [f"{lab.slug} runs" for lab in labs]
+    assert rows[0][labs_at + len(labs) : -4] == [f"{e.title} (steps done)" for e in exercises]
     assert rows[0][-4:] == ASSIGNMENT_COLUMNS
-    assert len(rows[0]) == 5 + 3 * len(lessons) + len(labs) + 4
+    assert len(rows[0]) == 5 + 3 * len(lessons) + len(labs) + len(exercises) + 4
     assert [row[0] for row in rows[1:]] == ["ana", "ben", "cy", "dee"]
     header = rows[0]
     by_name = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
@@ -213,6 +218,7 @@ def test_gradebook_page_puts_totals_first_and_lessons_in_compact_columns(instruc
         "overall",
         "mastered",
         "labs",
+        "exercises",
         "exam",
         "assignments",
         *(lesson.slug for lesson in lessons),
@@ -231,6 +237,7 @@ def test_gradebook_page_puts_totals_first_and_lessons_in_compact_columns(instruc
     assert cells[0] == ("num total-col overall", percent(OVERALL["ana"]))
     assert cells[1][1].startswith("1 <span")  # one lesson mastered
     assert cells[2][1].startswith("2 <span")  # two labs run
+    assert cells[3] == ("num total-col steps-done", '0 <span class="of">of 15 steps</span>')
     hyper = re.search(r'data-lesson="hypervisor-types">(.*?)</td>', row, re.S).group(1)
     assert percent(HYPERVISOR["ana"]) in hyper and "mastered" in hyper and ">Done<" in hyper
     assert '<td class="num lab-col" data-lab="boot-race">2</td>' in row
