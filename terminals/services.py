@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -86,14 +87,14 @@ def start_session(user, kind: str, *, replace: bool = False) -> TerminalSession:
     """A new session row for ``user``; the host starts its sandbox when the page
     attaches. With ``replace``, the user's open sessions are ended first."""
     if kind not in TerminalSession.Kind.values:
-        raise TerminalError(f"There is no {kind!r} terminal: choose a container or a VM.")
+        raise TerminalError(f"There is no “{kind[:40]}” terminal: choose a container or a VM.")
     if replace:
         # Outside the transaction below: the host writes the ended rows meanwhile.
         for session in open_sessions(user):
             end_session(session, "Replaced by a new terminal.")
     with transaction.atomic():
         # Serialise one user's starts: two clicks must not both pass the limit.
-        type(user).objects.select_for_update().filter(pk=user.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         existing = open_sessions(user)
         if len(existing) >= settings.VIRTLAB_TERMINALS_PER_STUDENT:
             raise TooManyTerminals(existing)

@@ -10,6 +10,7 @@ from ..views import open_session_for
 
 register = template.Library()
 LABELS = dict(TerminalSession.Kind.choices)
+NOUNS = {"container": "container", "vm": "VM"}  # as in "open a VM terminal"
 
 
 def _minutes(seconds: int) -> str:
@@ -47,10 +48,11 @@ def terminal_panel(context, kinds="container vm", session=None):
         "csrf_token": context.get("csrf_token"),
         "session": session,
         "matches": matches,
-        "kinds": [(kind, LABELS[kind]) for kind in kinds],
+        "kinds": [(kind, NOUNS[kind]) for kind in kinds],
         "other_kinds": [
-            (kind, LABELS[kind]) for kind in kinds if session is None or kind != session.kind
+            (kind, NOUNS[kind]) for kind in kinds if session is None or kind != session.kind
         ],
+        "noun": NOUNS.get(session.kind, "") if session is not None else "",
         "next": request.get_full_path() if request is not None else "",
         "limits": limits_text(),
     }

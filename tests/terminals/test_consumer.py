@@ -1,0 +1,118 @@
+"""The WebSocket end (consumers.py, virtlab/asgi.py): who may attach, and the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from terminals.services import start_session
+from virtlab.asgi import application
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def cookie_of(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+def connect(path: str, headers: list) -> tuple[bool, object, WebsocketCommunicator]:
+    async def attempt():
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, code = await communicator.connect(timeout=10)
+        if connected:
+            await communicator.disconnect()
+        return connected, code
+
+    connected, code = asyncio.run(attempt())
+    return connected, code
+
+
+@pytest.fixture
+def session(transactional_db, student):
+    return start_session(student, "container")
+
+
+def test_an_anonymous_websocket_is_refused(session):
+    assert connect(f"/ws/terminals/{session.public_id}/", [ORIGIN])[0] is False
+
+
+def test_another_students_session_is_refused_like_one_that_does_not_exist(session, instructor):
+    # The URL of someone else's terminal, replayed with another signed-in user's cookie.
+    theirs = connect(f"/ws/terminals/{session.public_id}/", [ORIGIN, cookie_of(instructor)])
+    made_up = connect(f"/ws/terminals/{uuid.uuid4()}/", [ORIGIN, cookie_of(instructor)])
+    assert theirs == made_up and theirs[0] is False
+
+
+def test_a_websocket_from_another_site_is_refused(session, student):
+    evil = (b"origin", b"http://evil.example")
+    assert connect(f"/ws/terminals/{session.public_id}/", [evil, cookie_of(student)])[0] is False
+
+
+def test_the_owner_is_told_plainly_when_no_terminal_host_runs(session, student, settings):
+    settings.VIRTLAB_TERMINAL_SOCKET = "/run/virtlab/no-such-terminal-host.sock"
+    headers = [ORIGIN, cookie_of(student)]
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/terminals/{session.public_id}/", headers=headers
+        )
+        connected, _ = await communicator.connect(timeout=10)
+        message = json.loads(await communicator.receive_from(timeout=10))
+        await communicator.disconnect()
+        return connected, message
+
+    connected, message = asyncio.run(scenario())
+    assert connected and message == {
+        "state": "ended",
+        "reason": "The terminal server is not running.",
+    }
+
+
+@pytest.mark.sandbox
+def test_the_owner_types_into_a_real_shell_through_the_websocket(
+    start_host, session, student, runc
+):
+    start_host()
+    headers = [ORIGIN, cookie_of(student)]
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/terminals/{session.public_id}/", headers=headers
+        )
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        states, output = [], b""
+        async with asyncio.timeout(60):
+            while not states or states[-1]["state"] != "live":
+                message = await communicator.receive_output(timeout=60)
+                if "text" in message:
+                    states.append(json.loads(message["text"]))
+            await communicator.send_to(
+                text_data=json.dumps({"op": "resize", "rows": 30, "cols": 91})
+            )
+            await communicator.send_to(bytes_data=b"stty size; echo done-$((2*21))\n")
+            while b"done-42" not in output:
+                message = await communicator.receive_output(timeout=60)
+                output += message.get("bytes") or b""
+            # Whatever else the browser sends as JSON goes nowhere: no checks from here.
+            await communicator.send_to(text_data=json.dumps({"op": "check", "script": "id"}))
+            await communicator.send_to(text_data=json.dumps({"op": "end"}))
+            while not states or states[-1]["state"] != "ended":
+                message = await communicator.receive_output(timeout=60)
+                if "text" in message:
+                    states.append(json.loads(message["text"]))
+        await communicator.disconnect()
+        return states, output
+
+    states, output = asyncio.run(scenario())
+    assert b"30 91" in output
+    assert states[-1] == {"state": "ended", "reason": "Ended by the student."}
+    session.refresh_from_db()
+    assert session.status == "ended"
