@@ -47,3 +47,4 @@ bench: setup
 	$(PY) bench/vm_restore.py
 	$(PY) bench/page_throughput.py
 	$(PY) bench/pages_under_load.py
+	$(PY) bench/terminal_latency.py
