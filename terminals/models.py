@@ -19,6 +19,7 @@ class TerminalSession(models.Model):
     class Kind(models.TextChoices):
         CONTAINER = "container", "Container"
         VM = "vm", "Virtual machine"
+        VM_CONTAINER = "vm-container", "Container in a virtual machine"
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting to connect"  # made by the web side, not yet attached

@@ -21,14 +21,16 @@ from django.conf import settings
 from labs.sandbox import naming, reaper, vms
 from labs.sandbox.limits import Limits
 from labs.sandbox.terminals import Terminal
+from labs.sandbox.vm_terminals import in_guest_container
 
 log = logging.getLogger(__name__)
 
-KINDS = ("container", "vm")
+KINDS = ("container", "vm", "vm-container")
 # A student's shell gets half a core: two busy shells cannot starve a 2-core host's
 # web processes (which also run at a higher priority than any sandbox).
 CPU_PERCENT = 50
 VM_MEMORY_MIB = 128
+GUEST_CONTAINER_MEMORY_MIB = 64  # inside the guest's 128 MiB
 VM_BOOT_SECONDS = 60
 
 
@@ -45,12 +47,20 @@ def terminal_limits() -> Limits:
 
 
 class VMSandbox:
-    """A guest kept running for one shell on its terminal port."""
+    """A guest kept running for one shell on its terminal port; with
+    ``in_container``, the shell runs in a container inside the guest (its own
+    namespaces and a cgroup with limits: the Kata shape)."""
 
-    def __init__(self, sandbox_id: int) -> None:
+    def __init__(self, sandbox_id: int, *, in_container: bool = False) -> None:
         self.handle = _start_guest(sandbox_id)
         try:
-            self.terminal = self.handle.open_terminal()
+            if in_container:
+                shell, enter = in_guest_container(
+                    "term", memory_bytes=GUEST_CONTAINER_MEMORY_MIB * 1024 * 1024, pids=64
+                )
+                self.terminal = self.handle.open_terminal(shell, enter)
+            else:
+                self.terminal = self.handle.open_terminal()
         except BaseException:
             self.handle.stop()
             raise
@@ -109,7 +119,7 @@ def open_sandbox(kind: str) -> tuple[int, Terminal | VMSandbox]:
     try:
         if kind == "container":
             return sandbox_id, Terminal(sandbox_id, "term", terminal_limits())
-        return sandbox_id, VMSandbox(sandbox_id)
+        return sandbox_id, VMSandbox(sandbox_id, in_container=kind == "vm-container")
     except BaseException:
         remove(sandbox_id)
         raise

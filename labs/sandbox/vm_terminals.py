@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import shlex
 import socket
 import time
 
+from .guest_containers import CGROUP_ROOT, container_script
 from .vm_process import VMError
 
 TTY = "/dev/ttyS2"
@@ -34,8 +36,28 @@ KILL_SESSION = (
 )
 
 
+def in_guest_container(name: str, *, memory_bytes: int, pids: int) -> tuple[str, str]:
+    """The shell and the check prefix of a terminal inside a container in the guest
+    (guest_containers.py: its own namespaces and a cgroup with limits): the Kata
+    shape, typed into. A check enters the container's namespaces (busybox nsenter,
+    by the pid of a process of its cgroup that is in a PID namespace of its own)."""
+    script = container_script(name, "exec /bin/sh -i", memory_bytes=memory_bytes, pids=pids)
+    shell = f"/bin/sh -c {shlex.quote(script)}"
+    group = f"{CGROUP_ROOT}/{name}"
+    enter = (
+        f'for p in $(cat {group}/cgroup.procs); do [ "$(readlink /proc/$p/ns/pid)" != '
+        f'"$(readlink /proc/1/ns/pid)" ] && break; p=; done; [ -n "$p" ] || exit 125; '
+        "nsenter -t $p -m -u -i -n -p"
+    )
+    return shell, enter
+
+
 class VMTerminal:
-    def __init__(self, handle) -> None:
+    """``shell``: what runs on the terminal (``/bin/sh -i``, or a guest container's
+    command line, ``in_guest_container``); ``enter``: how a check's script is
+    started (plain, or after entering that container's namespaces)."""
+
+    def __init__(self, handle, shell: str = "/bin/sh -i", enter: str = "") -> None:
         path = handle.process.terminal_path
         if not path.exists():
             raise VMError("this VM has no terminal port: start it with VMOptions(terminal=True)")
@@ -56,13 +78,14 @@ class VMTerminal:
         # Ctrl-C working, and execs it in the background job's process: $! is the
         # shell, and its pid is its session and group id.
         status, output = handle.run(
-            f"stty -F {TTY} sane; vl-tty /bin/sh -i <{TTY} >{TTY} 2>&1 & echo $! > {PID_FILE}",
+            f"stty -F {TTY} sane; vl-tty {shell} <{TTY} >{TTY} 2>&1 & echo $! > {PID_FILE}",
             timeout=10,
         )
         if status != 0:
             self.sock.close()
             raise VMError(f"the guest could not start a shell on {TTY}: {output[:200]}")
         self._stopped = False
+        self.enter = enter
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -104,6 +127,8 @@ class VMTerminal:
         at ``timeout``) and its output. The guided exercises' checks run this way."""
         if not self.alive():
             raise VMError("the terminal has ended")
+        if self.enter:
+            return self.handle.run(f"{self.enter} sh -c {shlex.quote(script)}", timeout=timeout)
         return self.handle.run(script, timeout=timeout)
 
     def stop(self) -> None:

@@ -323,12 +323,12 @@ class VMHandle:
             if kept <= OUTPUT_CAP:
                 lines.append(line)
 
-    def open_terminal(self):
+    def open_terminal(self, shell: str = "/bin/sh -i", enter: str = ""):
         """An interactive shell on the guest's third serial port (``VMOptions(terminal=
         True)``); see vm_terminals.py."""
         from .vm_terminals import VMTerminal  # the terminal needs this module, not v.v.
 
-        return VMTerminal(self)
+        return VMTerminal(self, shell, enter)
 
     def memory(self) -> dict[str, int]:
         """RSS, peak RSS and PSS of the QEMU process now, in bytes."""

@@ -10,7 +10,8 @@ from ..views import open_session_for
 
 register = template.Library()
 LABELS = dict(TerminalSession.Kind.choices)
-NOUNS = {"container": "container", "vm": "VM"}  # as in "open a VM terminal"
+# As in "open a VM terminal".
+NOUNS = {"container": "container", "vm": "VM", "vm-container": "container-in-a-VM"}
 
 
 def _minutes(seconds: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -245,3 +246,26 @@ def test_ten_sessions_at_once_each_stay_within_their_limits(start_host, attach, 
     clients[10].wait_state("live", timeout=120)
     session = TerminalSession.objects.get(pk=sessions[0].pk)
     assert session.status == "ended" and nothing_left(session.sandbox_id)
+
+
+def test_a_container_in_a_vm_runs_on_the_guest_kernel_in_namespaces_of_its_own(
+    start_host,
+    attach,
+    student,
+    qemu,  # noqa: F811
+):
+    start_host()
+    session = start_session(student, "vm-container")
+    client = attach(session.public_id)
+    client.wait_state("live", timeout=120)
+    output = marked(client, 'echo "H=$(hostname) P=$$ K=$(uname -r) N=$(ps | wc -l)"')
+    hostname, pid, kernel, processes = re.findall(r"H=(\S+) P=(\S+) K=(\S+) N=\s*(\d+)", output)[
+        -1
+    ]  # the answer, not the echoed command line
+    found = {"H": hostname, "P": pid, "K": kernel, "N": processes}
+    assert found["H"] == "term" and found["P"] == "1"  # its own UTS and PID namespaces
+    assert found["K"] == guest_assets.kernel_version()
+    assert int(found["N"]) < 10  # the guest's own processes are out of sight
+    # A check enters the same container, not the guest around it.
+    status, checked = run_check(student, "vm-container", 'echo "$(hostname) $(ps | wc -l)"', 20)
+    assert status == 0 and checked.split()[0] == "term" and int(checked.split()[1]) < 10
