@@ -7,10 +7,13 @@ redirect back to the step, and the outcome waits in the session for that one vie
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .exercises import Outcome, check_step, done_keys, record_done
@@ -50,18 +53,25 @@ def exercise_detail(request, slug: str, exercise: str):
             "exercise": exercise,
             "items": items,
             "done_count": sum(1 for step in steps if step.key in done),
+            "step_count": len(steps),
             "kinds": list(dict.fromkeys(step.sandbox for step in steps)),
         },
     )
 
 
-@login_required
 @require_POST
 def exercise_check(request, slug: str, exercise: str, step: str):
     # Imported here: the terminals app builds on courseware's pages, not the reverse.
     from terminals.services import NoLiveTerminal, TerminalError, run_check
 
     exercise = _exercise(request, slug, exercise)
+    if not request.user.is_authenticated:  # the session ended: sign in, come back here
+        login_url = f"{reverse('login')}?{urlencode({'next': exercise.get_absolute_url()})}"
+        if request.htmx:
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login_url  # a whole-page visit, not a swapped step
+            return response
+        return redirect(login_url)
     step = get_object_or_404(exercise.steps.filter(retired=False), key=step)
     try:
         # The script is the stored step's; nothing from the request reaches it.
@@ -75,9 +85,16 @@ def exercise_check(request, slug: str, exercise: str, step: str):
         outcome = Outcome(False, f"The check could not run: {exc}")
     if outcome.done:
         record_done(user=request.user, step=step)
-    done = outcome.done or step.key in done_keys(request.user, exercise)
+    done_so_far = done_keys(request.user, exercise)
+    done = step.key in done_so_far  # now, or at an earlier check
     if request.htmx:
+        # The step, and the page's count of steps done out of band.
+        keys = set(exercise.steps.filter(retired=False).values_list("key", flat=True))
         html = render_to_string(
+            "courseware/exercises/exercise.html#count",
+            {"done_count": len(keys & done_so_far), "step_count": len(keys), "oob": True},
+        )
+        html += render_to_string(
             "courseware/exercises/exercise.html#step",
             {
                 "lesson": exercise.lesson,

@@ -367,8 +367,12 @@ def test_the_page_shows_intro_steps_hints_and_the_panel(course, student_client, 
     assert "0 of 7 steps done" in html
 
 
-def test_the_page_needs_a_login(course, client):
+def test_the_page_and_its_checks_need_a_login(course, client, fake_terminals):
     assert client.get(exercise_url()).status_code == 302
+    response = client.post(check_url("check-vm-pid2"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Redirect"].startswith("/accounts/login/")
+    assert client.post(check_url("check-vm-pid2")).status_code == 302
+    assert fake_terminals[0] == []  # nothing ran
 
 
 def test_a_passing_check_marks_the_step_and_counts_as_lesson_work(
@@ -382,7 +386,9 @@ def test_a_passing_check_marks_the_step_and_counts_as_lesson_work(
     assert response.status_code == 200
     # What ran is the stored step's script in its sandbox, whatever the request said.
     assert calls == [{"user": student, "kind": "vm", "script": step.script, "timeout": 10.0}]
-    assert "Done" in response.content.decode() and "(<span" in response.content.decode()
+    fragment = response.content.decode()
+    assert "Done" in fragment and "(<span" in fragment  # the outcome and the done mark
+    assert 'id="exercise-count" hx-swap-oob="true">1 of 7 steps done' in fragment
     assert StepCompletion.objects.filter(user=student, step=step).exists()
     assert LessonProgress.objects.filter(user=student, lesson=step.exercise.lesson).exists()
     page = student_client.get(exercise_url()).content.decode()
