@@ -31,9 +31,11 @@ from courseware.models import (
     Classroom,
     CourseUpload,
     EditorDraft,
+    Exercise,
     Lesson,
     LessonImage,
     Question,
+    StepCompletion,
 )
 from labs.experiments import REGISTRY
 from tests.browser.captured_runs import store_captured_runs
@@ -126,6 +128,13 @@ def first_week(course, student, instructor):
         if Question.objects.active().filter(quiz__lesson=les).exists()
     ]
     lab_pages = [Visit(f"lab-{slug}", reverse("labs:detail", args=[slug])) for slug in REGISTRY]
+    # Guided exercises (with a step done, so the done mark shows), and the lesson
+    # page that lists them.
+    exercises = list(Exercise.objects.active().select_related("lesson"))
+    StepCompletion.objects.create(user=student, step=exercises[0].steps.first())
+    exercise_pages = [Visit(f"exercise-{e.slug}", e.get_absolute_url()) for e in exercises] + [
+        Visit(f"lesson-{exercises[0].lesson.slug}", exercises[0].lesson.get_absolute_url())
+    ]
     run_pages = [
         Visit(f"run-{slug}", reverse("labs:run", args=[slug, pk])) for slug, pk in run_ids.items()
     ]
@@ -158,6 +167,7 @@ def first_week(course, student, instructor):
         Visit("glossary", reverse("courseware:glossary")),
         *quiz_pages,
         *_exam_pages(student),
+        *exercise_pages,
         Visit("labs", reverse("labs:catalogue")),
         *lab_pages,
         *run_pages,

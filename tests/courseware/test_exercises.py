@@ -458,3 +458,23 @@ def test_the_gradebook_counts_steps_by_exercise_title(course, student, instructo
     at = columns.index("A memory limit by hand (steps done)")
     assert line.split(",")[at] == "2"
     assert "Network namespaces by hand (steps done)" in columns
+
+
+def test_exporting_drafts_writes_the_drafts_exercises(course, tmp_path, instructor):
+    lesson = Lesson.objects.get(slug=LESSON)
+    head = revisions.ensure_history(lesson)
+    content = {**head.content, "summary": "A draft."}
+    content["exercises"] = {**content["exercises"], "demo": FILES}
+    revisions.save_revision(lesson, content, author=instructor, based_on=head.number)
+    course_export(root=tmp_path, drafts=True)
+    folder = tmp_path / LESSON_DIR / "exercises"
+    assert (folder / "demo" / "check-second.sh").read_text() == "true\n"
+    assert (folder / SLUG / "steps.md").exists()
+    # A draft's file names were never validated: one that would leave its folder is
+    # refused instead of written.
+    content["exercises"]["demo"] = {**FILES, "../../escape.sh": "x"}
+    revision, _ = revisions.save_revision(lesson, content, author=instructor, based_on=None)
+    assert not revision.publishable
+    with pytest.raises(ContentError):
+        course_export(root=tmp_path / "again", drafts=True)
+    assert not (tmp_path / "again" / "escape.sh").exists()
