@@ -107,6 +107,9 @@ class Lab:
     max_seconds: Callable[[dict], float] = lambda params: 300.0
     predict_keys: tuple[str, ...] = ()  # summary keys quizzes may score against
     summary_labels: dict[str, str] = field(default_factory=dict)
+    # Terminal kinds ("container", "vm", "vm-container") the lab page offers, so a
+    # student can look inside what the lab measured (terminals/).
+    terminals: tuple[str, ...] = ()
 
     # Which lessons go with a lab is said once, by each lesson's front matter ``labs:``
     # (courseware.quizzes.predictions.lessons_for_lab), not here.

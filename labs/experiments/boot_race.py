@@ -209,6 +209,7 @@ LAB = Lab(
     max_seconds=lambda params: (
         120 + params.get("repeats", 3) * (4 * VM_BOOT_TIMEOUT + 10)
     ),  # each VM may retry once; the snapshot's template boots once
+    terminals=("container", "vm"),
     predict_keys=("vm_over_container_median",),
     summary_labels={
         "median_container_seconds": "Median container start (s)",

@@ -357,6 +357,7 @@ LAB = Lab(
     summarize=summarize,
     figure=figure,
     max_seconds=lambda params: 60 + 2 * VM_BOOT_TIMEOUT + 30,
+    terminals=("container", "vm"),
     predict_keys=("container_processes_visible", "container_shares_host_kernel"),
     summary_labels={
         "container_processes_visible": "Processes a container sees",

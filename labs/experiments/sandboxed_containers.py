@@ -315,6 +315,7 @@ LAB = Lab(
     summarize=summarize,
     figure=figure,
     max_seconds=lambda params: 120 + params.get("repeats", 2) * 4 * (2 * VM_BOOT_TIMEOUT + 10),
+    terminals=("container", "vm", "vm-container"),
     predict_keys=("cold_over_container", "warm_over_container"),
     summary_labels={
         "median_container_seconds": "Median container start on the host (s)",

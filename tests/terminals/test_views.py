@@ -104,3 +104,17 @@ def test_a_page_that_never_connected_does_not_count_against_the_limit(student, s
     assert start_session(student, "vm").kind == "vm"
     stale.refresh_from_db()
     assert stale.status == "ended" and stale.end_reason == "The page never connected."
+
+
+def test_a_lab_page_offers_the_terminals_its_lab_names(student_client, client):
+    page = student_client.get(reverse("labs:detail", args=["sandboxed-containers"])).content
+    page = page.decode()
+    for label in ("container", "VM", "container-in-a-VM"):
+        assert f"Open a {label} terminal" in page
+    assert (
+        "Look for yourself"
+        not in student_client.get(reverse("labs:detail", args=["networking"])).content.decode()
+    )
+    # A visitor who is not signed in is offered nothing to press.
+    anonymous = client.get(reverse("labs:detail", args=["isolation"])).content.decode()
+    assert "Open a container terminal" not in anonymous
