@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 
+from virtlab.prepared import Param, Prepared
 from virtlab.roles import is_instructor
 
-from .models import Course, Lesson, LessonProgress
+from .models import Course, Lesson, LessonProgress, Module
 from .quizzes.scores import LessonQuizScore, lesson_scores, overall_score
 
 
@@ -111,9 +112,31 @@ def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
     return row_at(index - 1), row_at(index + 1)
 
 
+_LESSON_FIELDS = [f.attname for f in Lesson._meta.concrete_fields]
+_MODULE_FIELDS = [f.attname for f in Module._meta.concrete_fields]
+
+
+def _lesson_query(drafts: bool):
+    lessons = Lesson.objects.all() if drafts else Lesson.objects.published()
+    return (
+        lessons.filter(slug=Param("slug"))
+        .order_by()
+        .values_list(*_LESSON_FIELDS, *(f"module__{f.name}" for f in Module._meta.concrete_fields))
+    )
+
+
+# Every lesson, quiz and image view starts here: prepared, and the lesson's module
+# (shown above its title) loaded with it, as ``select_related("module")`` would.
+_LESSON = Prepared(_lesson_query)
+
+
 def visible_lesson(request, slug: str) -> Lesson:
     """The lesson at ``slug`` if this visitor may see it (drafts: instructors only), else 404."""
-    lessons = Lesson.objects.select_related("module")
-    if not is_instructor(request.user):
-        lessons = lessons.published()
-    return get_object_or_404(lessons, slug=slug)
+    rows = _LESSON.rows(is_instructor(request.user), slug=slug)
+    if not rows:
+        raise Http404("No lesson here.")
+    row = rows[0]
+    lesson = Lesson.from_db(connection.alias, _LESSON_FIELDS, row[: len(_LESSON_FIELDS)])
+    module = Module.from_db(connection.alias, _MODULE_FIELDS, row[len(_LESSON_FIELDS) :])
+    Lesson.module.field.set_cached_value(lesson, module)
+    return lesson

@@ -5,12 +5,29 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
+from virtlab.prepared import Param, Prepared, update
 from virtlab.roles import instructors_group
 
 from .models import Lesson, LessonProgress
+
+# Every lesson view reads and touches the student's progress row: prepared queries.
+_PROGRESS_FIELDS = [f.attname for f in LessonProgress._meta.concrete_fields]
+_PROGRESS = Prepared(
+    lambda _: (
+        LessonProgress.objects.filter(user=Param("user"), lesson=Param("lesson"))
+        .order_by()
+        .values_list(*_PROGRESS_FIELDS)
+    )
+)
+_TOUCH = Prepared(
+    lambda _: update(
+        LessonProgress.objects.filter(pk=Param("id")),
+        last_opened_at=Param("now", models.DateTimeField()),
+    )
+)
 
 
 def progress_open(*, user, lesson: Lesson) -> LessonProgress | None:
@@ -18,12 +35,17 @@ def progress_open(*, user, lesson: Lesson) -> LessonProgress | None:
     if not user.is_authenticated:
         return None
     now = timezone.now()
-    progress, created = LessonProgress.objects.get_or_create(
-        user=user, lesson=lesson, defaults={"first_opened_at": now, "last_opened_at": now}
-    )
-    if not created:
-        progress.last_opened_at = now
-        progress.save(update_fields=["last_opened_at"])
+    rows = _PROGRESS.rows(user=user.pk, lesson=lesson.pk)
+    if not rows:  # the first time (get_or_create: another request may just have made it)
+        progress, created = LessonProgress.objects.get_or_create(
+            user=user, lesson=lesson, defaults={"first_opened_at": now, "last_opened_at": now}
+        )
+        if created:
+            return progress
+    else:
+        progress = LessonProgress.from_db(connection.alias, _PROGRESS_FIELDS, rows[0])
+    _TOUCH.execute(id=progress.pk, now=now)
+    progress.last_opened_at = now
     return progress
 
 

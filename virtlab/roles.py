@@ -12,7 +12,13 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
+from .prepared import Param, Prepared
+
 INSTRUCTORS_GROUP = "instructors"
+# Asked on every signed-in page (the navigation shows "Teach" to instructors).
+_IN_GROUP = Prepared(
+    lambda _: Group.objects.filter(user=Param("user"), name=INSTRUCTORS_GROUP).values_list("pk")[:1]
+)
 
 
 def is_instructor(user) -> bool:
@@ -22,7 +28,7 @@ def is_instructor(user) -> bool:
         return True
     cached = getattr(user, "_virtlab_is_instructor", None)
     if cached is None:
-        cached = user.groups.filter(name=INSTRUCTORS_GROUP).exists()
+        cached = bool(_IN_GROUP.rows(user=user.pk))
         user._virtlab_is_instructor = cached
     return cached
 

@@ -27,11 +27,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import strip_tags
 
 from labs.experiments import REGISTRY, get_lab
 from labs.models import LabRun
+from virtlab.prepared import Param, Prepared
 
 from ..models import Attempt, Lesson, Membership, Question
 from .grading import is_prediction, tolerance_range
@@ -50,6 +52,18 @@ class Measurement:
 MeasureKey = tuple[int, str, str]  # (user id, lab slug, summary key)
 
 
+def _runs(students: Q, labs):
+    """(pk, user id, lab, created_at, summary) of the students' succeeded runs of ``labs``."""
+    return (
+        LabRun.objects.filter(students, lab__in=labs, status=LabRun.Status.SUCCEEDED)
+        .order_by("created_at", "pk")
+        .values_list("pk", "user_id", "lab", "created_at", "results__summary")
+    )
+
+
+_STUDENT_RUNS = Prepared(lambda labs: _runs(Q(user_id=Param("user")), labs))
+
+
 def measurements_for(
     user_ids: Iterable[int], questions: Iterable[Question]
 ) -> dict[MeasureKey, list[Measurement]]:
@@ -62,15 +76,11 @@ def measurements_for(
     user_ids = list(user_ids)
     if not wanted or not user_ids:
         return {}
-    runs = (
-        LabRun.objects.filter(
-            user_id__in=user_ids,
-            lab__in={lab for lab, _ in wanted},
-            status=LabRun.Status.SUCCEEDED,
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "user_id", "lab", "created_at", "results__summary")
-    )
+    labs = tuple(sorted({lab for lab, _ in wanted}))
+    if len(user_ids) == 1:  # a student's own quiz page: prepared, one shape per set of labs
+        runs = _STUDENT_RUNS.rows(labs, user=user_ids[0])
+    else:
+        runs = _runs(Q(user_id__in=user_ids), labs)
     found: dict[MeasureKey, list[Measurement]] = defaultdict(list)
     for pk, user_id, lab, created_at, summary in runs:
         if not isinstance(summary, dict):

@@ -27,6 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+
+from virtlab.prepared import Param, Prepared
 
 from ..models import Attempt, Question
 from .grading import Grade, is_prediction
@@ -136,6 +139,26 @@ def attempts_by_user_question(
     for attempt in Attempt.objects.filter(
         user_id__in=list(user_ids), question_id__in=[question.pk for question in questions]
     ).order_by("created_at", "pk"):
+        grouped[(attempt.user_id, attempt.question_id)].append(attempt)
+    return grouped
+
+
+_ATTEMPT_FIELDS = [f.attname for f in Attempt._meta.concrete_fields]
+# A student's attempts in one lesson, asked on every view of its lesson and quiz pages.
+_LESSON_ATTEMPTS = Prepared(
+    lambda _: (
+        Attempt.objects.filter(user_id=Param("user"), question__quiz__lesson_id=Param("lesson"))
+        .order_by("created_at", "pk")
+        .values_list(*_ATTEMPT_FIELDS)
+    )
+)
+
+
+def attempts_in_lesson(user_id: int, lesson_id: int) -> dict[tuple[int, int], list[Attempt]]:
+    """``attempts_by_user_question`` for one student and every question of one lesson."""
+    grouped: dict[tuple[int, int], list[Attempt]] = defaultdict(list)
+    for row in _LESSON_ATTEMPTS.rows(user=user_id, lesson=lesson_id):
+        attempt = Attempt.from_db(DEFAULT_DB_ALIAS, _ATTEMPT_FIELDS, row)
         grouped[(attempt.user_id, attempt.question_id)].append(attempt)
     return grouped
 

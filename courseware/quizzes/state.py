@@ -19,7 +19,7 @@ from .predictions import Measurement
 from .scores import (
     LessonQuizScore,
     QuestionResult,
-    attempts_by_user_question,
+    attempts_in_lesson,
     lesson_score,
     mastery_threshold,
     question_result,
@@ -271,7 +271,7 @@ def build_quiz_view(
         return None
     quiz = questions[0].quiz
     user_id = user.pk if user.is_authenticated else None
-    attempts = attempts_by_user_question([user_id], questions) if user_id else {}
+    attempts = attempts_in_lesson(user_id, lesson.pk) if user_id else {}
     found = predictions.measurements_for([user_id], questions) if user_id else {}
     views = []
     focus = focus or {}
