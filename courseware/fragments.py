@@ -38,6 +38,7 @@ import hashlib
 import io
 import pickle
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -46,11 +47,15 @@ from django.db import connection, models
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from virtlab.roles import is_instructor
 
 from .models import Question, Quiz
+from .quizzes.grading import is_prediction
+from .quizzes.predictions import lab_info
+from .quizzes.scores import mastery_threshold
 
 CACHE = "template_fragments"
 # Bump when what a key covers changes (old entries then simply go unused).
@@ -111,21 +116,54 @@ def _question_key(request, quiz_view, item, source: str) -> str:
     """The whole ``QuestionView`` (its question, quiz and attempts included) and the rest
     of what the question partial reads."""
     question = item.question
-    user = request.user
-    visitor = (
-        (True, is_instructor(user))
-        if user.is_authenticated
-        else (False, False, request.path)  # the login link comes back to this page
-    )
     return _key(
         "q:",
         (question, question.quiz, *item.result.attempts),
         item,
         quiz_view.lesson.slug,
         source,
-        visitor,
+        _visitor(request),
         get_script_prefix(),
     )
+
+
+def _visitor(request) -> tuple:
+    """Who is looking, as far as the quiz's HTML shows it."""
+    user = request.user
+    if user.is_authenticated:
+        return (True, is_instructor(user))
+    return (False, False, request.path)  # the login link comes back to this page
+
+
+def _without_token(html: str) -> str:
+    return _CSRF_INPUT.sub(rf"\g<1>{_CSRF_PLACEHOLDER}\g<3>", html)
+
+
+def _with_token(html: str, token: str):
+    """``html`` kept with a placeholder for the CSRF token, with the request's token."""
+    return mark_safe(html.replace(_CSRF_PLACEHOLDER, token))  # noqa: S308
+
+
+def _kept_questions(request, quiz_view, source: str) -> list[tuple[str, str] | None]:
+    """Each question's ``(key, HTML with the token's placeholder)``, from the cache or
+    rendered now and kept; None for a question whose view cannot be keyed."""
+    cache = caches[CACHE]
+    kept = []
+    for item in quiz_view.questions:
+        try:
+            key = _question_key(request, quiz_view, item, source)
+        except Uncacheable:
+            kept.append(None)
+            continue
+        html = cache.get(key)
+        if html is None:
+            context = {"quiz_view": quiz_view, "item": item, "source": source}
+            html = _without_token(
+                render_to_string("courseware/_quiz.html#question", context, request=request)
+            )
+            cache.set(key, html, None)
+        kept.append((key, html))
+    return kept
 
 
 def question_fragments(request, quiz_view, source: str) -> None:
@@ -134,22 +172,93 @@ def question_fragments(request, quiz_view, source: str) -> None:
     place of rendering the question; a question left without one is rendered there."""
     if quiz_view is None or not enabled():
         return
+    token = get_token(request)
+    kept_questions = _kept_questions(request, quiz_view, source)
+    for item, kept in zip(quiz_view.questions, kept_questions, strict=True):
+        if kept is not None:
+            item.fragment = _with_token(kept[1], token)
+
+
+# -- a student's quiz section ---------------------------------------------------------
+
+_SLOT = "\x00question\x00"
+
+
+def _section_key(request, loaded, source: str) -> str | None:
+    """A digest of everything a student's quiz section (``courseware/_quiz.html``) is
+    made from: the question and quiz rows (their key), the student (whose id orders
+    some questions' parts), their attempts and measurements, the labs the predictions
+    name, the mastery threshold, who is looking, the page and the URL prefix; None
+    while the section changes with the clock (a wait between attempts counting down)."""
+    if not loaded.questions_key:
+        return None
+    quiz = loaded.questions[0].quiz
+    attempts = [a for _, mine in sorted(loaded.attempts.items()) for a in mine]
+    if quiz.min_seconds_between and attempts:
+        since = timezone.now() - timedelta(seconds=quiz.min_seconds_between)
+        if any(a.created_at > since for a in attempts):
+            return None
+    labs = sorted({q.spec["measure"]["lab"] for q in loaded.questions if is_prediction(q.spec)})
+    try:
+        return _key(
+            "s:",
+            attempts,
+            loaded.questions_key,
+            loaded.lesson.slug,
+            loaded.user_id,
+            attempts,
+            sorted(loaded.found.items()),
+            [lab_info(slug) for slug in labs],
+            mastery_threshold(),
+            _visitor(request),
+            source,
+            get_script_prefix(),
+        )
+    except Uncacheable:
+        return None
+
+
+def quiz_section(request, loaded, source: str, build, *, keep: bool = True):
+    """The HTML of a student's quiz section (``courseware/_quiz.html``); ``build()``
+    makes their ``QuizView`` from ``loaded`` when it is needed; ``keep=False`` for a
+    view showing more than what was loaded (its questions' HTML is still kept).
+
+    Kept per student as the section's own parts (score line, policy, the questions'
+    slots) and the keys of its questions' HTML, which stay shared entries: so a page
+    view whose quiz did not change makes no ``QuizView`` and renders no template for
+    it, and a student's entry is a few hundred bytes, not another copy of the quiz."""
+    key = _section_key(request, loaded, source) if keep and enabled() else None
     cache = caches[CACHE]
-    token = None
-    for item in quiz_view.questions:
-        try:
-            key = _question_key(request, quiz_view, item, source)
-        except Uncacheable:
-            continue
-        html = cache.get(key)
-        if html is None:
-            context = {"quiz_view": quiz_view, "item": item, "source": source}
-            rendered = render_to_string("courseware/_quiz.html#question", context, request=request)
-            html = _CSRF_INPUT.sub(rf"\g<1>{_CSRF_PLACEHOLDER}\g<3>", rendered)
-            cache.set(key, html, None)
-        if token is None:
-            token = get_token(request)
-        item.fragment = mark_safe(html.replace(_CSRF_PLACEHOLDER, token))  # noqa: S308
+    token = get_token(request)
+    if key is not None:
+        entry = cache.get(key)
+        if entry is not None:
+            parts, question_keys = entry
+            questions = cache.get_many(question_keys)
+            if len(questions) == len(question_keys):
+                pieces = [parts[0]]
+                for question_key, part in zip(question_keys, parts[1:], strict=True):
+                    pieces += [questions[question_key], part]
+                return _with_token("".join(pieces), token)
+    quiz_view = build()
+    context = {"quiz_view": quiz_view, "source": source}
+    if not enabled():
+        return render_to_string("courseware/_quiz.html", context, request=request)
+    kept = _kept_questions(request, quiz_view, source)
+    for item, question in zip(quiz_view.questions, kept, strict=True):
+        if question is not None:
+            item.fragment = _SLOT
+    parts = _without_token(
+        render_to_string("courseware/_quiz.html", context, request=request)
+    ).split(_SLOT)
+    # A question left out of the kept (its view could not be keyed) was rendered in place.
+    htmls = [question[1] for question in kept if question is not None]
+    if key is not None and len(htmls) == len(kept):
+        cache.set(key, (parts, [question[0] for question in kept]), None)
+    pieces = [parts[0]]
+    for html, part in zip(htmls, parts[1:], strict=True):
+        pieces += [html, part]
+    return _with_token("".join(pieces), token)
 
 
 # -- a lesson's text ------------------------------------------------------------------
@@ -208,14 +317,20 @@ def lesson_questions(lesson) -> list:
     ``content_hash``, its ``rendered`` Markdown is made from the spec whenever that
     changes (``Question.save``), and a quiz's settings as written are read by export
     only. Each caller gets its own copy of the rows."""
+    return keyed_lesson_questions(lesson)[1]
+
+
+def keyed_lesson_questions(lesson) -> tuple[str, list]:
+    """``lesson_questions`` and the key they were kept under: a digest of every column
+    the probe read ("" when they were not kept: changed while loaded, or ``DEBUG``)."""
     if not enabled():
-        return _load_questions(lesson.pk)
+        return "", _load_questions(lesson.pk)
     plain, quiz, sql = _probe_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [lesson.pk, False])
         raw = cursor.fetchall()
     if not raw:
-        return []
+        return "", []
     fields = [*plain, *quiz]
     rows = tuple(tuple(f.to_python(v) for f, v in zip(fields, row, strict=True)) for row in raw)
     key = _rows_key(lesson.pk, rows)
@@ -228,9 +343,10 @@ def lesson_questions(lesson) -> list:
             + tuple(getattr(q.quiz, f.attname) for f in quiz)
             for q in questions
         )
-        if loaded == rows:  # not changed between the probe and the load
-            cache.set(key, questions, None)
-    return questions
+        if loaded != rows:  # changed between the probe and the load
+            return "", questions
+        cache.set(key, questions, None)
+    return key, questions
 
 
 def _load_questions(lesson_id: int) -> list:

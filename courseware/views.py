@@ -14,7 +14,7 @@ from .classes.assignments import due_for_student
 from .glossary import link_first_uses, load_glossary, terms_for_lesson
 from .models import Classroom, Lesson, LessonProgress
 from .outline import build_outline, course_score, neighbours, visible_lesson
-from .quizzes.state import build_quiz_view
+from .quizzes.state import build_quiz_view, load_quiz
 from .quizzes.views import pending_answer
 from .services import progress_open, progress_set_done
 
@@ -41,8 +41,17 @@ def lesson_detail(request, slug: str):
     progress = progress_open(user=request.user, lesson=lesson)
     previous, following = neighbours(lesson)
     terms = terms_for_lesson(lesson.slug)
-    quiz_view = build_quiz_view(lesson, request.user, focus=pending_answer(request, lesson))
-    fragments.question_fragments(request, quiz_view, "lesson")
+    focus = pending_answer(request, lesson)
+    quiz_html = ""
+    if loaded := load_quiz(lesson, request.user):
+        quiz_html = fragments.quiz_section(
+            request,
+            loaded,
+            "lesson",
+            lambda: build_quiz_view(lesson, request.user, focus=focus, loaded=loaded),
+            # An answer typed before a login, filled back in, is this view's own.
+            keep=focus is None,
+        )
     text_seconds, text_key = fragments.lesson_text(lesson, terms)
     return render(
         request,
@@ -53,8 +62,8 @@ def lesson_detail(request, slug: str):
             "done": bool(progress and progress.state == LessonProgress.State.DONE),
             "previous": previous,
             "next": following,
-            "quiz_view": quiz_view,
-            "source": "lesson",
+            # The quiz, rendered on its own (courseware/fragments.py keeps it per student).
+            "quiz_html": quiz_html,
             "terms": terms,
             # The first use of each of those terms links to its glossary entry (called
             # by the template only when the lesson's text is not kept already).

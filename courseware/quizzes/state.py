@@ -257,22 +257,56 @@ class QuizView:
         return round(mastery_threshold() * 100)
 
 
+@dataclass
+class LoadedQuiz:
+    """What one student's quiz is made from, as read from the database (``load_quiz``):
+    a quiz view is a function of this, the clock (a wait between attempts) and what
+    the view is asked to show (a hint, a refused answer)."""
+
+    lesson: Lesson
+    questions: list[Question]
+    questions_key: str  # a digest of the question and quiz rows ("": not kept)
+    user_id: int | None
+    attempts: dict[tuple[int, int], list]
+    found: dict[predictions.MeasureKey, list[Measurement]]
+
+
+def load_quiz(lesson: Lesson, user) -> LoadedQuiz | None:
+    """The lesson's active questions with ``user``'s attempts and measurements; None when
+    the lesson has no quiz (or none of its questions is active)."""
+    # Kept per process while unchanged.
+    questions_key, questions = fragments.keyed_lesson_questions(lesson)
+    if not questions:
+        return None
+    user_id = user.pk if user.is_authenticated else None
+    return LoadedQuiz(
+        lesson=lesson,
+        questions=questions,
+        questions_key=questions_key,
+        user_id=user_id,
+        attempts=attempts_in_lesson(user_id, lesson.pk) if user_id else {},
+        found=predictions.measurements_for([user_id], questions) if user_id else {},
+    )
+
+
 def build_quiz_view(
     lesson: Lesson,
     user,
     *,
     hints: dict[str, int] | None = None,
     focus: dict[str, Any] | None = None,
+    loaded: LoadedQuiz | None = None,
 ) -> QuizView | None:
-    """The quiz for ``user``; ``focus`` = {"qid", "error", "values", "just_answered"} for
-    the question just submitted."""
-    questions = fragments.lesson_questions(lesson)  # kept per process while unchanged
-    if not questions:  # no quiz, or none of its questions is active
+    """The quiz for ``user`` (from ``loaded`` when the caller read it already);
+    ``focus`` = {"qid", "error", "values", "just_answered"} for the question just
+    submitted."""
+    if loaded is None:
+        loaded = load_quiz(lesson, user)
+    if loaded is None:
         return None
+    questions, user_id = loaded.questions, loaded.user_id
     quiz = questions[0].quiz
-    user_id = user.pk if user.is_authenticated else None
-    attempts = attempts_in_lesson(user_id, lesson.pk) if user_id else {}
-    found = predictions.measurements_for([user_id], questions) if user_id else {}
+    attempts, found = loaded.attempts, loaded.found
     views = []
     focus = focus or {}
     for number_, question in enumerate(questions, start=1):
