@@ -279,13 +279,16 @@ def load_quiz(lesson: Lesson, user) -> LoadedQuiz | None:
     if not questions:
         return None
     user_id = user.pk if user.is_authenticated else None
+    attempts = attempts_in_lesson(user_id, lesson.pk) if user_id else {}
+    # Only a prediction made is scored against a measurement: no runs to read without one.
+    made = [question for question in questions if (user_id, question.pk) in attempts]
     return LoadedQuiz(
         lesson=lesson,
         questions=questions,
         questions_key=questions_key,
         user_id=user_id,
-        attempts=attempts_in_lesson(user_id, lesson.pk) if user_id else {},
-        found=predictions.measurements_for([user_id], questions) if user_id else {},
+        attempts=attempts,
+        found=predictions.measurements_for([user_id], made) if made else {},
     )
 
 
