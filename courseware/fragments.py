@@ -1,7 +1,7 @@
 """Parts of the lesson and quiz pages made once and kept, so a page view does not pay
 for the same template loops and queries again (issue 17: lesson pages faster).
 
-Three kinds, all in the per-process ``template_fragments`` cache (settings.CACHES):
+Four kinds, all in the per-process ``template_fragments`` cache (settings.CACHES):
 
 - **A question's HTML** (the ``question`` partial of ``courseware/_quiz.html``), keyed
   by everything that partial can read: its ``QuestionView`` — every field, the
@@ -17,6 +17,12 @@ Three kinds, all in the per-process ``template_fragments`` cache (settings.CACHE
   ``lesson_text``: the lesson's columns and the glossary terms it links.
 - **A lesson's questions** (``lesson_questions``): the rows, loaded again only when a
   plain query finds one of their columns changed.
+- **A student's quiz section** on the lesson page (``quiz_section``): the section's own
+  parts (score line, policy, the questions' slots) and the keys of its questions' HTML,
+  keyed by what the student's ``QuizView`` is made from (``state.load_quiz``: the
+  questions' key, their attempts and measurements) and who is looking. A repeat view
+  whose quiz did not change makes no ``QuizView`` and renders no quiz template; while
+  a wait between attempts counts down, the section is made afresh.
 
 Keys are made of content (a digest of it, pickled), not of a revision number or a
 time, so they change when the content does: publishing a revision or importing the
