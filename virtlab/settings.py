@@ -122,6 +122,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A connection per request, on purpose: scripts/serve runs pages under ASGI, where
+    # Django gives each request's code a thread of its own, so a kept connection would
+    # never be used again, only left open until its thread is collected (Django's docs:
+    # disable persistent connections under ASGI). Opening one costs a signed-in page
+    # about 2.5 ms (SQLite reads the schema, prepares each query again, and the last
+    # connection to close checkpoints the WAL): bench/page_throughput.py, issue 17.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so a lab worker started by a test sees the test's data;
     # one per test process so two test runs on one machine never share it.
