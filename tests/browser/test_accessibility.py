@@ -38,6 +38,8 @@ from courseware.models import (
     StepCompletion,
 )
 from labs.experiments import REGISTRY
+from terminals.models import TerminalSession
+from terminals.services import start_session
 from tests.browser.captured_runs import store_captured_runs
 from tests.conftest import PASSWORD
 
@@ -138,6 +140,17 @@ def first_week(course, student, instructor):
     run_pages = [
         Visit(f"run-{slug}", reverse("labs:run", args=[slug, pk])) for slug, pk in run_ids.items()
     ]
+    # Terminals: one that ended (its page) and one open (its panel, with xterm.js,
+    # on the terminals page; no terminal host here, so it says it is reconnecting).
+    ended = start_session(student, "vm")
+    TerminalSession.objects.filter(pk=ended.pk).update(
+        status="ended", end_reason="Idle for 10 minutes."
+    )
+    start_session(student, "container")
+    terminal_pages = [
+        Visit("terminals", reverse("terminals:index")),
+        Visit("terminal-ended", ended.get_absolute_url()),
+    ]
     class_url = reverse("courseware:class_detail", args=[classroom.pk])
     first_lesson_done = reverse("courseware:lesson_done", args=[lessons[0].slug])
     errors = [
@@ -168,6 +181,7 @@ def first_week(course, student, instructor):
         *quiz_pages,
         *_exam_pages(student),
         *exercise_pages,
+        *terminal_pages,
         Visit("labs", reverse("labs:catalogue")),
         *lab_pages,
         *run_pages,
@@ -196,6 +210,7 @@ def first_week(course, student, instructor):
         *quiz_pages[:1],
         *_authoring_pages(instructor, lessons[1]),
         *assignment_pages,
+        Visit("terminals", reverse("terminals:index")),  # none open: the buttons
     ]
     return {
         "anonymous": (None, anonymous),
