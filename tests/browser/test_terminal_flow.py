@@ -123,3 +123,29 @@ def test_uname_differs_between_a_container_and_a_vm_in_the_browser(student_page,
     page.get_by_role("button", name="End this terminal").click()
     page.get_by_text("Your terminal has ended").wait_for()
     assert not page.js_errors
+
+
+def test_a_student_completes_a_guided_exercise_step_in_the_browser(student_page, runc, course):  # noqa: F811
+    from courseware.models import Exercise, StepCompletion
+
+    exercise = Exercise.objects.get(slug="inside-a-container-and-a-vm")
+    page = student_page
+    page.goto(exercise.get_absolute_url())
+    step = page.locator("li", has=page.get_by_role("heading", name="Which kernel answers"))
+    # Checked before the student has a terminal: told to open one.
+    step.get_by_role("button", name="Check").click()
+    step.get_by_text("Open a container terminal first").wait_for()
+    page.get_by_role("button", name="Open a container terminal").click()
+    page.locator("[data-terminal-status]").filter(has_text="Connected").wait_for(timeout=60_000)
+    step = page.locator("li", has=page.get_by_role("heading", name="Which kernel answers"))
+    # Not done yet: the check says what is missing.
+    step.get_by_role("button", name="Check").click()
+    step.locator(".outcome-missing").wait_for(timeout=30_000)
+    type_and_read(
+        page, "mkdir -p /tmp/answers; uname -r > /tmp/answers/kernel; echo D=$((1+1))", "D=2"
+    )
+    step.get_by_role("button", name="Check").click()
+    step.locator(".outcome-done").wait_for(timeout=30_000)
+    assert page.get_by_text("1 of").first.is_visible()
+    assert StepCompletion.objects.filter(step__exercise=exercise).count() == 1
+    assert not page.js_errors
