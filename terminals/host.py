@@ -79,6 +79,8 @@ class Session:
     tokens: float = OUTPUT_BURST_BYTES
     refilled_at: float = field(default_factory=time.monotonic)
     reading: bool = False
+    end_reason: str = ""
+    ending: asyncio.Task | None = None  # the removal under way once it ends
     # One control operation (resize, check) at a time: a guest's control channel
     # answers one command at a time.
     control: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -90,6 +92,14 @@ class TerminalHost:
         self.clocks = clocks
         self.sessions: dict[str, Session] = {}
         self.queue: list[Session] = []
+        # Sessions that hold a sandbox or are opening one: what capacity counts. A
+        # session ended while its sandbox starts keeps its place until it is removed.
+        self.held: set[Session] = set()
+        # Every task the host starts (a task nobody holds may be collected, and its
+        # exception is logged at once rather than lost); the starts and ends among
+        # them are waited for when the host stops, so no sandbox outlives it.
+        self.tasks: set[asyncio.Task] = set()
+        self.work: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
 
@@ -101,9 +111,13 @@ class TerminalHost:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         os.makedirs(os.path.dirname(self.socket_path), exist_ok=True)
-        server = await asyncio.start_unix_server(self.handle, path=self.socket_path)
-        # Only this server's own account (the web processes) may attach to shells.
-        os.chmod(self.socket_path, 0o600)
+        # Only this server's own account (the web processes) may attach to shells:
+        # the socket is made 0600, not chmodded after it was already connectable.
+        umask = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self.handle, path=self.socket_path)
+        finally:
+            os.umask(umask)
         ticker = asyncio.create_task(self.tick())
         log.info("terminal host listening on %s", self.socket_path)
         if ready is not None:
@@ -114,13 +128,35 @@ class TerminalHost:
             server.close()
             ticker.cancel()
             await asyncio.gather(
-                *(self.end(s, "The terminal server stopped.") for s in list(self.sessions.values()))
+                *(
+                    self.end(s, "The terminal server stopped.")
+                    for s in list(self.sessions.values())
+                ),
+                return_exceptions=True,
             )
+            # Sandboxes still starting are removed once they are up (start() finds
+            # their session ended): wait for that rather than leave them behind.
+            while self.work:
+                await asyncio.wait(set(self.work))
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def spawn(self, coroutine, *, work: bool = False) -> asyncio.Task:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        if work:
+            self.work.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        self.work.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("terminal host task failed", exc_info=task.exception())
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -171,10 +207,20 @@ class TerminalHost:
                 session = Session(public_id, row.kind)
                 self.sessions[public_id] = session
                 self.queue.append(session)
+                # The row says the host holds it (so the web side does not close it as
+                # a page that never connected while it waits its turn or boots), unless
+                # the web side ended it meanwhile.
+                if not await asyncio.to_thread(records.mark_queued, public_id):
+                    await self.end(session, "This terminal was ended.")
+        if session.state == "ended":  # ending now: its row is being written
+            writer.write(encode_json({"state": "ended", "reason": session.end_reason}))
+            return
         previous, session.client, session.detached_at = session.client, writer, None
         if previous is not None:
-            self._send(previous, {"state": "ended", "reason": "Opened in another window."})
+            # Not "ended": the shell lives on in the other window.
+            self._send(previous, {"state": "moved", "reason": "Opened in another window."})
             previous.close()
+            self._resume(session)  # it may have been waiting for the old window to read
         self.admit()
         if session.state != "starting":  # a starting session says so itself (start())
             self._send(writer, self.describe(session))
@@ -226,14 +272,17 @@ class TerminalHost:
     # -- starting ----------------------------------------------------------------------
 
     def running(self) -> int:
-        return sum(1 for s in self.sessions.values() if s.state in ("starting", "live"))
+        return len(self.held)
 
     def admit(self) -> None:
         """Start queued sessions while there is room; tell the rest their place."""
+        if self.stopping.is_set():
+            return
         while self.queue and self.running() < self.clocks.capacity:
             session = self.queue.pop(0)
             session.state = "starting"
-            asyncio.create_task(self.start(session))
+            self.held.add(session)
+            self.spawn(self.start(session), work=True)
         for session in self.queue:
             if session.client is not None:
                 self._send(session.client, self.describe(session))
@@ -245,18 +294,31 @@ class TerminalHost:
             sandbox_id, sandbox = await asyncio.to_thread(open_sandbox, session.kind)
         except Exception as error:
             log.warning("terminal %s could not start: %s", session.public_id, error)
+            self.held.discard(session)
             await self.end(session, f"The {session.kind} could not start: {error}"[:200])
             return
         if session.state != "starting":  # ended while it started
-            await asyncio.to_thread(close_sandbox, sandbox_id, sandbox)
+            try:
+                await asyncio.to_thread(close_sandbox, sandbox_id, sandbox)
+            finally:
+                self.held.discard(session)
+                self.admit()
             return
         session.sandbox, session.sandbox_id, session.fd = sandbox, sandbox_id, sandbox.fileno()
         session.state = "live"
         session.live_since = session.last_input = time.monotonic()
         self._resume(session)
         # The row before the page hears of it: a check may follow straight away.
-        await asyncio.to_thread(records.mark_live, session.public_id, sandbox_id)
-        if session.client is not None:
+        try:
+            recorded = await asyncio.to_thread(records.mark_live, session.public_id, sandbox_id)
+        except Exception:
+            log.exception("recording terminal %s as live", session.public_id)
+            await self.end(session, "The terminal could not start: its record was not written.")
+            return
+        if not recorded:  # the web side ended its row meanwhile (a replace, an end)
+            await self.end(session, "This terminal was ended.")
+            return
+        if session.state == "live" and session.client is not None:
             self._send(session.client, self.describe(session))
 
     # -- output ------------------------------------------------------------------------
@@ -287,7 +349,7 @@ class TerminalHost:
         data = session.sandbox.read(min(READ_CHUNK, int(session.tokens)))
         if data is None:
             self._pause(session)
-            asyncio.create_task(self.end(session, "The shell exited."))
+            self.spawn(self.end(session, "The shell exited."))
             return
         if not data:
             return
@@ -299,12 +361,13 @@ class TerminalHost:
             client.write(encode(DATA, data))
             if client.transport.get_write_buffer_size() > CLIENT_HIGH_WATER:
                 self._pause(session)
-                asyncio.create_task(self._drain_then_resume(session, client))
+                self.spawn(self._drain_then_resume(session, client))
 
     async def _drain_then_resume(self, session: Session, client: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError):
             await client.drain()
-        self._resume(session)
+        if session.client is client or session.client is None:  # else attach resumed it
+            self._resume(session)
 
     # -- input -------------------------------------------------------------------------
 
@@ -355,6 +418,8 @@ class TerminalHost:
             return {"error": "bad timeout"}
         session.last_input = time.monotonic()  # checking is working, not idling
         async with session.control:
+            if session.state != "live":  # ended while it waited for the channel
+                return {"error": "not-live"}
             try:
                 status, output = await asyncio.to_thread(session.sandbox.check, script, timeout)
             except Exception as error:
@@ -364,27 +429,44 @@ class TerminalHost:
     # -- ending ------------------------------------------------------------------------
 
     async def end(self, session: Session, reason: str) -> None:
-        if session.state == "ended":
-            return
-        was = session.state
-        session.state = "ended"
-        if session in self.queue:
-            self.queue.remove(session)
-        self.sessions.pop(session.public_id, None)
-        if session.fd is not None:
-            self._pause(session)
-            self.loop.remove_writer(session.fd)
-        # The row first: a page reloaded on the "ended" message must already see it.
-        await asyncio.to_thread(records.mark_ended, session.public_id, reason)
-        client, session.client = session.client, None
-        if client is not None:
-            self._send(client, {"state": "ended", "reason": reason})
-            client.close()
+        """End the session and remove its sandbox; returns once that is done (a
+        second call waits for the first's). The removal runs as a task of its own, so
+        a caller that goes away (a dropped connection) cannot cut it short."""
+        if session.ending is None:
+            was = session.state
+            session.state, session.end_reason = "ended", reason
+            if session in self.queue:
+                self.queue.remove(session)
+            if session.fd is not None:
+                self._pause(session)
+                self.loop.remove_writer(session.fd)
+            session.ending = self.spawn(self._remove(session, was), work=True)
+        await asyncio.shield(session.ending)
+
+    async def _remove(self, session: Session, was: str) -> None:
+        reason = session.end_reason
+        try:
+            # The row first: a page reloaded on the "ended" message must already see
+            # it. Until then the session stays listed, so a window attaching meanwhile
+            # is told it ended rather than given a new shell under the same id.
+            await asyncio.to_thread(records.mark_ended, session.public_id, reason)
+        except Exception:
+            log.exception("recording terminal %s as ended", session.public_id)
+        finally:
+            if self.sessions.get(session.public_id) is session:
+                del self.sessions[session.public_id]
+            client, session.client = session.client, None
+            if client is not None:
+                self._send(client, {"state": "ended", "reason": reason})
+                client.close()
         if session.sandbox is not None:
             try:
-                await asyncio.to_thread(close_sandbox, session.sandbox_id, session.sandbox)
+                async with session.control:  # a check or resize under way finishes first
+                    await asyncio.to_thread(close_sandbox, session.sandbox_id, session.sandbox)
             except Exception:
                 log.exception("removing terminal %s", session.public_id)
+            finally:
+                self.held.discard(session)
         log.info("terminal %s (%s, was %s) ended: %s", session.public_id, session.kind, was, reason)
         self.admit()
 
@@ -395,8 +477,8 @@ class TerminalHost:
             now = time.monotonic()
             for session in list(self.sessions.values()):
                 reason = self._expired(session, now)
-                if reason:
-                    asyncio.create_task(self.end(session, reason))
+                if reason and session.ending is None:
+                    self.spawn(self.end(session, reason))
 
     def _expired(self, session: Session, now: float) -> str | None:
         clocks = self.clocks

@@ -23,7 +23,7 @@ class TerminalSession(models.Model):
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting to connect"  # made by the web side, not yet attached
-        QUEUED = "queued", "Queued"  # the host is full; it starts in turn
+        QUEUED = "queued", "Queued"  # the host holds it: waiting its turn, or starting
         LIVE = "live", "Live"
         ENDED = "ended", "Ended"
 

@@ -10,7 +10,7 @@ Requests (the first frame of a connection):
 - ``{"op": "attach", "session": <public id>}`` — then ``D`` frames both ways and
   ``{"op": "resize", "rows": r, "cols": c}`` / ``{"op": "end"}`` from the web side;
   ``{"state": ...}`` frames from the host (queued with a position, starting, live with
-  its clocks, ended with a reason).
+  its clocks, moved when another window took the shell over, ended with a reason).
 - ``{"op": "check", "session": …, "script": …, "timeout": s}`` → ``{"status": …,
   "output": …}`` or ``{"error": …}``.
 - ``{"op": "end", "session": …, "reason": …}`` → ``{"ended": true}``.

@@ -24,11 +24,29 @@ def load(public_id: str) -> TerminalSession | None:
         return None
 
 
-def mark_live(public_id: str, sandbox_id: int) -> None:
+def mark_queued(public_id: str) -> bool:
+    """The host holds the session now (queued or starting): its row is no longer a
+    page that never connected. False when the row was ended meanwhile."""
     close_old_connections()
-    TerminalSession.objects.filter(public_id=public_id).exclude(
-        status=TerminalSession.Status.ENDED
-    ).update(status=TerminalSession.Status.LIVE, sandbox_id=sandbox_id, started_at=timezone.now())
+    TerminalSession.objects.filter(
+        public_id=public_id, status=TerminalSession.Status.WAITING
+    ).update(status=TerminalSession.Status.QUEUED)
+    return TerminalSession.objects.filter(
+        public_id=public_id, status__in=TerminalSession.OPEN
+    ).exists()
+
+
+def mark_live(public_id: str, sandbox_id: int) -> bool:
+    """False when the row was ended meanwhile (the web side replaced or ended it):
+    then the shell must not go on under an ended row."""
+    close_old_connections()
+    return bool(
+        TerminalSession.objects.filter(public_id=public_id)
+        .exclude(status=TerminalSession.Status.ENDED)
+        .update(
+            status=TerminalSession.Status.LIVE, sandbox_id=sandbox_id, started_at=timezone.now()
+        )
+    )
 
 
 def mark_ended(public_id: str, reason: str) -> None:
