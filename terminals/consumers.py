@@ -39,12 +39,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=REFUSED)
-            return
         public_id = str(self.scope["url_route"]["kwargs"]["public_id"])
-        if await database_sync_to_async(owned_session)(user, public_id) is None:
-            await self.close(code=REFUSED)
+        if (
+            user is None
+            or not user.is_authenticated
+            or await database_sync_to_async(owned_session)(user, public_id) is None
+        ):
+            await self.refuse()
             return
         await self.accept()
         try:
@@ -61,6 +62,13 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.host_writer = writer
         writer.write(protocol.encode_json({"op": "attach", "session": public_id}))
         self.pump = asyncio.create_task(self.relay_from_host(reader))
+
+    async def refuse(self) -> None:
+        # Accepted, then closed with our code: a WebSocket closed before it is accepted
+        # reaches the browser as a failed handshake (close code 1006, like a network
+        # error), and the page would keep reconnecting instead of saying why.
+        await self.accept()
+        await self.close(code=REFUSED)
 
     async def relay_from_host(self, reader: asyncio.StreamReader) -> None:
         try:

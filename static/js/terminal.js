@@ -29,6 +29,7 @@
     var ended = false;
     var graceSeconds = 60;
     var lostAt = null;
+    var opened = false; // a socket of this page has been open before
 
     function say(text, state) {
       status.textContent = text;
@@ -54,6 +55,11 @@
         say("Connected to your " + kind + ". It ends after " + minutes(message.idle_seconds) + " without typing, or in " + minutes(message.lifetime_left) + " at the latest.", "live");
         sendSize();
         term.focus();
+      } else if (message.state === "moved") {
+        // The shell lives on in another window: nothing to restart, no reconnecting
+        // (that would take it back from the other window).
+        ended = true;
+        say("This terminal is now open in another window. Reload this page to bring it back here.", "moved");
       } else if (message.state === "ended") {
         ended = true;
         say("This terminal has ended: " + message.reason + " Start a new one below.", "ended");
@@ -65,7 +71,13 @@
       var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
       socket = new WebSocket(scheme + window.location.host + screen.dataset.ws);
       socket.binaryType = "arraybuffer";
-      socket.onopen = function () { lostAt = null; };
+      socket.onopen = function () {
+        lostAt = null;
+        // The host replays the shell's last screenful to a window that reattaches:
+        // start from a clean screen rather than show it twice.
+        if (opened) term.reset();
+        opened = true;
+      };
       socket.onmessage = function (event) {
         if (typeof event.data === "string") {
           try { onState(JSON.parse(event.data)); } catch (e) { /* not ours */ }
