@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import exercise_views, images_view, views
 from .authoring import course_views as author_course_views
+from .authoring import exercise_views as author_exercise_views
 from .authoring import file_views as author_file_views
 from .authoring import quiz_views as author_quiz_views
 from .authoring import views as author_views
@@ -106,6 +107,16 @@ urlpatterns = [
     path("author/<slug:slug>/history/", author_views.lesson_history, name="author_history"),
     path("author/<slug:slug>/diff/", author_views.lesson_diff, name="author_diff"),
     path("author/<slug:slug>/quiz/", author_quiz_views.quiz_edit, name="author_quiz"),
+    path(
+        "author/<slug:slug>/exercises/new/",
+        author_exercise_views.exercise_edit,
+        name="author_exercise_new",
+    ),
+    path(
+        "author/<slug:slug>/exercises/<slug:exercise>/",
+        author_exercise_views.exercise_edit,
+        name="author_exercise",
+    ),
     path(
         "author/<slug:slug>/restore/<int:number>/",
         author_views.revision_restore,

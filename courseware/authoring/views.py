@@ -218,6 +218,8 @@ def lesson_edit(request, slug: str):
             )
             return _editor(request, lesson, form, restored_draft=draft)
         form = LessonEditForm(initial=LessonEditForm.initial_from(head.content, head.number))
+        if draft and _only_exercises_differ(draft.content, head.content):
+            draft = None  # unsaved exercise text: the exercise editor offers it back
         return _editor(request, lesson, form, unsaved_draft=draft)
 
     action = request.POST.get("action", "save")
@@ -229,8 +231,8 @@ def lesson_edit(request, slug: str):
     if not form.is_valid():
         return _editor(request, lesson, form, status=422)
     content = form.content()
-    # The editor does not edit exercises (they are files: docs/exercises.md); a save
-    # keeps the newest revision's as they are.
+    # Exercises have their own editor (exercise_views.py); a save here keeps the
+    # newest revision's as they are.
     if exercises := head.content.get("exercises"):
         content["exercises"] = exercises
     if action == "preview":  # the no-JavaScript preview: render, save nothing
@@ -257,6 +259,15 @@ def lesson_edit(request, slug: str):
     EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
     report_save(request, revision, created, action, problems_at="under the preview")
     return redirect("courseware:author_edit", slug=lesson.slug)
+
+
+def _only_exercises_differ(draft: dict, head: dict) -> bool:
+    """Whether a kept draft differs from the newest revision in its exercises alone
+    (text the exercise editor kept, which this editor cannot show)."""
+    mine, theirs = revisions.normalise(draft), revisions.normalise(head)
+    if mine.pop("exercises", None) == theirs.pop("exercises", None):
+        return False
+    return mine == theirs
 
 
 def report_save(request, revision: LessonRevision, created: bool, action: str, *, problems_at):
@@ -319,6 +330,11 @@ def lesson_preview(request, slug: str):
         based_on = int(request.POST.get("based_on") or 0) or None
     except ValueError:
         based_on = None
+    # The draft is one per author and lesson; exercise text the exercise editor kept in
+    # it is carried over, so typing here does not throw it away.
+    kept = EditorDraft.objects.filter(user=request.user, lesson=lesson).first()
+    if kept and kept.content.get("exercises"):
+        content["exercises"] = kept.content["exercises"]
     EditorDraft.objects.update_or_create(
         user=request.user, lesson=lesson, defaults={"content": content, "based_on": based_on}
     )

@@ -309,6 +309,18 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         trashed_at=timezone.now(),
     )
     diff = reverse("courseware:author_diff", args=[lesson.slug])
+    # The exercise editor, with an unsaved draft the parser refuses (its problems shown).
+    exercise = Exercise.objects.active().select_related("lesson").first()
+    exercise_url = reverse("courseware:author_exercise", args=[exercise.lesson.slug, exercise.slug])
+    base = revisions.ensure_history(exercise.lesson)
+    files = dict(base.content["exercises"][exercise.slug])
+    files["steps.md"] = files["steps.md"].replace("check: ", "check: ../", 1)
+    EditorDraft.objects.create(
+        user=instructor,
+        lesson=exercise.lesson,
+        content={**base.content, "exercises": {**base.content["exercises"], exercise.slug: files}},
+        based_on=base.number,
+    )
     from courseware.authoring.coursezip import course_zip
 
     good = CourseUpload.objects.create(
@@ -334,6 +346,12 @@ def _authoring_pages(instructor, lesson: Lesson) -> list[Visit]:
         Visit("author-history", reverse("courseware:author_history", args=[lesson.slug])),
         Visit("author-diff", f"{diff}?from=1&to=2"),
         Visit("author-diff-unified", f"{diff}?from=1&to=3&view=unified"),
+        Visit("author-exercise", exercise_url),
+        Visit("author-exercise-draft", exercise_url + "?draft=restore"),
+        Visit(
+            "author-exercise-new",
+            reverse("courseware:author_exercise_new", args=[exercise.lesson.slug]),
+        ),
         Visit("author-quiz-unreadable", reverse("courseware:author_quiz", args=[lesson.slug])),
         Visit("author-quiz-forms", reverse("courseware:author_quiz", args=["vm-features"])),
         Visit(

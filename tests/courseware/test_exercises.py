@@ -268,7 +268,10 @@ def test_saving_in_the_editor_keeps_the_exercises(course, instructor_client):
     assert response.status_code in (200, 302)
     head = revisions.newest(lesson)
     assert head.content["summary"] == "Shorter." and SLUG in head.content["exercises"]
-    assert instructor_client.get(edit_url(lesson)).content.count(b"edited as files") == 1
+    assert (
+        instructor_client.get(edit_url(lesson)).content.count(b"Edit exercise " + SLUG.encode())
+        == 1
+    )
 
 
 # --- Checking a step -----------------------------------------------------------------------
