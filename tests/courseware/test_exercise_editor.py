@@ -224,3 +224,10 @@ def test_exercise_text_kept_survives_typing_in_the_lesson_editor(lesson, instruc
     instructor_client.post(preview, {"title": "T", "body": "B", "based_on": head.number})
     assert EditorDraft.objects.get(lesson=lesson).content["exercises"][SLUG] == mine
     assert b"Mine: " in instructor_client.get(editor_url() + "?draft=restore").content
+
+
+def test_a_forged_script_count_is_refused_not_truncated(lesson, instructor_client):
+    head, files = current(lesson)
+    response = instructor_client.post(editor_url(), fields(files, head.number, scripts="9999"))
+    assert response.status_code == 422 and b"script count is not 0 to 200" in response.content
+    assert revisions.newest(lesson).number == head.number
