@@ -84,6 +84,12 @@ class Session:
     # One control operation (resize, check) at a time: a guest's control channel
     # answers one command at a time.
     control: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The size the window last asked for, and the task applying it: resizes wait for
+    # the control channel beside the window's keystrokes, never in front of them, and
+    # a burst of them while a check runs comes down to the last one.
+    wanted_size: tuple[int, int] | None = None
+    resizing: asyncio.Task | None = None
+    checking: bool = False  # one check at a time; another is refused, not queued
 
 
 class TerminalHost:
@@ -234,7 +240,7 @@ class TerminalHost:
                     continue
                 message = decode_json(payload)
                 if message.get("op") == "resize":
-                    await self.resize(session, message)
+                    self.resize(session, message)
                 elif message.get("op") == "end":
                     await self.end(session, "Ended by the student.")
                     break
@@ -391,7 +397,7 @@ class TerminalHost:
         if session.pending_input:
             self.loop.add_writer(session.fd, self._flush_input, session)
 
-    async def resize(self, session: Session, message: dict) -> None:
+    def resize(self, session: Session, message: dict) -> None:
         try:
             rows = max(1, min(int(message.get("rows", 24)), MAX_ROWS))
             cols = max(1, min(int(message.get("cols", 80)), MAX_COLS))
@@ -399,9 +405,21 @@ class TerminalHost:
             return
         if session.state != "live":
             return
-        async with session.control:
-            with contextlib.suppress(Exception):  # a shell that is going cannot be resized
-                await asyncio.to_thread(session.sandbox.resize, rows, cols)
+        session.wanted_size = (rows, cols)
+        if session.resizing is None:
+            session.resizing = self.spawn(self._apply_size(session))
+
+    async def _apply_size(self, session: Session) -> None:
+        try:
+            async with session.control:
+                while session.wanted_size is not None and session.state == "live":
+                    rows, cols = session.wanted_size
+                    session.wanted_size = None
+                    with contextlib.suppress(Exception):  # a shell that is going cannot
+                        await asyncio.to_thread(session.sandbox.resize, rows, cols)
+                session.resizing = None  # no await since the loop's test: none is lost
+        finally:
+            session.resizing = None
 
     # -- checks ------------------------------------------------------------------------
 
@@ -416,14 +434,21 @@ class TerminalHost:
             timeout = min(float(message.get("timeout", 10)), CHECK_MAX_SECONDS)
         except (TypeError, ValueError):
             return {"error": "bad timeout"}
+        if session.checking:
+            # Queued behind it, a second check would overrun the web side's wait.
+            return {"error": "a check is already running in this terminal: wait for its answer"}
         session.last_input = time.monotonic()  # checking is working, not idling
-        async with session.control:
-            if session.state != "live":  # ended while it waited for the channel
-                return {"error": "not-live"}
-            try:
-                status, output = await asyncio.to_thread(session.sandbox.check, script, timeout)
-            except Exception as error:
-                return {"error": f"the check could not run: {error}"[:300]}
+        session.checking = True
+        try:
+            async with session.control:
+                if session.state != "live":  # ended while it waited for the channel
+                    return {"error": "not-live"}
+                try:
+                    status, output = await asyncio.to_thread(session.sandbox.check, script, timeout)
+                except Exception as error:
+                    return {"error": f"the check could not run: {error}"[:300]}
+        finally:
+            session.checking = False
         return {"status": status, "output": output}
 
     # -- ending ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from terminals import host as host_module
 from terminals.models import TerminalSession
 from terminals.services import open_sessions, start_session
 
-from .test_host import marked, nothing_left
+from .test_host import live, marked, nothing_left  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
 
@@ -123,3 +123,37 @@ def test_a_window_attaching_while_a_session_ends_is_told_it_ended(
     while running.status()["sessions"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running.status()["sessions"] == []
+
+
+def test_a_second_check_at_once_is_refused_and_a_resize_never_holds_up_typing(
+    live,  # noqa: F811
+    student,
+):
+    import threading
+
+    from terminals.services import TerminalError, run_check
+
+    running, session, client = live
+    first: list = []
+    thread = threading.Thread(
+        target=lambda: first.append(run_check(student, "container", "sleep 20; true", 25))
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while (
+        not running.call(lambda: running.host.sessions[str(session.public_id)].checking)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    # A double click on Check: told at once, rather than left waiting past its time.
+    with pytest.raises(TerminalError, match="already running"):
+        run_check(student, "container", "true", 5)
+    # The window resizes while the check holds the control channel: the keystrokes
+    # after it still reach the shell long before the check ends.
+    client.send({"op": "resize", "rows": 30, "cols": 91})
+    client.type("echo typed-$((40+2))\n")
+    client.read_until(b"typed-42", timeout=10)
+    assert thread.is_alive()  # the check is still running
+    thread.join(30)
+    assert first and first[0][0] == 0
+    assert "30 91" in marked(client, "stty size")
