@@ -352,7 +352,13 @@ class TerminalHost:
                 (1024 - session.tokens) / OUTPUT_BYTES_PER_SECOND, self._resume, session
             )
             return
-        data = session.sandbox.read(min(READ_CHUNK, int(session.tokens)))
+        try:
+            data = session.sandbox.read(min(READ_CHUNK, int(session.tokens)))
+        except OSError as error:
+            # Raised out of a reader callback it would be logged and the callback
+            # called again at once, for as long as the fd stays readable.
+            log.warning("terminal %s: reading its shell failed: %s", session.public_id, error)
+            data = None
         if data is None:
             self._pause(session)
             self.spawn(self.end(session, "The shell exited."))

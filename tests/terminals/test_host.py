@@ -193,7 +193,6 @@ def test_a_check_runs_out_of_band_and_the_students_shell_cannot_fool_it(live, st
     script = 'command -v check || echo "no check"; [ "$(cat /tmp/answer 2>&1)" = "42" ]'
     status, output = run_check(student, "container", script, 10)
     assert status != 0 and "FAKE" not in output and "no check" in output
-    assert "typed nothing" not in client.output.decode(errors="replace")
     marked(client, "echo 42 > /tmp/answer")
     assert run_check(student, "container", script, 10)[0] == 0
     # The check never appeared in the student's terminal.
