@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,21 @@ PENDING_INPUT_BYTES = 64 * 1024  # keystrokes beyond this, while the shell is no
 MAX_ROWS, MAX_COLS = 200, 500
 CHECK_MAX_SECONDS = 30.0
 TICK_SECONDS = 1.0
+
+
+class HostRunning(RuntimeError):
+    """Another terminal host already listens on this instance's socket."""
+
+
+def answers(path: str) -> bool:
+    """Whether a terminal host listens on ``path`` (a stale socket file refuses)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+    return True
 
 
 def duration(seconds: float) -> str:
@@ -113,6 +129,10 @@ class TerminalHost:
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         self.loop = asyncio.get_running_loop()
+        # One host per instance: a second one (a second scripts/serve on the same
+        # var/) must neither take the socket over nor close the first one's rows.
+        if await asyncio.to_thread(answers, self.socket_path):
+            raise HostRunning(f"a terminal host already listens on {self.socket_path}")
         await asyncio.to_thread(records.recover)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)

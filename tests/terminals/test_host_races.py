@@ -157,3 +157,20 @@ def test_a_second_check_at_once_is_refused_and_a_resize_never_holds_up_typing(
     thread.join(30)
     assert first and first[0][0] == 0
     assert "30 91" in marked(client, "stty size")
+
+
+def test_a_second_host_on_the_same_socket_leaves_the_first_alone(start_host, attach, student, runc):
+    import asyncio
+
+    running = start_host()
+    session = start_session(student, "container")
+    client = attach(session.public_id)
+    client.wait_state("live")
+    second = host_module.TerminalHost(running.host.socket_path, running.host.clocks)
+    with pytest.raises(host_module.HostRunning):
+        asyncio.run(second.serve())
+    # The first host's socket, shell and row are untouched.
+    session.refresh_from_db()
+    assert session.status == "live"
+    assert "pid=" in marked(client, "echo pid=$$")
+    assert [s["state"] for s in running.status()["sessions"]] == ["live"]

@@ -4,7 +4,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from terminals.host import Clocks, TerminalHost
+from terminals.host import Clocks, HostRunning, TerminalHost
 from terminals.services import socket_path
 
 
@@ -29,6 +29,12 @@ class Command(BaseCommand):
 
         async def main():
             host.install_signal_handlers()
-            await host.serve()
+            try:
+                await host.serve()
+            except HostRunning as error:
+                # Its web workers attach to that host's socket (it is the instance's):
+                # stay up, idle, so scripts/serve does not read this as a crash.
+                logging.getLogger(__name__).warning("%s; this one stays idle", error)
+                await host.stopping.wait()
 
         asyncio.run(main())
