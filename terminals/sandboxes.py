@@ -31,6 +31,9 @@ KINDS = ("container", "vm", "vm-container")
 CPU_PERCENT = 50
 VM_MEMORY_MIB = 128
 GUEST_CONTAINER_MEMORY_MIB = 64  # inside the guest's 128 MiB
+# veth: a student builds network namespaces joined by a veth pair in their VM (the
+# networking exercise); the snapshot's template loads it, so a restore costs nothing.
+GUEST_MODULES = ("veth",)
 VM_BOOT_SECONDS = 60
 
 
@@ -96,6 +99,7 @@ def _start_guest(sandbox_id: int) -> vms.VMHandle:
         timeout=VM_BOOT_SECONDS,
         start="snapshot",
         terminal=True,
+        modules=GUEST_MODULES,
     )
     try:
         return vms.start_vm(sandbox_id, options)
@@ -106,7 +110,11 @@ def _start_guest(sandbox_id: int) -> vms.VMHandle:
         return vms.start_vm(
             sandbox_id,
             vms.VMOptions(
-                memory_mib=VM_MEMORY_MIB, name="termb", timeout=VM_BOOT_SECONDS, terminal=True
+                memory_mib=VM_MEMORY_MIB,
+                name="termb",
+                timeout=VM_BOOT_SECONDS,
+                terminal=True,
+                modules=GUEST_MODULES,
             ),
         )
 

@@ -166,6 +166,7 @@ def _build_kernel(workdir: Path, notes: list[str]) -> dict:
         "release": release,
         "sha256": _sha256(kernel_path()),
         "modules_sha256": guest_modules.digest(modules),
+        "modules_wanted": list(guest_modules.WANTED),
     }
 
 
@@ -244,7 +245,12 @@ def build(force: bool = False) -> str:
     with tempfile.TemporaryDirectory(dir=root, prefix="build-") as tmp:
         workdir = Path(tmp)
         kernel = current.get("kernel")
-        stale = not kernel or kernel.get("sha256") is None or "modules_sha256" not in kernel
+        # A module added to guest_modules.WANTED is picked out of the kernel package.
+        stale = (
+            not kernel
+            or kernel.get("sha256") is None
+            or kernel.get("modules_wanted") != list(guest_modules.WANTED)
+        )
         if stale or not kernel_path().exists() or not modules_dir().exists():
             if shutil.which("apt-get") is None:
                 raise AssetBuildError("apt-get is missing: the guest kernel comes from apt")

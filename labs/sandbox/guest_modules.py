@@ -1,5 +1,5 @@
-"""Kernel modules the guest may load: virtio devices (block, network, console) and
-vsock, taken from the same Debian kernel package as the guest kernel.
+"""Kernel modules the guest may load: virtio devices (block, network, console),
+vsock and veth, taken from the same Debian kernel package as the guest kernel.
 
 Debian's cloud kernel builds these as modules, and a busybox initramfs has no
 ``modprobe`` database, so we pick the files out of the unpacked package, work out
@@ -15,8 +15,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-# What labs attach to guests; their dependencies come along.
-WANTED = ("virtio_mmio", "virtio_blk", "virtio_net", "virtio_console", "vmw_vsock_virtio_transport")
+# What labs attach to guests, and veth for the network-namespace exercise in VM
+# terminals; their dependencies come along.
+WANTED = (
+    "virtio_mmio", "virtio_blk", "virtio_net", "virtio_console", "vmw_vsock_virtio_transport",
+    "veth",
+)  # fmt: skip
 MODULES_DIR = "lib/modules"  # inside the initramfs
 
 

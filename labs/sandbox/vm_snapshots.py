@@ -65,11 +65,14 @@ class Shape:
     memory_mib: int
     vcpus: int
     terminal: bool = False  # the guest has a third serial port for a shell
+    modules: tuple[str, ...] = ()  # kernel modules the template loaded at boot (sorted)
 
     @property
     def label(self) -> str:
         label = f"{self.machine}-{self.accelerator}-{self.memory_mib}m-{self.vcpus}c"
-        return label + "-t" if self.terminal else label
+        if self.terminal:
+            label += "-t"
+        return label + "".join(f"-{name}" for name in self.modules)
 
 
 @dataclass(frozen=True)

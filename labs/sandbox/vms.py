@@ -425,9 +425,10 @@ def _boot(run_id: int, options: VMOptions, *, oneshot: bool) -> VMHandle:
         raise VMRequestError(f"unknown accelerator {options.accel!r}")
     if options.start not in ("cold", "snapshot"):
         raise VMRequestError(f"unknown start {options.start!r} (cold or snapshot)")
+    # Modules are allowed: the snapshot's template boots with them loaded (they are
+    # part of its shape), and a driver without its device costs nothing.
     if options.start == "snapshot" and (
-        oneshot or options.modules or options.extra_args or options.extra_cmdline
-        or options.snapshot_disk_mib
+        oneshot or options.extra_args or options.extra_cmdline or options.snapshot_disk_mib
     ):  # fmt: skip
         raise VMRequestError("a guest restored from a snapshot takes no devices, "
                              "kernel arguments or oneshot mode")  # fmt: skip
@@ -515,8 +516,9 @@ def _restore_on(
     """Start a guest from the snapshot of its shape (vm_snapshots.py), building the
     snapshot first when there is none; then give it its own name, token and randomness."""
     shape = vm_snapshots.Shape(
-        accelerator, machine, options.memory_mib, options.vcpus, options.terminal
-    )
+        accelerator, machine, options.memory_mib, options.vcpus, options.terminal,
+        tuple(sorted(options.modules)),
+    )  # fmt: skip
 
     def boot_template(ram_path: Path) -> VMHandle:
         # Named after the caller's run, so the run's reaper and the sweep of a dead

@@ -19,6 +19,7 @@ from courseware.exercises import check_step
 from labs.sandbox import containers, reaper, terminals, vms
 from labs.sandbox.limits import Limits
 from labs.sandbox.naming import adhoc_run_id
+from terminals.sandboxes import GUEST_MODULES
 from tests.sandbox.guest_fixtures import assert_vm_left_nothing, built_assets, qemu  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
@@ -95,7 +96,10 @@ def container():
 def vm(qemu):  # noqa: F811
     run_id = adhoc_run_id()
     handle = vms.start_vm(
-        run_id, vms.VMOptions(timeout=300, start="snapshot", terminal=True, name="term")
+        run_id,
+        vms.VMOptions(
+            timeout=300, start="snapshot", terminal=True, name="term", modules=GUEST_MODULES
+        ),
     )
     yield handle
     handle.stop()
@@ -243,6 +247,20 @@ def test_namespaces_by_hand(vm_shell):
             "nsenter -t $blue -n ip addr add 10.99.0.2/32 dev lo",
             "nsenter -t $blue -n ping -c 1 10.99.0.1 2> /tmp/answers/blue-ping",
         ],
+    )
+    # One end still in the VM's namespace is named.
+    typed(vm_shell, "ip link add veth-red type veth; ip link set veth-red netns $red")
+    assert not outcome(vm_shell, spec, "check-cable").done
+    assert_step(vm_shell, spec, "check-cable", ["ip link set veth0 netns $blue"])
+    # Addresses without the links up: nothing crosses yet.
+    typed(vm_shell, "nsenter -t $red -n ip addr add 10.99.1.1/24 dev veth-red")
+    typed(vm_shell, "nsenter -t $blue -n ip addr add 10.99.1.2/24 dev veth0")
+    assert not outcome(vm_shell, spec, "check-ping-across").done
+    assert_step(
+        vm_shell,
+        spec,
+        "check-ping-across",
+        ["nsenter -t $red -n ip link set veth-red up", "nsenter -t $blue -n ip link set veth0 up"],
     )
 
 
