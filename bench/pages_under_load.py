@@ -204,8 +204,10 @@ def web_config(pids: list[int]) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
         options = dict(zip(argv, argv[1:], strict=False))
         if "--workers" in options:
-            workers, threads = options["--workers"], options.get("--threads", "1")
-            kind = options.get("--worker-class", "sync")
+            workers, kind = options["--workers"], options.get("--worker-class", "sync")
+            if "Uvicorn" in kind:  # ASGI: each request's view in a thread of its own
+                return f"gunicorn {workers} ASGI (uvicorn) workers"
+            threads = options.get("--threads", "1")
             return f"gunicorn {workers} {kind} workers × {threads} threads"
     return "gunicorn (its options not found)"
 

@@ -90,10 +90,17 @@ def test_guests_never_write_the_snapshot_they_came_from(restored):
     assert restored().run("ls /tmp/fill")[0] != 0
 
 
+def test_modules_are_part_of_a_snapshots_shape(restored):
+    # The template of a shape with modules booted with them loaded; one without did not.
+    with_veth = restored(modules=("veth",), name="mod")
+    assert with_veth.run("[ -d /sys/module/veth ] && echo loaded") == (0, "loaded\n")
+    plain = restored(name="plain")
+    assert plain.run("[ -d /sys/module/veth ] || echo absent") == (0, "absent\n")
+
+
 @pytest.mark.parametrize(
     "options",
     [
-        {"modules": ("virtio_mmio",)},
         {"extra_cmdline": "quiet"},
         {"snapshot_disk_mib": 64},
         {"extra_args": ("-device", "virtio-rng-device")},
