@@ -2,11 +2,11 @@
 the login page and a trivial view.
 
 Serves virtlab with gunicorn as ``scripts/serve`` does (same settings and middleware,
-2 sync workers) on a free loopback port, from a scratch SQLite database and var/ of
+2 ASGI workers: uvicorn under gunicorn) on a free loopback port, from a scratch SQLite database and var/ of
 its own holding the shipped course. A student with some answered questions (right and
 wrong, so the pages show per-student state) is logged in; then a fixed number of
 concurrent clients (threads in a few client processes, one HTTP/1.1 request per
-connection as gunicorn's sync workers answer) ask for each page in turn for a fixed
+connection) ask for each page in turn for a fixed
 time, in several rounds. Prints each page's requests per second (median over the
 rounds), its throughput as a ratio of the login page's, and the gunicorn workers' CPU
 time per request (from /proc; steadier than requests a second when other work shares
@@ -214,9 +214,10 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(Path(PY).parent / "gunicorn"), "virtlab.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(WORKERS), "--access-logfile", "-", "--graceful-timeout", "5",
-         "--no-control-socket"],
+        [str(Path(PY).parent / "gunicorn"), "virtlab.asgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(WORKERS),
+         "--worker-class", "uvicorn_worker.UvicornWorker", "--access-logfile", "-",
+         "--graceful-timeout", "5", "--no-control-socket"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
@@ -255,7 +256,7 @@ def main() -> None:
     ms = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
     login = median["login page"]
     print(
-        f"gunicorn, {WORKERS} workers; {CLIENT_PROCESSES * THREADS_PER_PROCESS} concurrent clients; "
+        f"gunicorn, {WORKERS} ASGI (uvicorn) workers; {CLIENT_PROCESSES * THREADS_PER_PROCESS} concurrent clients; "
         f"median of {ROUNDS} rounds of {seconds:g} s per page"
     )
     print(f"lesson page: /lessons/{slug}/ ({sizes['lesson page'] / 1000:.1f} KB; {state})")

@@ -103,7 +103,11 @@ def decide(
                 record = json.loads(_cache_path().read_text())
             except (OSError, ValueError):
                 record = {}
-            if record and all(record.get(k) == v for k, v in _cache_key().items()):
+            # A TCG probe that failed is not kept: on a host busy enough (a test run, a
+            # class's labs) a probe guest can miss its deadline, and a kept failure
+            # would refuse every VM lab until the assets or QEMU changed.
+            tcg_booted = record.get("tcg", {}).get("booted", False) if record else False
+            if tcg_booted and all(record.get(k) == v for k, v in _cache_key().items()):
                 return record
         return probe(boot_probe, kvm_timeout)
 
