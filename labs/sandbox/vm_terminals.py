@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import secrets
 import shlex
 import socket
 import time
@@ -74,11 +75,17 @@ class VMTerminal:
                     raise VMError("the VM's terminal port did not open") from None
                 time.sleep(0.01)
         self.sock.setblocking(False)
-        # vl-tty (guest_src/) makes the shell a session with ttyS2 as its terminal and
-        # Ctrl-C working, and execs it in the background job's process: $! is the
-        # shell, and its pid is its session and group id.
+        # vl-tty (guest_src/) makes a session with ttyS2 as its terminal and Ctrl-C
+        # working, and execs a small wrapper in the background job's process: $! is the
+        # session's id. The wrapper runs the shell, and once it exits prints a marker
+        # of this terminal's own, so ``read`` can say the shell has gone — the guest
+        # and its port outlive it, and nothing else would tell.
+        self._exit_marker = f"VIRTLAB-SHELL-EXITED-{secrets.token_hex(4)}".encode()
+        wrapper = shlex.quote(f"{shell}; echo; echo {self._exit_marker.decode()}")
+        self._tail = b""
         status, output = handle.run(
-            f"stty -F {TTY} sane; vl-tty {shell} <{TTY} >{TTY} 2>&1 & echo $! > {PID_FILE}",
+            f"stty -F {TTY} sane; vl-tty /bin/sh -c {wrapper} <{TTY} >{TTY} 2>&1 & "
+            f"echo $! > {PID_FILE}",
             timeout=10,
         )
         if status != 0:
@@ -93,7 +100,7 @@ class VMTerminal:
     def read(self, max_bytes: int = 16 * 1024) -> bytes | None:
         """What the shell printed since the last read; ``b""`` when nothing is waiting,
         ``None`` once the terminal is stopped or the VM has gone."""
-        if self._stopped:
+        if self._stopped or self._tail is None:
             return None
         try:
             data = self.sock.recv(max_bytes)
@@ -103,7 +110,17 @@ class VMTerminal:
             if error.errno in (errno.ECONNRESET, errno.EBADF):
                 return None
             raise
-        return data or None
+        if not data:
+            return None
+        # The marker may arrive split across reads: look in what came before too.
+        previous = self._tail
+        seen = previous + data
+        found = seen.find(self._exit_marker)
+        if found >= 0:
+            self._tail = None  # the shell has gone: the next read says so
+            return data[: max(0, found - len(previous))]
+        self._tail = seen[-len(self._exit_marker) :]
+        return data
 
     def write(self, data: bytes) -> int:
         if self._stopped:
@@ -119,7 +136,8 @@ class VMTerminal:
         self.handle.run(f"stty -F {TTY} rows {rows} cols {cols}", timeout=10)
 
     def alive(self) -> bool:
-        return not self._stopped and self.handle.alive()
+        """The shell is running (not exited, not stopped) and so is its guest."""
+        return not self._stopped and self._tail is not None and self.handle.alive()
 
     def check(self, script: str, timeout: float = 10.0) -> tuple[int | None, str]:
         """Run ``script`` in the guest over the control channel, out of band (the

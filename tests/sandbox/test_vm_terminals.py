@@ -78,3 +78,17 @@ def test_a_check_sees_the_students_work_out_of_band(vm):
         read_until(terminal, b"typed-4", timeout=60)
         assert terminal.check("cat /tmp/work") == (0, "hello\n")
         assert terminal.check("test -f /tmp/missing")[0] == 1
+
+
+def test_exiting_the_shell_ends_the_terminal_but_not_the_guest(vm):
+    terminal = vm.open_terminal()
+    read_until(terminal, PROMPT, timeout=60)
+    terminal.write(b"exit\n")
+    deadline = time.monotonic() + 60
+    while (chunk := terminal.read()) is not None:
+        assert b"VIRTLAB-SHELL-EXITED" not in chunk  # the marker is ours, not shown
+        assert time.monotonic() < deadline, "the terminal never said the shell exited"
+        time.sleep(0.01)
+    assert not terminal.alive() and vm.alive()
+    terminal.stop()
+    assert vm.run("echo still-here") == (0, "still-here\n")

@@ -269,3 +269,15 @@ def test_a_container_in_a_vm_runs_on_the_guest_kernel_in_namespaces_of_its_own(
     # A check enters the same container, not the guest around it.
     status, checked = run_check(student, "vm-container", 'echo "$(hostname) $(ps | wc -l)"', 20)
     assert status == 0 and checked.split()[0] == "term" and int(checked.split()[1]) < 10
+
+
+@pytest.mark.parametrize("kind", ["container", "vm"])
+def test_exiting_the_shell_ends_the_session(start_host, attach, student, runc, qemu, kind):  # noqa: F811
+    start_host()
+    session = start_session(student, kind)
+    client = attach(session.public_id)
+    client.wait_state("live", timeout=120)
+    client.type("exit\n")
+    assert client.wait_state("ended", timeout=60)["reason"] == "The shell exited."
+    session.refresh_from_db()
+    assert session.status == "ended" and nothing_left(session.sandbox_id)
