@@ -236,10 +236,15 @@ def test_ten_sessions_at_once_each_stay_within_their_limits(start_host, attach, 
     )
     seen = [pids_in(bombed)]
     deadline = time.monotonic() + 30
-    while max(seen) < limits.pids and time.monotonic() < deadline:
+    while max(seen) < limits.pids - 4 and time.monotonic() < deadline:
         time.sleep(0.05)
         seen.append(pids_in(bombed))
-    assert max(seen) == limits.pids  # it filled its group, and went no further
+    for _ in range(20):  # and while it keeps trying
+        time.sleep(0.05)
+        seen.append(pids_in(bombed))
+    # It (nearly: processes die and are forked again between samples) filled its
+    # group, and went no further.
+    assert limits.pids - 4 <= max(seen) <= limits.pids, seen
     assert "pid=" in marked(clients[1], "echo pid=$$")
     clients[0].send({"op": "end"})
     clients[0].wait_state("ended")
