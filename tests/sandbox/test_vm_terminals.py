@@ -92,3 +92,11 @@ def test_exiting_the_shell_ends_the_terminal_but_not_the_guest(vm):
     assert not terminal.alive() and vm.alive()
     terminal.stop()
     assert vm.run("echo still-here") == (0, "still-here\n")
+
+
+def test_a_check_that_overruns_its_timeout_says_so_like_a_containers(vm):
+    with vm.open_terminal() as terminal:
+        read_until(terminal, PROMPT, timeout=60)
+        assert terminal.check("sleep 30", timeout=1)[0] is None
+        assert terminal.check("kill -KILL $$", timeout=10)[0] == 137  # killed, not late
+        assert terminal.check("echo quick", timeout=10) == (0, "quick\n")
