@@ -29,6 +29,26 @@ def runc() -> str:
 _sockets = itertools.count()
 
 
+def run_async(make_coroutine):
+    """``asyncio.run(make_coroutine())`` in a thread of its own, returning its result or
+    raising its exception: in a whole test run the browser tests' Playwright (sync API)
+    keeps an event loop running in the main thread, where asyncio.run refuses."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as error:  # handed to the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 class RunningHost:
     def __init__(self, host: TerminalHost, thread: threading.Thread) -> None:
         self.host, self.thread = host, thread

@@ -14,6 +14,8 @@ from terminals.consumers import REFUSED
 from terminals.services import start_session
 from virtlab.asgi import application
 
+from .conftest import run_async
+
 ORIGIN = (b"origin", b"http://localhost")
 
 
@@ -39,7 +41,7 @@ def connect(path: str, headers: list) -> tuple[bool, object]:
         await communicator.disconnect()
         return connected, message.get("code") if message.get("type") == "websocket.close" else None
 
-    return asyncio.run(attempt())
+    return run_async(attempt)
 
 
 def refused(outcome: tuple[bool, object]) -> bool:
@@ -82,7 +84,7 @@ def test_the_owner_is_told_plainly_when_no_terminal_host_runs(session, student, 
         await communicator.disconnect()
         return connected, message
 
-    connected, message = asyncio.run(scenario())
+    connected, message = run_async(scenario)
     assert connected and message == {
         "state": "ended",
         "reason": "The terminal server is not running.",
@@ -125,7 +127,7 @@ def test_the_owner_types_into_a_real_shell_through_the_websocket(
         await communicator.disconnect()
         return states, output
 
-    states, output = asyncio.run(scenario())
+    states, output = run_async(scenario)
     assert b"30 91" in output
     assert states[-1] == {"state": "ended", "reason": "Ended by the student."}
     session.refresh_from_db()

@@ -13,6 +13,7 @@ from terminals import host as host_module
 from terminals.models import TerminalSession
 from terminals.services import open_sessions, start_session
 
+from .conftest import run_async
 from .test_host import live, marked, nothing_left  # noqa: F401
 
 pytestmark = pytest.mark.sandbox
@@ -160,15 +161,13 @@ def test_a_second_check_at_once_is_refused_and_a_resize_never_holds_up_typing(
 
 
 def test_a_second_host_on_the_same_socket_leaves_the_first_alone(start_host, attach, student, runc):
-    import asyncio
-
     running = start_host()
     session = start_session(student, "container")
     client = attach(session.public_id)
     client.wait_state("live")
     second = host_module.TerminalHost(running.host.socket_path, running.host.clocks)
     with pytest.raises(host_module.HostRunning):
-        asyncio.run(second.serve())
+        run_async(second.serve)
     # The first host's socket, shell and row are untouched.
     session.refresh_from_db()
     assert session.status == "live"
