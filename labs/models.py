@@ -66,6 +66,9 @@ class LabRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     worker_pid = models.IntegerField(null=True, blank=True)
+    # The lab host whose worker took the run (LabHost.host_id); its worker_pid means
+    # something only on that machine (docs/architecture.md, "Several lab hosts").
+    host = models.CharField(max_length=100, blank=True)
 
     objects = LabRunQuerySet.as_manager()
 
@@ -112,3 +115,31 @@ class LabRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class LabHost(models.Model):
+    """A machine (one var/ directory) whose lab worker takes runs from the shared queue.
+
+    Written by its worker: once when it starts (what it can run) and every few seconds
+    after (``last_heartbeat``, stamped with the database's clock so the hosts' own
+    clocks need not agree). Another host's sweeper reads it to tell a host that died
+    from one that is busy.
+    """
+
+    host_id = models.CharField(max_length=100, unique=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    instance_id = models.CharField(max_length=64, blank=True)
+    # The doctor's findings: [{"name", "ok", "detail", "install"}, ...]; None until
+    # a worker has probed this host (a foreground run_lab registers without probing).
+    capabilities = models.JSONField(null=True, blank=True)
+    facts = models.JSONField(default=dict, blank=True)  # hostfacts.collect() + versions
+    slots_total = models.PositiveIntegerField(default=0)
+    slots_in_use = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat = models.DateTimeField()
+
+    class Meta:
+        ordering = ["hostname", "host_id"]
+
+    def __str__(self) -> str:
+        return self.hostname or self.host_id

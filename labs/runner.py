@@ -1,8 +1,9 @@
 """Execute one LabRun: the only place lab code meets the database.
 
-Called by the background task (``labs.tasks``) and by ``manage.py run_lab``. The run
-row is claimed with a conditional UPDATE (queued → running) so two workers never run
-it twice; samples are saved as they arrive so the page can draw them live; whatever
+Called by the background task (``labs.tasks``) and by ``manage.py run_lab``. A worker
+takes a run with a conditional UPDATE (queued and untaken → taken by this host and
+pid) and claims it with another (queued → running, still ours), so a run is never
+executed twice, even when its task is handed out again; samples are saved as they arrive so the page can draw them live; whatever
 happens, everything the run created on the host is reaped before we return.
 """
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from labs.sandbox import hostfacts, ownership, reaper, vms
 
+from . import hosts
 from .experiments import get_lab
 from .experiments.base import NEEDS_VMS, Progress, RunContext, Sample
 from .models import LabRun
@@ -69,11 +71,14 @@ def _finish(run: LabRun, status: str, error: str = "") -> bool:
 
 
 class _StopCheck:
-    """Asks the database whether the run was cancelled, at most twice a second."""
+    """Asks the database whether the run was cancelled, at most twice a second, and
+    keeps this host's heartbeat fresh while it runs (a foreground ``run_lab`` has no
+    heartbeat thread, and another host must not take it for dead)."""
 
     def __init__(self, run: LabRun):
         self.run = run
         self.last_check = 0.0
+        self.last_beat = time.monotonic()
         self.cancelled = False
 
     def __call__(self) -> bool:
@@ -81,29 +86,46 @@ class _StopCheck:
         if not self.cancelled and now - self.last_check >= CANCEL_POLL_SECONDS:
             self.last_check = now
             self.cancelled = LabRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        if now - self.last_beat >= hosts.HEARTBEAT_SECONDS:
+            self.last_beat = now
+            hosts.touch()
         return self.cancelled or bool(
             self.run.deadline_at and timezone.now() > self.run.deadline_at
         )
 
 
 def _claim(run_id: int, max_seconds: float) -> LabRun | None:
+    """queued → running, only if the run is still queued and still taken by us."""
     now = timezone.now()
-    claimed = LabRun.objects.filter(pk=run_id, status=Status.QUEUED, cancel_requested=False).update(
+    host = hosts.this_host_id()
+    claimed = LabRun.objects.filter(
+        pk=run_id, status=Status.QUEUED, cancel_requested=False, worker_pid=os.getpid(), host=host
+    ).update(
         status=Status.RUNNING,
         started_at=now,
         deadline_at=now + timedelta(seconds=max_seconds),
         worker_pid=os.getpid(),
+        host=host,
         progress_step="starting",
     )
     return LabRun.objects.get(pk=run_id) if claimed else None
 
 
-def _mark_waiting(run_id: int) -> None:
-    # The pid says which worker took the task: if it dies while waiting, its task is
-    # not handed to another worker, so the sweeper fails the run instead of leaving it
-    # queued (and counted against the student's quota) for ever.
-    LabRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-        progress_step="waiting for a free sandbox slot", worker_pid=os.getpid()
+def _take(run_id: int) -> bool:
+    """Mark a queued run as taken by this worker; False if it is no longer queued or
+    another worker took it first (a task handed out twice runs once).
+
+    The host and pid say which worker took it: if that worker dies while waiting for
+    a slot, its task is not handed to another worker, so the sweeper fails the run
+    instead of leaving it queued (and counted against the student's quota) for ever.
+    """
+    hosts.touch()  # the run's host has a row before any run names it
+    return bool(
+        LabRun.objects.filter(pk=run_id, status=Status.QUEUED, worker_pid__isnull=True).update(
+            progress_step="waiting for a free sandbox slot",
+            worker_pid=os.getpid(),
+            host=hosts.this_host_id(),
+        )
     )
 
 
@@ -113,9 +135,9 @@ def execute_run(run_id: int) -> LabRun:
     if lab is None:
         _finish(run, Status.FAILED, f"There is no lab called {run.lab!r}.")
         return run
-    if run.status != Status.QUEUED:
+    if run.status != Status.QUEUED or not _take(run_id):
+        run.refresh_from_db()
         return run  # cancelled while queued, or already taken by another worker
-    _mark_waiting(run_id)
     try:
         with sandbox_slot(
             wait_seconds=SLOT_WAIT_SECONDS,

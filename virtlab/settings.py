@@ -260,6 +260,11 @@ VIRTLAB_SANDBOX_ID_BASE = (
 VIRTLAB_SANDBOX_ID_SPAN = int(os.environ.get("VIRTLAB_SANDBOX_ID_SPAN", "1000000"))
 # Runs waiting or running on the whole host before new ones are refused.
 VIRTLAB_MAX_QUEUED_RUNS = int(os.environ.get("VIRTLAB_MAX_QUEUED_RUNS", "30"))
+# Lab hosts sharing this database (docs/architecture.md, "Several lab hosts"): this
+# worker's host id (default: the instance id in var/instance.json), and how long a
+# host may go without a heartbeat before another host's sweeper fails its runs.
+VIRTLAB_HOST_ID = os.environ.get("VIRTLAB_HOST_ID", "").strip() or None
+VIRTLAB_HOST_DEAD_AFTER = int(os.environ.get("VIRTLAB_HOST_DEAD_AFTER", "90"))
 # Browser terminals (terminals/): live shells per student, on the whole host, and
 # their clocks. A session nobody is connected to is ended after the grace period.
 VIRTLAB_TERMINALS_PER_STUDENT = int(os.environ.get("VIRTLAB_TERMINALS_PER_STUDENT", "1"))

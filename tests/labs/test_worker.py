@@ -8,6 +8,7 @@ import time
 import pytest
 
 from labs.experiments import get_lab
+from labs.hosts import this_host_id
 from labs.models import LabRun
 from labs.sandbox import reaper
 from labs.services import run_create
@@ -39,6 +40,7 @@ def test_worker_executes_a_queued_run(lab_worker, student):
     assert run.status == "succeeded", run.error
     assert {s["series"] for s in run.samples} >= {"container", "vm"}
     assert run.worker_pid == lab_worker.pid
+    assert run.host == this_host_id()  # the worker is this test's instance
     assert nothing_left(run.sandbox_id)
 
 

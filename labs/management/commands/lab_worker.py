@@ -2,10 +2,10 @@ import logging
 import threading
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
-from labs import capabilities
+from labs import capabilities, hosts
 from labs.stale import sweep
 
 log = logging.getLogger(__name__)
@@ -14,22 +14,30 @@ SWEEP_SECONDS = 30
 
 class Command(BaseCommand):
     help = (
-        "Run the lab worker: probe the host, reap what crashed runs left behind, then "
-        "execute queued lab runs (django-tasks-db's db_worker) with a periodic reaper."
+        "Run the lab worker: probe the host, register it (heartbeating every few "
+        "seconds), reap what crashed runs left behind, then execute queued lab runs "
+        "(django-tasks-db's db_worker) with a periodic reaper."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--batch", action="store_true", help="run what is queued, then exit")
 
     def handle(self, *args, batch, **options):
-        capabilities.refresh()
+        found = capabilities.refresh()
+        try:
+            hosts.register(found)
+        except hosts.HostIdTaken as error:
+            raise CommandError(str(error)) from error
         failed, report = sweep()
         self.stdout.write(
-            f"lab worker: failed {len(failed)} stale run(s); leftovers: {report.summary()}"
+            f"lab worker on host {hosts.this_host_id()}: failed {len(failed)} stale run(s); "
+            f"leftovers: {report.summary()}"
         )
         stop = threading.Event()
-        sweeper = threading.Thread(target=self._sweep_forever, args=(stop,), daemon=True)
-        sweeper.start()
+        # Two threads: a long sweep (reaping a dead run's VMs) must not delay the
+        # heartbeat that keeps other hosts from taking this one for dead.
+        for target in (hosts.heartbeat_forever, self._sweep_forever):
+            threading.Thread(target=target, args=(stop,), daemon=True).start()
         try:
             call_command(
                 "db_worker",
