@@ -11,11 +11,13 @@ import re
 import uuid
 from datetime import timedelta
 
+from django.db.models import Q
 from django.tasks.base import TaskResultStatus
 from django.utils import timezone
 
 from labs.sandbox import naming, ownership, reaper
 
+from . import hosts
 from .models import LabRun
 from .runner import SLOT_WAIT_SECONDS
 
@@ -28,6 +30,15 @@ DEADLINE_GRACE = timedelta(seconds=60)
 ENQUEUE_GRACE = timedelta(minutes=5)
 SLOT_WAIT = timedelta(seconds=SLOT_WAIT_SECONDS) + ENQUEUE_GRACE
 ADHOC_FIRST_ID = naming.ADHOC_FIRST_ID  # naming.adhoc_run_id(): tests, benchmarks, probes
+# Another host's sweeper writes these: the run's sandboxes are on that machine, and its
+# own reaper removes them when its worker starts again.
+DEAD_HOST_RUNNING = (
+    "The lab server running this run stopped answering, so the run was stopped. "
+    "Please run it again."
+)
+DEAD_HOST_WAITING = (
+    "The lab server that took this run stopped answering before it started; please run it again."
+)
 RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
 
 
@@ -42,18 +53,42 @@ def process_alive(pid: int | None) -> bool:
     return state not in {"Z", "X"}
 
 
+def _taken_runs() -> tuple[list[LabRun], list[LabRun]]:
+    """Runs a worker has taken, (this host's, other hosts' whose host looks dead).
+
+    A worker pid is only checked on its own machine; runs without a host were taken
+    before hosts were recorded, when there was only one. Another host's run is ours to
+    fail only once that host has stopped heartbeating."""
+    taken = LabRun.objects.filter(
+        Q(status=LabRun.Status.RUNNING) | Q(status=LabRun.Status.QUEUED, worker_pid__isnull=False)
+    ).order_by("pk")
+    here = Q(host=hosts.this_host_id()) | Q(host="")
+    return list(taken.filter(here)), list(taken.exclude(here).filter(hosts.run_host_is_dead()))
+
+
 def fail_stale_runs() -> list[int]:
     """Fail runs whose worker is gone or that overran; return their ids."""
     now = timezone.now()
     failed = []
 
-    def fail(run: LabRun, reason: str, **unchanged) -> None:
-        # Only if the run is still as we saw it: a worker may have moved it on meanwhile.
-        still = LabRun.objects.filter(pk=run.pk, status=run.status, **unchanged)
+    def fail(run: LabRun, reason: str, *conditions, **unchanged) -> None:
+        # Only if the run is still as we saw it: a worker may have moved it on meanwhile,
+        # or another host's sweeper failed it first (exactly one UPDATE matches).
+        still = LabRun.objects.filter(*conditions, pk=run.pk, status=run.status, **unchanged)
         if still.update(status=LabRun.Status.FAILED, error=reason, finished_at=now):
             failed.append(run.pk)
 
-    for run in LabRun.objects.filter(status=LabRun.Status.RUNNING):
+    mine, of_dead_hosts = _taken_runs()
+    for run in of_dead_hosts:
+        # Checked again inside the UPDATE: a host that has just come back keeps its run.
+        fail(
+            run,
+            DEAD_HOST_RUNNING if run.status == LabRun.Status.RUNNING else DEAD_HOST_WAITING,
+            hosts.run_host_is_dead(),
+            host=run.host,
+            worker_pid=run.worker_pid,
+        )
+    for run in (run for run in mine if run.status == LabRun.Status.RUNNING):
         if not process_alive(run.worker_pid):
             fail(
                 run,
@@ -65,8 +100,7 @@ def fail_stale_runs() -> list[int]:
             fail(run, "The run went past its time limit and was stopped.")
     # A worker that took a run's task and died waiting for a sandbox slot: the task
     # queue will not hand it out again, so the run would stay queued for ever.
-    waiting = LabRun.objects.filter(status=LabRun.Status.QUEUED, worker_pid__isnull=False)
-    for run in waiting:
+    for run in (run for run in mine if run.status == LabRun.Status.QUEUED):
         if not process_alive(run.worker_pid):
             fail(
                 run,

@@ -14,12 +14,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from labs import hosts, runner, slots
+from labs import hosts, runner, slots, stale
 from labs.experiments.base import Lab, Sample
 from labs.models import LabHost, LabRun
-from labs.sandbox import reaper
+from labs.sandbox import ownership, reaper
+from labs.sandbox.paths import scratch_root
 from tests.labs.test_stale import dead_pid
 
 
@@ -56,10 +58,10 @@ def host_row(host_id: str, *, seen_ago: float, hostname: str = "") -> LabHost:
 
 def running_on(host_id: str, **values) -> LabRun:
     now = timezone.now()
+    values = {"started_at": now, "deadline_at": now + timedelta(minutes=5), **values}
     return LabRun.objects.create(
-        lab="boot-race", status="running", host=host_id, worker_pid=dead_pid(),
-        started_at=now, deadline_at=now + timedelta(minutes=5), **values,
-    )  # fmt: skip
+        lab="boot-race", status="running", host=host_id, worker_pid=dead_pid(), **values
+    )
 
 
 # --- which host ran a run --------------------------------------------------------
@@ -144,3 +146,152 @@ def test_registering_records_capabilities_and_refuses_a_live_hosts_id(db, settin
     LabHost.objects.filter(pk=row.pk).update(instance_id="another-instance")
     with pytest.raises(hosts.HostIdTaken, match="VIRTLAB_HOST_ID"):
         hosts.register([])
+
+
+# --- sweeping across hosts -------------------------------------------------------
+
+
+def test_a_dead_hosts_runs_are_failed_by_another_host_after_the_timeout(db, settings):
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    settings.VIRTLAB_HOST_DEAD_AFTER = 90
+    host_row("lab-a", seen_ago=0)
+    quiet = host_row("lab-b", seen_ago=60)  # silent for less than the timeout
+    running = running_on("lab-b")
+    waiting = LabRun.objects.create(
+        lab="boot-race", status="queued", host="lab-b", worker_pid=dead_pid()
+    )
+    assert stale.fail_stale_runs() == []
+    assert LabRun.objects.get(pk=running.pk).status == "running"
+    assert LabRun.objects.get(pk=waiting.pk).status == "queued"
+
+    LabHost.objects.filter(pk=quiet.pk).update(
+        last_heartbeat=timezone.now() - timedelta(seconds=120)
+    )
+    assert sorted(stale.fail_stale_runs()) == [running.pk, waiting.pk]
+    running.refresh_from_db()
+    waiting.refresh_from_db()
+    assert running.status == "failed" and running.error == stale.DEAD_HOST_RUNNING
+    assert running.finished_at is not None
+    assert waiting.status == "failed" and waiting.error == stale.DEAD_HOST_WAITING
+    assert stale.fail_stale_runs() == []  # failed once, never rewritten
+
+
+def test_a_run_whose_host_has_no_row_at_all_counts_as_a_dead_hosts(db, settings):
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    orphan = running_on("removed-host")
+    assert stale.fail_stale_runs() == [orphan.pk]
+
+
+def test_a_live_hosts_run_is_never_failed_by_another_hosts_sweep(db, settings):
+    """Its worker pid means nothing here (it is dead on this machine) and it is past its
+    deadline: only its own host may judge those; it is alive, so the run stays."""
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    host_row("lab-b", seen_ago=1)
+    long_ago = timezone.now() - timedelta(hours=2)
+    overran = running_on("lab-b", started_at=long_ago, deadline_at=long_ago)
+    waiting = LabRun.objects.create(
+        lab="boot-race", status="queued", host="lab-b", worker_pid=dead_pid()
+    )
+    assert stale.fail_stale_runs() == []
+    assert LabRun.objects.get(pk=overran.pk).status == "running"
+    assert LabRun.objects.get(pk=waiting.pk).status == "queued"
+    # Its own host's sweeper does check the pid.
+    settings.VIRTLAB_HOST_ID = "lab-b"
+    assert sorted(stale.fail_stale_runs()) == [overran.pk, waiting.pk]
+
+
+def test_a_host_that_comes_back_while_being_swept_keeps_its_run(db, settings, monkeypatch):
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    returning = host_row("lab-b", seen_ago=600)
+    run = running_on("lab-b")
+    found = stale._taken_runs
+
+    def found_then_host_returns():
+        taken = found()
+        assert [r.pk for r in taken[1]] == [run.pk]  # it looked dead when read
+        LabHost.objects.filter(pk=returning.pk).update(last_heartbeat=timezone.now())
+        return taken
+
+    monkeypatch.setattr(stale, "_taken_runs", found_then_host_returns)
+    assert stale.fail_stale_runs() == []
+    assert LabRun.objects.get(pk=run.pk).status == "running"
+
+
+def test_two_sweepers_that_both_saw_a_dead_hosts_run_fail_it_once(db, settings, monkeypatch):
+    """Host a reads the dead host's run; host b sweeps in full before a writes; a's
+    conditional update then finds the run already failed and leaves it alone."""
+    host_row("lab-c", seen_ago=600)
+    run = running_on("lab-c")
+    found = stale._taken_runs
+    failed_by = {}
+
+    def a_reads_then_b_sweeps():
+        taken = found()
+        if settings.VIRTLAB_HOST_ID == "lab-a":
+            settings.VIRTLAB_HOST_ID = "lab-b"
+            failed_by["lab-b"] = stale.fail_stale_runs()
+            LabRun.objects.filter(pk=run.pk).update(error="failed by b")
+            settings.VIRTLAB_HOST_ID = "lab-a"
+        return taken
+
+    monkeypatch.setattr(stale, "_taken_runs", a_reads_then_b_sweeps)
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    failed_by["lab-a"] = stale.fail_stale_runs()
+    assert failed_by == {"lab-a": [], "lab-b": [run.pk]}
+    assert LabRun.objects.get(pk=run.pk).error == "failed by b"  # a wrote nothing
+
+
+def test_sweepers_racing_in_threads_fail_each_run_once(transactional_db, settings, monkeypatch):
+    settings.VIRTLAB_HOST_ID = "lab-a"  # two workers of one live host, sweeping at once
+    host_row("lab-c", seen_ago=600)
+    runs = {running_on("lab-c").pk for _ in range(5)}
+    both_have_read = threading.Barrier(2, timeout=60)
+    found = stale._taken_runs
+
+    def read_then_wait_for_the_other():
+        taken = found()
+        both_have_read.wait()
+        return taken
+
+    monkeypatch.setattr(stale, "_taken_runs", read_then_wait_for_the_other)
+    results = []
+
+    def sweeper():
+        try:
+            results.append(stale.fail_stale_runs())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    assert sorted(results[0] + results[1]) == sorted(runs)  # each run failed by one
+    assert set(LabRun.objects.filter(pk__in=runs).values_list("status", flat=True)) == {"failed"}
+
+
+@pytest.mark.sandbox
+def test_the_sweep_reaps_only_this_instances_sandboxes(db, settings):
+    """Two hosts on one machine (two var/ directories, as in a test posing as two):
+    host a's sweep removes its own finished run's leftovers and never host b's,
+    although b's sandbox id is in a's range and b's run is finished too."""
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    ours = LabRun.objects.create(lab="boot-race", status="failed", host="lab-a")
+    theirs = LabRun.objects.create(lab="boot-race", status="failed", host="lab-b")
+    ownership.claim(ours.sandbox_id)
+    ownership.claim(theirs.sandbox_id, owner="instance-of-lab-b")
+    left = {}
+    for run in (ours, theirs):
+        left[run.pk] = scratch_root() / f"vl{run.sandbox_id}-hosts-test"
+        left[run.pk].mkdir(parents=True)
+    try:
+        stale.sweep()
+        assert not left[ours.pk].exists()
+        assert left[theirs.pk].is_dir()
+        assert ownership.claimant(theirs.sandbox_id) == "instance-of-lab-b"
+    finally:
+        reaper.remove_scratch_dir(left[theirs.pk])
+        ownership.drop_claim(theirs.sandbox_id)
+        ownership.release(ours.sandbox_id)
