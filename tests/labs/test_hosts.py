@@ -97,6 +97,62 @@ def test_the_host_id_defaults_to_the_instance(settings):
     assert hosts.this_host_id() == "rack-3"
 
 
+# --- nothing runs twice ----------------------------------------------------------
+
+
+@pytest.fixture
+def counted_lab(monkeypatch, no_sandboxes):
+    """A lab that counts how often it is started."""
+    started = []
+
+    def run(params, ctx):
+        started.append(ctx.run_id)
+        yield Sample({"n": 1})
+
+    monkeypatch.setattr(runner, "get_lab", lambda slug: make_lab(run))
+    return started
+
+
+def test_a_task_handed_out_twice_runs_once(db, settings, counted_lab):
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    run = LabRun.objects.create(lab="hosted")
+    assert runner.execute_run(run.pk).status == "succeeded"
+    again = runner.execute_run(run.pk)  # the task retried, on this or another worker
+    assert again.status == "succeeded" and len(counted_lab) == 1
+
+
+def test_a_run_another_worker_took_is_not_started(db, settings, counted_lab):
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    waiting_elsewhere = LabRun.objects.create(
+        lab="hosted", host="lab-b", worker_pid=4242, progress_step="waiting for a free sandbox slot"
+    )
+    result = runner.execute_run(waiting_elsewhere.pk)
+    assert counted_lab == []
+    assert (result.status, result.host, result.worker_pid) == ("queued", "lab-b", 4242)
+
+
+def test_a_run_taken_over_while_waiting_for_a_slot_is_not_started(
+    db, settings, monkeypatch, counted_lab
+):
+    """Between taking the run and claiming it (queued → running) another worker claims
+    it: the claim is conditional on the run still being queued and ours, so this
+    worker never starts the lab."""
+    from contextlib import contextmanager
+
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    run = LabRun.objects.create(lab="hosted")
+
+    @contextmanager
+    def slot_after_another_worker_claimed(**kwargs):
+        LabRun.objects.filter(pk=run.pk).update(status="running", host="lab-b", worker_pid=4242)
+        yield 0
+
+    monkeypatch.setattr(runner, "sandbox_slot", slot_after_another_worker_claimed)
+    result = runner.execute_run(run.pk)
+    assert counted_lab == []
+    assert (result.status, result.host, result.worker_pid) == ("running", "lab-b", 4242)
+
+
 # --- heartbeats ------------------------------------------------------------------
 
 
