@@ -351,3 +351,25 @@ def test_the_sweep_reaps_only_this_instances_sandboxes(db, settings):
         reaper.remove_scratch_dir(left[theirs.pk])
         ownership.drop_claim(theirs.sandbox_id)
         ownership.release(ours.sandbox_id)
+
+
+# --- the doctor, per host --------------------------------------------------------
+
+
+@pytest.mark.sandbox
+def test_sandbox_doctor_json_names_this_host(db, settings):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    settings.VIRTLAB_HOST_ID = "lab-a"
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("sandbox_doctor", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert exited.value.code == (0 if report["ready"] else 1)
+    assert report["host"]["id"] == "lab-a" and report["host"]["hostname"]
+    assert {"container-runtime", "cgroups"} <= {cap["name"] for cap in report["capabilities"]}
+    assert report["facts"]["kernel"] == os.uname().release
+    assert report["slots"]["total"] == settings.VIRTLAB_MAX_RUNNING_SANDBOXES

@@ -1,13 +1,19 @@
+import json
+import socket
 import sys
 
 from django.core.management.base import BaseCommand
 
-from labs import capabilities
-from labs.sandbox import doctor
+from labs import capabilities, hosts
+from labs.sandbox import doctor, ownership
+from labs.slots import slots_in_use, slots_total
 
 
 class Command(BaseCommand):
-    help = "Probe what the labs need on this host; exit 0 when the labs can run."
+    help = (
+        "Probe what the labs need on this host; exit 0 when the labs can run. With "
+        "--json, also this host's id, facts and slots (what the hosts page shows)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
@@ -15,6 +21,26 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_json, quiet, **options):
         found = capabilities.refresh()  # also updates the cache the lab pages read
-        if not quiet:
-            self.stdout.write(doctor.render(found, as_json=as_json))
+        if quiet:
+            pass
+        elif as_json:
+            self.stdout.write(json.dumps(host_report(found), indent=2))
+        else:
+            self.stdout.write(doctor.render(found))
         sys.exit(0 if doctor.labs_ready(found) else 1)
+
+
+def host_report(found) -> dict:
+    """The doctor's findings with the host they were made on. Needs no database: it
+    answers on a host whose worker cannot reach the database yet."""
+    return {
+        "host": {
+            "id": hosts.this_host_id(),
+            "hostname": socket.gethostname(),
+            "instance": ownership.instance().id,
+        },
+        "ready": doctor.labs_ready(found),
+        "capabilities": [cap.as_dict() for cap in found],
+        "facts": hosts.facts(),
+        "slots": {"total": slots_total(), "in_use": slots_in_use()},
+    }
