@@ -6,6 +6,7 @@ app_name = "labs"
 
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
+    path("servers/", views.hosts_overview, name="hosts"),  # before the lab slugs
     path("<slug:slug>/", views.lab_detail, name="detail"),
     path("<slug:slug>/run/", views.run_start, name="start"),
     path("<slug:slug>/students/", views.lab_runs_for_instructor, name="instructor_runs"),

@@ -2,6 +2,7 @@ import functools
 import json
 
 import plotly.io
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -25,6 +26,7 @@ from .distribution import (
 )
 from .experiments import all_labs, get_lab
 from .forms import lab_form
+from .host_list import host_views, queue_view
 from .models import LabRun
 from .presenters import present
 from .services import RunRefused, run_cancel, run_create
@@ -134,6 +136,20 @@ def lab_runs_for_instructor(request, slug: str):
             "figure": figure,
             "key": key,
             "key_label": lab.summary_labels.get(key, key) if key else "",
+        },
+    )
+
+
+@instructor_required
+def hosts_overview(request):
+    """The lab servers: which are working, what each can run, how busy, and the queue."""
+    return render(
+        request,
+        "labs/hosts.html",
+        {
+            "hosts": host_views(),
+            "queue": queue_view(),
+            "dead_after": settings.VIRTLAB_HOST_DEAD_AFTER,
         },
     )
 

@@ -151,6 +151,7 @@ def first_week(course, student, instructor):
         Visit("terminals", reverse("terminals:index")),
         Visit("terminal-ended", ended.get_absolute_url()),
     ]
+    _lab_servers()
     class_url = reverse("courseware:class_detail", args=[classroom.pk])
     first_lesson_done = reverse("courseware:lesson_done", args=[lessons[0].slug])
     errors = [
@@ -186,6 +187,7 @@ def first_week(course, student, instructor):
         *lab_pages,
         *run_pages,
         Visit("error-403-teach", reverse("courseware:teach"), 403),
+        Visit("error-403-lab-servers", reverse("labs:hosts"), 403),
         Visit(
             "error-403-analytics", reverse("courseware:class_analytics", args=[classroom.pk]), 403
         ),
@@ -198,6 +200,7 @@ def first_week(course, student, instructor):
     instructor_pages = [
         Visit("home", "/"),
         Visit("teach", reverse("courseware:teach")),
+        Visit("lab-servers", reverse("labs:hosts")),
         Visit("classes", reverse("courseware:classes")),
         Visit("gradebook", class_url),
         Visit("analytics", reverse("courseware:class_analytics", args=[classroom.pk])),
@@ -217,6 +220,26 @@ def first_week(course, student, instructor):
         "student": (student, student_pages),
         "instructor": (instructor, instructor_pages),
     }
+
+
+def _lab_servers() -> None:
+    """One lab server working (with this machine's facts), one silent for an hour."""
+    from datetime import timedelta
+
+    from labs import hosts
+    from labs.models import LabHost
+
+    caps = [
+        {"name": "netns", "ok": True, "detail": "network namespaces work", "install": ""},
+        {"name": "tcg", "ok": False, "detail": "QEMU is not installed", "install": "apt-get …"},
+    ]
+    LabHost.objects.create(
+        host_id="lab-a", hostname="lab-node-1", capabilities=caps, facts=hosts.facts(),
+        slots_total=2, slots_in_use=1, started_at=timezone.now(), last_heartbeat=timezone.now(),
+    )  # fmt: skip
+    LabHost.objects.create(
+        host_id="lab-b", hostname="lab-node-2", last_heartbeat=timezone.now() - timedelta(hours=1)
+    )
 
 
 def _exam_pages(student) -> list[Visit]:

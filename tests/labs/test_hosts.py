@@ -373,3 +373,51 @@ def test_sandbox_doctor_json_names_this_host(db, settings):
     assert {"container-runtime", "cgroups"} <= {cap["name"] for cap in report["capabilities"]}
     assert report["facts"]["kernel"] == os.uname().release
     assert report["slots"]["total"] == settings.VIRTLAB_MAX_RUNNING_SANDBOXES
+
+
+# --- the lab servers page --------------------------------------------------------
+
+
+def test_instructors_see_the_lab_servers_and_the_queue(instructor_client, settings):
+    from django.urls import reverse
+
+    settings.VIRTLAB_HOST_DEAD_AFTER = 90
+    working = host_row("lab-a", seen_ago=3, hostname="lab-node-1")
+    LabHost.objects.filter(pk=working.pk).update(
+        slots_total=4,
+        slots_in_use=1,
+        capabilities=[
+            {"name": "netns", "ok": True, "detail": "ip netns works", "install": ""},
+            {"name": "nftables-netns", "ok": True, "detail": "nft works", "install": ""},
+            {"name": "tcg", "ok": False, "detail": "no QEMU here", "install": "apt-get install"},
+        ],
+        facts={"cpu_model": "Test CPU 9000", "cores": 8, "kernel": "6.1.0-test"},
+    )
+    host_row("lab-b", seen_ago=3600 * 3, hostname="lab-node-2")
+    running_on("lab-a")
+    LabRun.objects.create(lab="boot-race")  # waiting for any worker
+    LabRun.objects.create(lab="boot-race", host="lab-a", worker_pid=os.getpid())  # for a slot
+
+    response = instructor_client.get(reverse("labs:hosts"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "lab-node-1" in page and "lab-node-2" in page
+    assert "1 of 4 slots in use" in page and "1 run running there" in page
+    assert "Test CPU 9000, 8 cores" in page and "Linux 6.1.0-test" in page
+    assert "Not seen for 3 hours" in page
+    assert "2 runs waiting" in page and "1 already picked up by a server" in page
+    # What it can run, by lab title, and why not the others.
+    can, cannot = page.split("Labs it can run (1)")[1].split("Labs it cannot run")
+    assert "Networking modes: who can reach whom?" in can and "Boot race" not in can
+    assert "Boot race" in cannot and "no QEMU here" in cannot
+    # Linked from the instructor overview.
+    assert (
+        reverse("labs:hosts") in instructor_client.get(reverse("courseware:teach")).content.decode()
+    )
+
+
+def test_students_and_visitors_do_not_see_the_lab_servers(student_client, client):
+    from django.urls import reverse
+
+    assert student_client.get(reverse("labs:hosts")).status_code == 403
+    assert client.get(reverse("labs:hosts")).status_code == 302  # to the login page
