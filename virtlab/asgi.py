@@ -8,11 +8,13 @@ student's cookie) and carries the Django session, so the consumer knows the user
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "virtlab.settings")
-# Django first: the imports below need the apps loaded.
-django_application = get_asgi_application()
+
+from virtlab.request_threads import get_application  # noqa: E402
+
+# Django first: the imports below need the apps loaded. Its handler reuses the threads
+# that run views, so each keeps its database connection (virtlab/request_threads.py).
+django_application = get_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

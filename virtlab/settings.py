@@ -60,12 +60,18 @@ INSTALLED_APPS = [
     "courseware",
     "labs",
     "terminals",
+    "lti_tool",  # django-lti: platform registrations, deployments, contexts, our keys
+    "lti",  # virtlab as an LTI 1.3 tool (docs/lti.md)
     "virtlab",  # site-wide management commands (backup, restore) that span both apps
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the session, CSRF, X-Frame-Options and CSP middleware: in a session an LTI
+    # launch started, it lets the registered platform frame the page and marks the
+    # session and CSRF cookies SameSite=None over HTTPS (lti/frames.py).
+    "lti.frames.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,16 +128,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # A connection per request, on purpose: scripts/serve runs pages under ASGI, where
-    # Django gives each request's code a thread of its own, so a kept connection would
-    # never be used again, only left open until its thread is collected (Django's docs:
-    # disable persistent connections under ASGI). Opening one costs a signed-in page
-    # about 2.5 ms (SQLite reads the schema, prepares each query again, and the last
-    # connection to close checkpoints the WAL): bench/page_throughput.py, issue 17.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Connections are kept (CONN_MAX_AGE above) under ASGI too: Django's ASGI handler
+    # would run each request in a new thread, and a connection belongs to its thread,
+    # but virtlab/asgi.py reuses the threads (virtlab/request_threads.py). A connection
+    # opened per request cost a signed-in page about 2.5 ms: bench/page_throughput.py.
     # A file, not memory, so a lab worker started by a test sees the test's data;
     # one per test process so two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+else:
+    # On a server (PostgreSQL: scripts/test-postgres), a test database per test process
+    # too, so two test runs against one server never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -148,7 +155,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("VIRTLAB_LOGIN_LOCK_MIN
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "courseware.login_guard.locked_out"
-AXES_CLIENT_IP_CALLABLE = "courseware.throttle.client_address"
+AXES_CLIENT_IP_CALLABLE = "courseware.throttle.axes_client_address"
 AXES_VERBOSE = False
 # axes warns that it does not count per address; we do (LOGIN_FAILURES_PER_ADDRESS),
 # with a bigger budget than per account, since a class may share one NAT address.
@@ -169,6 +176,12 @@ CACHES = {
     "throttle": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "virtlab_throttle",
+    },
+    # Shared by every web worker: LTI's OIDC state, nonces and launch data, written by
+    # the worker that answers the login and read by whichever answers the launch.
+    "lti": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "virtlab_lti",
     },
 }
 
