@@ -23,6 +23,7 @@ from . import hosts
 from .experiments import get_lab
 from .experiments.base import NEEDS_VMS, Progress, RunContext, Sample
 from .models import LabRun
+from .signals import run_finished
 from .slots import NoSlot, sandbox_slot
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def _finish(run: LabRun, status: str, error: str = "") -> bool:
     if updated:
         for name, value in values.items():
             setattr(run, name, value)
+        if status == Status.SUCCEEDED:
+            run_finished.send_robust(LabRun, run=run)  # listeners' errors never fail a run
     return bool(updated)
 
 

@@ -20,5 +20,6 @@ urlpatterns = [
     path("accounts/", include("courseware.account_urls")),
     path("labs/", include("labs.urls")),
     path("terminals/", include("terminals.urls")),
+    path("lti/", include("lti.urls")),
     path("", include("courseware.urls")),
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ..models import Attempt, Question, Quiz
 from .grading import AnswerError, Grade, is_prediction
 from .predictions import measurement_of, measurements_for
+from .signals import quiz_answered
 from .types import grade, parse_answer
 
 
@@ -63,9 +64,16 @@ def attempt_submit(*, user, question: Question, form: Mapping[str, Sequence[str]
         )
         result = grade(question.spec, answer, measured=measurement.value if measurement else None)
         practice = answer_shown_before(question, attempts)
-        return attempt_record(
+        attempt = attempt_record(
             user=user, question=question, answer=answer, result=result, practice=practice
         )
+        # After the commit, and robustly: a listener (the LTI grade passback) must never
+        # fail or slow a student's submit.
+        lesson_id = question.quiz.lesson_id
+        transaction.on_commit(
+            lambda: quiz_answered.send_robust(Attempt, user_id=user.pk, lesson_id=lesson_id)
+        )
+        return attempt
 
 
 def attempt_record(

@@ -1,0 +1,70 @@
+"""Showing virtlab inside a platform's page (an LMS shows tools in an iframe).
+
+Two things stop a framed page from working, and both are relaxed only for a session
+an LTI launch started, only for the platform that launched it:
+
+1. **Framing.** virtlab sends ``X-Frame-Options: DENY`` and CSP ``frame-ancestors
+   'none'`` (settings.py) so no other site can frame it (clickjacking). For a launched
+   session, this middleware drops X-Frame-Options (it cannot name an origin) and sets
+   ``frame-ancestors 'self'`` plus the launching platform's origins — its issuer's and
+   authorisation URL's, and any an administrator added to the registration — so only
+   that LMS may frame it, and a normal sign-in keeps ``'none'``.
+2. **Cookies.** Inside an LMS on another site, the browser sends our cookies only if
+   they are ``SameSite=None``, which browsers accept only with ``Secure``. Over HTTPS
+   (``VIRTLAB_HTTPS=1``), the session and CSRF cookies of a launched session are
+   marked so; Django's CSRF checks (token and Origin) still apply to every POST. Over
+   plain HTTP nothing can be done: the cookies stay ``Lax`` and a cross-site frame
+   cannot keep a session (docs/lti.md; the launch then offers a new window).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.middleware.csp import get_nonce
+from django.utils.csp import CSP, build_policy
+
+FRAME_ORIGINS_KEY = "lti_frame_origins"
+
+
+def origin_of(url: str) -> str | None:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def frame_origins(registration) -> list[str]:
+    """The origins that may frame virtlab after a launch from this registration."""
+    urls = [registration.issuer, registration.auth_url]
+    extra = getattr(registration, "virtlab_frames", None)
+    if extra is not None:
+        urls += extra.extra_origins.split()
+    return sorted({origin for url in urls if (origin := origin_of(url))})
+
+
+class LtiFrameMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        origins = session.get(FRAME_ORIGINS_KEY) if session is not None else None
+        if not origins:
+            return response
+        if "X-Frame-Options" in response:
+            del response["X-Frame-Options"]
+        # The view may have chosen its own policy (csp_override); keep it, but for its
+        # frame-ancestors. The nonce is the one the page's scripts were given.
+        config = getattr(response, "_csp_config", settings.SECURE_CSP)
+        if config:
+            config = {**config, "frame-ancestors": [CSP.SELF, *origins]}
+            response.headers[CSP.HEADER_ENFORCE] = build_policy(config, get_nonce(request))
+        if request.is_secure():
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["samesite"] = "None"
+                    response.cookies[name]["secure"] = True
+        return response
