@@ -22,6 +22,8 @@ from .distribution import (
     MIN_STUDENTS_FOR_STUDENTS,
     distribution_figure,
     headline_key,
+    host_count,
+    host_names,
     latest_values,
 )
 from .experiments import all_labs, get_lab
@@ -77,7 +79,11 @@ def _class_distribution(request, lab, *, chart: bool) -> dict | None:
         return {"figure": None, "count": len(values)}
     mine = next((v.value for v in values if v.user_id == request.user.id), None)
     fig = distribution_figure(lab, key, values, mine=mine, names=False)
-    return {"figure": json.loads(plotly.io.to_json(fig, validate=False)), "count": len(values)}
+    return {
+        "figure": json.loads(plotly.io.to_json(fig, validate=False)),
+        "count": len(values),
+        "hosts": host_count(values),
+    }
 
 
 @functools.cache
@@ -122,17 +128,27 @@ def lab_runs_for_instructor(request, slug: str):
         runs = runs.filter(user_id__in=student_ids)
     key = headline_key(lab)
     figure = None
+    hosts = 0
     if key:
         values = latest_values(lab, key, student_ids)
         if values:
             fig = distribution_figure(lab, key, values, mine=None, names=True)
             figure = json.loads(plotly.io.to_json(fig, validate=False))
+            hosts = host_count(values)
+    runs = list(runs[:500])
+    # Which server ran each run, once runs came from more than one.
+    names = host_names({run.host for run in runs})
+    if len(names) > 1:
+        for run in runs:
+            run.host_name = names[run.host]
     return render(
         request,
         "labs/instructor_runs.html",
         {
             "lab": lab,
-            "runs": runs[:500],
+            "runs": runs,
+            "several_hosts": len(names) > 1,
+            "hosts": hosts,
             "figure": figure,
             "key": key,
             "key_label": lab.summary_labels.get(key, key) if key else "",

@@ -421,3 +421,81 @@ def test_students_and_visitors_do_not_see_the_lab_servers(student_client, client
 
     assert student_client.get(reverse("labs:hosts")).status_code == 403
     assert client.get(reverse("labs:hosts")).status_code == 302  # to the login page
+
+
+# --- the class spread, by host ---------------------------------------------------
+
+
+def spread_runs(hosts_by_user: dict[str, str], value: float = 70.0) -> dict[str, LabRun]:
+    """A finished boot-race run per student, each on the given host."""
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import PASSWORD
+    from tests.labs.test_views import make_run
+
+    runs = {}
+    for username, host in hosts_by_user.items():
+        user = get_user_model().objects.filter(username=username).first()
+        user = user or get_user_model().objects.create_user(username, password=PASSWORD)
+        runs[username] = make_run(user)
+        LabRun.objects.filter(pk=runs[username].pk).update(host=host)
+    return runs
+
+
+@pytest.fixture
+def boot_race_ready(monkeypatch):
+    from labs import capabilities
+    from labs.experiments import get_lab
+    from labs.sandbox.capability import Capability
+
+    caps = {name: Capability(name, True, "ok") for name in get_lab("boot-race").needs}
+    monkeypatch.setattr(capabilities, "cached", lambda: (caps, "2026-01-01T00:00:00"))
+
+
+def test_the_spread_has_a_row_per_host_when_runs_came_from_several(db):
+    from labs.distribution import distribution_figure, latest_values
+    from labs.experiments import get_lab
+
+    host_row("lab-a", seen_ago=0, hostname="lab-node-1")
+    host_row("lab-b", seen_ago=0, hostname="lab-node-2")
+    spread_runs({"a1": "lab-a", "a2": "lab-a", "b1": "lab-b"})
+    lab = get_lab("boot-race")
+    key = lab.predict_keys[0]
+    values = latest_values(lab, key)
+    fig = distribution_figure(lab, key, values, mine=None, names=True)
+    rows = {trace.name: list(trace.text) for trace in fig.data}
+    assert rows == {"lab-node-1": ["a1", "a2"], "lab-node-2": ["b1"]}
+    assert {trace.y[0] for trace in fig.data} == {"lab-node-1 (2)", "lab-node-2 (1)"}
+    assert fig.layout.yaxis.showticklabels and "on 2 lab servers" in fig.layout.title.text
+    # One host: one box, no host rows, the title as before.
+    LabRun.objects.update(host="lab-a")
+    one = distribution_figure(lab, key, latest_values(lab, key), mine=None, names=True)
+    assert len(one.data) == 1 and not one.layout.yaxis.showticklabels
+    assert "lab server" not in one.layout.title.text
+
+
+def test_the_pages_say_figures_from_different_hosts_are_not_comparable(
+    student, student_client, instructor, instructor_client, boot_race_ready
+):
+    from django.urls import reverse
+
+    from tests.labs.test_views import enrol
+
+    host_row("lab-a", seen_ago=0, hostname="lab-node-1")
+    host_row("lab-b", seen_ago=0, hostname="lab-node-2")
+    from courseware.classes.services import class_join
+
+    runs = spread_runs({"stu": "lab-a", "a1": "lab-a", "a2": "lab-a"})
+    classroom = enrol(student, instructor)
+    class_join(user=runs["a1"].user, code=classroom.join_code)
+    lab_url = reverse("labs:detail", args=["boot-race"])
+    students_url = reverse("labs:instructor_runs", args=["boot-race"])
+    assert "not comparable" not in student_client.get(lab_url).content.decode()
+    assert ">Server<" not in instructor_client.get(students_url).content.decode()
+
+    LabRun.objects.filter(pk=runs["a2"].pk).update(host="lab-b")
+    body = student_client.get(lab_url).content.decode()
+    assert "measured on 2 different lab servers" in body and "not comparable" in body
+    LabRun.objects.filter(pk=runs["stu"].pk).update(host="lab-b")
+    body = instructor_client.get(students_url).content.decode()
+    assert "not comparable" in body and ">Server<" in body and "lab-node-2" in body
