@@ -15,6 +15,7 @@ other out.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -48,6 +49,17 @@ def client_address(request: HttpRequest) -> str:
         if len(hops) >= proxies:
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def axes_client_address(request: HttpRequest) -> str | None:
+    """``client_address`` for django-axes, which stores it in an IP address column:
+    None when it is not an address (no REMOTE_ADDR, a forged X-Forwarded-For hop).
+    PostgreSQL's inet type refuses anything else, which failed the sign-in itself."""
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def _key(budget: Budget, who: str, window: int) -> str:

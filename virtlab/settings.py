@@ -135,6 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a lab worker started by a test sees the test's data;
     # one per test process so two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+else:
+    # On a server (PostgreSQL: scripts/test-postgres), a test database per test process
+    # too, so two test runs against one server never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -151,7 +155,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("VIRTLAB_LOGIN_LOCK_MIN
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "courseware.login_guard.locked_out"
-AXES_CLIENT_IP_CALLABLE = "courseware.throttle.client_address"
+AXES_CLIENT_IP_CALLABLE = "courseware.throttle.axes_client_address"
 AXES_VERBOSE = False
 # axes warns that it does not count per address; we do (LOGIN_FAILURES_PER_ADDRESS),
 # with a bigger budget than per account, since a class may share one NAT address.

@@ -136,6 +136,26 @@ def test_the_client_address_behind_proxies(rf, settings):
     assert throttle.client_address(request) == "1.2.3.4"
 
 
+def test_a_forged_forwarded_address_still_signs_in(client, student, settings):
+    # Behind a proxy a client may write anything into X-Forwarded-For. Axes keeps the
+    # address in an IP column (PostgreSQL's inet refuses "not-an-ip"): it stores none.
+    settings.VIRTLAB_PROXY_COUNT = 2
+    forged = {"HTTP_X_FORWARDED_FOR": "not-an-ip, 10.0.0.5", "REMOTE_ADDR": "10.0.0.9"}
+    login = reverse("login")
+    wrong = client.post(login, {"username": "stu", "password": "wrong"}, **forged)
+    assert wrong.status_code == 200
+    assert AccessAttempt.objects.get(username="stu").ip_address is None
+    right = client.post(login, {"username": "stu", "password": PASSWORD}, **forged)
+    assert right.status_code == 302
+
+
+def test_axes_gets_an_address_or_none(rf, settings):
+    settings.VIRTLAB_PROXY_COUNT = 1
+    assert throttle.axes_client_address(rf.get("/", REMOTE_ADDR="2001:db8::1")) == "2001:db8::1"
+    assert throttle.axes_client_address(rf.get("/", HTTP_X_FORWARDED_FOR="unknown")) is None
+    assert throttle.axes_client_address(rf.get("/", REMOTE_ADDR="")) is None
+
+
 def test_wait_descriptions():
     assert throttle.describe_wait(1) == "1 second"
     assert throttle.describe_wait(59) == "59 seconds"
