@@ -142,6 +142,13 @@ def register(found: list[Capability]) -> None:
     )
 
 
+def record_capabilities(found: list[Capability]) -> bool:
+    """The doctor ran again (``manage.py sandbox_doctor`` after installing something):
+    update this host's row, if it has one, so the pages see the change at once."""
+    rows = LabHost.objects.filter(host_id=this_host_id())
+    return bool(rows.update(capabilities=[cap.as_dict() for cap in found]))
+
+
 def heartbeat_forever(stop: threading.Event, every: float = HEARTBEAT_SECONDS) -> None:
     """The worker's heartbeat thread: touch the row until ``stop`` is set."""
     while not stop.wait(every):

@@ -499,3 +499,39 @@ def test_the_pages_say_figures_from_different_hosts_are_not_comparable(
     LabRun.objects.filter(pk=runs["stu"].pk).update(host="lab-b")
     body = instructor_client.get(students_url).content.decode()
     assert "not comparable" in body and ">Server<" in body and "lab-node-2" in body
+
+
+# --- what the web tier offers ----------------------------------------------------
+
+
+def test_labs_are_offered_only_when_every_live_host_can_run_them(db, settings, monkeypatch):
+    """The web tier may have no doctor of its own: it reads the live hosts' findings.
+    The queue hands a run to any host, so each must be able to run it."""
+    from labs import capabilities
+    from labs.experiments import get_lab
+
+    monkeypatch.setattr(capabilities, "cache_path", lambda: settings.BASE_DIR / "no-such-file")
+    boot_race, networking = get_lab("boot-race"), get_lab("networking")
+    assert capabilities.lab_status(boot_race).never_probed  # no host, no file
+
+    everything = [{"name": n, "ok": True, "detail": "fine", "install": ""} for n in boot_race.needs]
+    without_qemu = [c for c in everything if c["name"] != "tcg"] + [
+        {"name": "tcg", "ok": False, "detail": "QEMU missing", "install": "apt-get install qemu"}
+    ]
+    netns = [{"name": n, "ok": True, "detail": "fine", "install": ""} for n in networking.needs]
+    for host_id, caps in (("lab-a", everything + netns), ("lab-b", without_qemu + netns)):
+        LabHost.objects.filter(
+            pk=host_row(host_id, seen_ago=1, hostname=f"{host_id}.school").pk
+        ).update(capabilities=caps, started_at=timezone.now())
+    status = capabilities.lab_status(boot_race)
+    assert not status.ready
+    assert [(c.name, c.detail) for c in status.missing] == [
+        ("tcg", "QEMU missing (on lab-b.school)")
+    ]
+    assert capabilities.lab_status(networking).ready
+
+    # A dead host takes no runs, so it no longer holds the others back.
+    LabHost.objects.filter(host_id="lab-b").update(
+        last_heartbeat=timezone.now() - timedelta(hours=1)
+    )
+    assert capabilities.lab_status(boot_race).ready

@@ -1,8 +1,10 @@
+import contextlib
 import json
 import socket
 import sys
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError
 
 from labs import capabilities, hosts
 from labs.sandbox import doctor, ownership
@@ -21,6 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_json, quiet, **options):
         found = capabilities.refresh()  # also updates the cache the lab pages read
+        # And this host's row, when it has one; with no database here (yet) the doctor
+        # answers all the same.
+        with contextlib.suppress(DatabaseError):
+            hosts.record_capabilities(found)
         if quiet:
             pass
         elif as_json:
