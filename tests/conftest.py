@@ -122,7 +122,7 @@ DATABASE_BACKEND_TASKS = {
 def worker_env() -> dict:
     """Environment for a lab worker subprocess that shares this test's database."""
     import os
-    from urllib.parse import quote
+    from urllib.parse import quote, urlencode
 
     from django.db import connection
 
@@ -131,29 +131,41 @@ def worker_env() -> dict:
         url = f"sqlite:///{db['NAME']}"
     else:  # PostgreSQL: the same server, the test database pytest-django created
         credentials = f"{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@"
-        url = f"postgres://{credentials}{db['HOST'] or ''}:{db['PORT'] or 5432}/{db['NAME']}"
+        # Host and port go in the query, where a unix socket's directory survives
+        # (dj-database-url lowercases a host written in the URL's address part).
+        params = {**db.get("OPTIONS", {})}
+        params |= {key.lower(): db[key] for key in ("HOST", "PORT") if db[key]}
+        url = f"postgres://{credentials}/{quote(db['NAME'])}?{urlencode(params)}"
     return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "virtlab.settings"}
 
 
-@pytest.fixture
-def lab_worker(settings, transactional_db, host_capabilities):
-    """A real `manage.py lab_worker` process on the test database; stopped afterwards."""
-    import signal
+def start_lab_worker(log=None, **env):
+    """A real `manage.py lab_worker` process on the test database, with ``env`` added to
+    its environment (VIRTLAB_HOST_ID=…); its output goes to ``log`` when given."""
     import subprocess
     import sys
     from pathlib import Path
 
-    settings.TASKS = DATABASE_BACKEND_TASKS
     root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "lab_worker"],
-        cwd=root,
-        env=worker_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    yield process
+    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (the child's)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "lab_worker"],
+            cwd=root,
+            env={**worker_env(), **env},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
+    finally:
+        if log:
+            output.close()  # the child has its own copy
+
+
+def stop_lab_worker(process) -> None:
+    import signal
+    import subprocess
+
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -161,3 +173,12 @@ def lab_worker(settings, transactional_db, host_capabilities):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def lab_worker(settings, transactional_db, host_capabilities):
+    """A real `manage.py lab_worker` process on the test database; stopped afterwards."""
+    settings.TASKS = DATABASE_BACKEND_TASKS
+    process = start_lab_worker()
+    yield process
+    stop_lab_worker(process)
