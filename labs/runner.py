@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import traceback
 from datetime import timedelta
@@ -53,6 +54,7 @@ def _host_facts(lab) -> dict:
         decision = vms.decide_accelerator()
         accelerator = decision["accelerator"]
     facts = hostfacts.collect(accelerator=accelerator)
+    facts["hostname"] = socket.gethostname()  # which lab host, when there are several
     if accelerator:
         facts["accelerator_reason"] = decision.get("reason", "")
     return facts

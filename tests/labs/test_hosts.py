@@ -535,3 +535,14 @@ def test_labs_are_offered_only_when_every_live_host_can_run_them(db, settings, m
         last_heartbeat=timezone.now() - timedelta(hours=1)
     )
     assert capabilities.lab_status(boot_race).ready
+
+
+def test_a_runs_chart_names_the_machine_it_was_measured_on(student, student_client):
+    from tests.labs.test_views import HOST, make_run
+
+    run = make_run(student)
+    LabRun.objects.filter(pk=run.pk).update(
+        host="lab-b", host_facts={**HOST, "hostname": "lab-node-2"}
+    )
+    body = student_client.get(run.get_absolute_url()).content.decode()
+    assert "Measured on this server (lab-node-2): Test CPU" in body

@@ -3,6 +3,7 @@ run is failed with a clear reason and leaves nothing behind once the reaper runs
 
 import os
 import signal
+import socket
 import time
 
 import pytest
@@ -41,7 +42,21 @@ def test_worker_executes_a_queued_run(lab_worker, student):
     assert {s["series"] for s in run.samples} >= {"container", "vm"}
     assert run.worker_pid == lab_worker.pid
     assert run.host == this_host_id()  # the worker is this test's instance
+    assert run.host_facts["hostname"] == socket.gethostname()  # named under its chart
     assert nothing_left(run.sandbox_id)
+
+
+def test_the_worker_registers_its_host_and_heartbeats(lab_worker):
+    from labs.models import LabHost
+
+    def registered():
+        return LabHost.objects.filter(host_id=this_host_id(), capabilities__isnull=False).first()
+
+    row = wait_for(registered, 120, "the worker to register its host")
+    assert row.started_at and row.hostname and row.facts["kernel"]
+    assert "container-runtime" in {cap["name"] for cap in row.capabilities}
+    first = row.last_heartbeat
+    wait_for(lambda: LabHost.objects.get(pk=row.pk).last_heartbeat > first, 60, "a heartbeat")
 
 
 def test_killed_worker_leaves_nothing_after_the_sweep(lab_worker, student):
