@@ -25,6 +25,7 @@ class RegistrationForm(forms.Form):
         label="Deployment IDs",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line. Launches from a deployment not listed here are refused.",
+        error_messages={"required": "Give at least one deployment ID."},
     )
     keyset_url = forms.CharField(
         label="Public keyset (JWKS) URL", max_length=200, validators=[_url]
@@ -50,7 +51,8 @@ class RegistrationForm(forms.Form):
 
     def __init__(self, *args, registration: LtiRegistration | None = None, **kwargs):
         self.registration = registration
-        if registration is not None and not args[0:1]:
+        bound = bool(args and args[0] is not None) or kwargs.get("data") is not None
+        if registration is not None and not bound:
             frames = PlatformFrames.objects.filter(registration=registration).first()
             kwargs["initial"] = {
                 "name": registration.name,
