@@ -104,8 +104,11 @@ class LabStatus:
         return self.probed_at is None
 
 
-def lab_status(lab: Lab, caps: dict[str, Capability] | None = None) -> LabStatus:
-    probed_at = None
+def lab_status(
+    lab: Lab, caps: dict[str, Capability] | None = None, probed_at: str | None = None
+) -> LabStatus:
+    """Whether this server can run the lab; ``caps`` and ``probed_at`` from one
+    ``cached()`` call when asking for many labs (it reads the database)."""
     if caps is None:
         caps, probed_at = cached()
     missing = []

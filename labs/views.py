@@ -16,6 +16,7 @@ from courseware.quizzes import predictions
 from virtlab.rendering import render_markdown
 from virtlab.roles import instructor_required, is_instructor
 
+from . import capabilities
 from .capabilities import lab_status
 from .csv_export import run_csv
 from .distribution import (
@@ -62,7 +63,8 @@ def _visible_run(request, slug: str, run_id: int) -> LabRun:
 
 
 def catalogue(request):
-    entries = [(lab, lab_status(lab)) for lab in all_labs()]
+    caps, probed_at = capabilities.cached()  # once for every lab
+    entries = [(lab, lab_status(lab, caps, probed_at)) for lab in all_labs()]
     return render(request, "labs/catalogue.html", {"entries": entries})
 
 
