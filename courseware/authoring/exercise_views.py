@@ -13,6 +13,10 @@ same hook as the course files. Two things are stricter than the lesson editor:
 - a stale base re-opens this page with both versions' differences and the author's
   text, based on the newest revision, so "Save" keeps theirs-then-mine explicit.
 
+Removing an exercise is a revision too, without it: publishing that revision retires
+the exercise (its steps and the students' completed steps are kept, and restoring an
+older revision brings it back), so nothing anyone did is lost.
+
 Without JavaScript every button works: Preview parses and renders, saving nothing
 but the draft. Instructors only (``instructor_required``), every change a POST with
 CSRF.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -280,6 +285,8 @@ def exercise_edit(request, slug: str, exercise: str | None = None):
     if action == "discard-draft":
         EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
         return redirect(request.path)
+    if action in ("remove", "remove-publish") and not new:
+        return _remove(request, lesson, head, exercise, publish=action == "remove-publish")
     try:
         based_on = int(post.get("based_on", ""))
     except ValueError:
@@ -336,6 +343,76 @@ def exercise_edit(request, slug: str, exercise: str | None = None):
     EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
     report_save(request, revision, created, action, problems_at="in the lesson editor")
     return redirect("courseware:author_exercise", slug=lesson.slug, exercise=posted.slug)
+
+
+def _remove(request, lesson: Lesson, head: LessonRevision, slug: str, *, publish: bool):
+    """Save (and, when asked, publish) the lesson's next revision without this
+    exercise. It needs the confirmation box, and the revision the page was opened on
+    must still be the newest: removing what someone else has just edited would throw
+    their work out of the next revision unseen."""
+    files = dict((head.content.get("exercises") or {})[slug])
+    try:
+        based_on = int(request.POST.get("based_on", ""))
+    except ValueError:
+        based_on = None
+    if not request.POST.get("confirm_remove"):
+        return _page(
+            request,
+            lesson,
+            head,
+            slug=slug,
+            files=files,
+            based_on=head.number,
+            new=False,
+            status=422,
+            problems=["Nothing was removed: tick “Yes, remove this exercise” to confirm."],
+            preview=None,
+        )
+    content = {
+        **head.content,
+        "exercises": {
+            name: exercise_files
+            for name, exercise_files in (head.content.get("exercises") or {}).items()
+            if name != slug
+        },
+    }
+    try:
+        revision, created = revisions.save_revision(
+            lesson,
+            content,
+            author=request.user,
+            based_on=based_on,
+            note=f"Exercise {slug} removed",
+        )
+    except revisions.EditConflict as conflict:
+        return _page(
+            request,
+            lesson,
+            conflict.newest,
+            slug=slug,
+            files=dict((conflict.newest.content.get("exercises") or {}).get(slug) or files),
+            based_on=conflict.newest.number,
+            new=False,
+            status=409,
+            problems=[
+                f"Nothing was removed: revision {conflict.newest.number} was saved after "
+                "you opened this page. Look at it here, then remove again if you still want to."
+            ],
+            preview=None,
+        )
+    report_save(
+        request,
+        revision,
+        created,
+        "publish" if publish else "save",
+        problems_at="in the lesson editor",
+    )
+    messages.info(
+        request,
+        f"The exercise {slug} is not in revision {revision.number}. Students' completed "
+        "steps are kept; restoring an earlier revision from the history brings it back.",
+    )
+    return redirect("courseware:author_edit", slug=lesson.slug)
 
 
 def _revision_or_head(lesson: Lesson, number: int | None, head: LessonRevision) -> LessonRevision:

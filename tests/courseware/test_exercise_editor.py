@@ -231,3 +231,55 @@ def test_a_forged_script_count_is_refused_not_truncated(lesson, instructor_clien
     response = instructor_client.post(editor_url(), fields(files, head.number, scripts="9999"))
     assert response.status_code == 422 and b"script count is not 0 to 200" in response.content
     assert revisions.newest(lesson).number == head.number
+
+
+def test_removing_needs_the_box_ticked_and_changes_nothing_without_it(lesson, instructor_client):
+    head, _ = current(lesson)
+    response = instructor_client.post(
+        editor_url(), {"action": "remove", "based_on": str(head.number)}
+    )
+    assert response.status_code == 422 and "Nothing was removed" in response.content.decode()
+    assert revisions.newest(lesson).number == head.number
+    assert SLUG in revisions.newest(lesson).content["exercises"]
+
+
+def test_removing_and_publishing_retires_it_and_keeps_completions(
+    lesson, instructor_client, student_client, student
+):
+    from courseware.models import Exercise, ExerciseStep, StepCompletion
+
+    head, _ = current(lesson)
+    # Publish what is there first, so the exercise is live with a completed step.
+    revisions.publish(head, by=None)
+    step = ExerciseStep.objects.filter(exercise__lesson=lesson, exercise__slug=SLUG).first()
+    StepCompletion.objects.create(user=student, step=step)
+    response = instructor_client.post(
+        editor_url(),
+        {"action": "remove-publish", "based_on": str(head.number), "confirm_remove": "1"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("courseware:author_edit", args=[LESSON])
+    newest = revisions.newest(lesson)
+    assert newest.number == head.number + 1 and SLUG not in newest.content["exercises"]
+    lesson.refresh_from_db()
+    assert lesson.published_revision == newest
+    assert Exercise.objects.get(lesson=lesson, slug=SLUG).retired
+    assert StepCompletion.objects.filter(user=student, step=step).exists()
+    page = student_client.get(reverse("courseware:exercise", args=[LESSON, SLUG]))
+    assert page.status_code == 404
+
+
+def test_removing_from_a_stale_page_is_a_conflict_that_removes_nothing(
+    lesson, instructor_client, instructor
+):
+    head, files = current(lesson)
+    theirs = dict(files, **{"steps.md": closed(files["steps.md"]) + "\nTheir addition.\n"})
+    revisions.save_revision(
+        lesson, {**head.content, "exercises": {SLUG: theirs}}, author=instructor, based_on=None
+    )
+    response = instructor_client.post(
+        editor_url(),
+        {"action": "remove", "based_on": str(head.number), "confirm_remove": "1"},
+    )
+    assert response.status_code == 409 and "Nothing was removed" in response.content.decode()
+    assert revisions.newest(lesson).content["exercises"][SLUG] == theirs
