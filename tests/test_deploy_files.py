@@ -445,3 +445,49 @@ def test_the_containerfile_builds_from_this_checkout():
     for step in ("scripts/host-packages run", "build_guest_assets", "collectstatic"):
         assert step in run
     assert containerfile_env()["VIRTLAB_VAR"] == "/var/lib/virtlab"
+
+
+# --- the reverse proxy ---------------------------------------------------------------
+
+
+def test_the_proxies_accept_a_whole_course_zip_and_reach_the_web_server():
+    """nginx (systemd hosts) and the Ingress let the largest course zip through (with
+    room for the multipart envelope), and nginx proxies to the port the web unit uses."""
+    from courseware.authoring import coursezip
+
+    conf = (DEPLOY / "nginx" / "virtlab.conf").read_text()
+    (body,) = re.findall(r"client_max_body_size (\d+)m;", conf)
+    ingress = yaml.safe_load((KUBERNETES / "ingress.yaml").read_text())
+    annotated = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    for megabytes in (int(body), int(annotated.removesuffix("m"))):
+        assert megabytes * 10**6 > coursezip.MAX_UPLOAD_BYTES + 2**20
+    port = env_file(SYSTEMD / "virtlab.env.example")["VIRTLAB_PORT"]
+    assert re.findall(r"proxy_pass http://127\.0\.0\.1:(\d+);", conf) == [port]
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None or shutil.which("openssl") is None,
+    reason="nginx or openssl is not installed",
+)
+def test_nginx_accepts_the_site_configuration(tmp_path):
+    """`nginx -t` on the site file, inside a minimal main configuration, with a
+    throwaway certificate where the real one would be."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=virtlab.example.edu", "-keyout", str(tmp_path / "privkey.pem"),
+         "-out", str(tmp_path / "fullchain.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    site = (DEPLOY / "nginx" / "virtlab.conf").read_text()
+    (tmp_path / "site.conf").write_text(site.replace("/etc/ssl/virtlab", str(tmp_path)))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; include {tmp_path}/site.conf; }}\n"
+    )
+    done = subprocess.run(
+        ["nginx", "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
