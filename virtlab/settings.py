@@ -91,6 +91,9 @@ AUTHENTICATION_BACKENDS = [
     # First, so a locked-out account is refused before its password is even checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Loads a signed-in session's user with a prepared query; signs no one in
+    # (virtlab/sessions.py).
+    "virtlab.sessions.SessionUserBackend",
 ]
 
 ROOT_URLCONF = "virtlab.urls"
@@ -220,6 +223,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, their read prepared once per process (virtlab/sessions.py).
+SESSION_ENGINE = "virtlab.sessions"
 
 # Behind HTTPS (a class server), turn on the transport settings `check --deploy` asks for.
 if env_flag("VIRTLAB_HTTPS"):
