@@ -20,12 +20,18 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from labs.sandbox import ownership
+
 from . import protocol
 from .models import TerminalSession
 from .services import socket_path
 
 log = logging.getLogger(__name__)
 MAX_INPUT_BYTES = 64 * 1024  # one paste; a bigger message is dropped, not buffered
+ELSEWHERE = (
+    "This terminal was opened on another of the class's servers and runs there; "
+    "start a new one here."
+)
 REFUSED = 4403  # close code the page reads as "not yours, or not signed in"
 
 
@@ -40,14 +46,19 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         public_id = str(self.scope["url_route"]["kwargs"]["public_id"])
-        if (
-            user is None
-            or not user.is_authenticated
-            or await database_sync_to_async(owned_session)(user, public_id) is None
-        ):
+        session = None
+        if user is not None and user.is_authenticated:
+            session = await database_sync_to_async(owned_session)(user, public_id)
+        if session is None:
             await self.refuse()
             return
         await self.accept()
+        if session.server != ownership.instance().id:
+            # Opened through another web server of the class (each has its own
+            # terminal host); a load balancer without sticky routing sends a page here.
+            await self.send(text_data=json.dumps({"state": "ended", "reason": ELSEWHERE}))
+            await self.close()
+            return
         try:
             reader, writer = await asyncio.open_unix_connection(socket_path())
         except OSError as error:

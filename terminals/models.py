@@ -14,6 +14,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from labs.sandbox import ownership
+
+
+def this_server() -> str:
+    """This process's virtlab instance: the one whose terminal host a session opened
+    here lives in (web workers and their terminal host share var/, so one instance)."""
+    return ownership.instance().id
+
 
 class TerminalSession(models.Model):
     class Kind(models.TextChoices):
@@ -41,6 +49,10 @@ class TerminalSession(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
+    # The virtlab instance (labs/sandbox/ownership.py) whose terminal host holds the
+    # shell: several web servers may share one database, each with its own terminal
+    # host, and one that restarts must close only its own rows.
+    server = models.CharField(max_length=64, default=this_server, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,7 +19,10 @@ RESTARTED = "The terminal server restarted; start a new terminal."
 def load(public_id: str) -> TerminalSession | None:
     close_old_connections()
     try:
-        return TerminalSession.objects.filter(public_id=public_id).first()
+        # Only this server's sessions: another's shell lives in its own terminal host.
+        return TerminalSession.objects.filter(
+            public_id=public_id, server=ownership.instance().id
+        ).first()
     except Exception:  # not a UUID, say
         return None
 
@@ -59,7 +62,7 @@ def mark_ended(public_id: str, reason: str) -> None:
 def recover() -> None:
     """A new host: the shells of the one before are gone with it. Reap what they left
     (ad-hoc ids this instance claimed from a process that no longer exists) and close
-    the rows it never closed."""
+    the rows of this server it never closed."""
     close_old_connections()
     mine = ownership.instance().id
     for sandbox_id in ownership.claimed_ids():
@@ -71,6 +74,8 @@ def recover() -> None:
             report = reaper.reap(only={sandbox_id})
             if not report.empty:
                 log.info("reaped what a stopped terminal host left in vl%s", sandbox_id)
-    TerminalSession.objects.filter(status__in=TerminalSession.OPEN).exclude(
+    # Only this server's rows: another web server on the same database has its own
+    # terminal host, whose students' shells are alive.
+    TerminalSession.objects.filter(status__in=TerminalSession.OPEN, server=mine).exclude(
         status=TerminalSession.Status.WAITING
     ).update(status=TerminalSession.Status.ENDED, ended_at=timezone.now(), end_reason=RESTARTED)

@@ -10,7 +10,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from terminals.consumers import REFUSED
+from terminals import records
+from terminals.consumers import ELSEWHERE, REFUSED
+from terminals.models import TerminalSession
 from terminals.services import start_session
 from virtlab.asgi import application
 
@@ -89,6 +91,40 @@ def test_the_owner_is_told_plainly_when_no_terminal_host_runs(session, student, 
         "state": "ended",
         "reason": "The terminal server is not running.",
     }
+
+
+def first_message(path: str, headers: list) -> tuple[bool, dict]:
+    async def scenario():
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        message = json.loads(await communicator.receive_from(timeout=10))
+        await communicator.disconnect()
+        return connected, message
+
+    return run_async(scenario)
+
+
+def test_a_terminal_of_another_server_is_ended_here_with_the_reason(session, student):
+    # Two web servers on one database each have their own terminal host; a page sent
+    # to the other one (no sticky routing) is told so rather than attached to nothing.
+    TerminalSession.objects.filter(pk=session.pk).update(server="another-server")
+    connected, message = first_message(
+        f"/ws/terminals/{session.public_id}/", [ORIGIN, cookie_of(student)]
+    )
+    assert connected and message == {"state": "ended", "reason": ELSEWHERE}
+    # And this server's terminal host would not even find it.
+    assert records.load(str(session.public_id)) is None
+
+
+def test_a_restarted_terminal_host_closes_only_its_own_servers_rows(transactional_db, student):
+    mine = start_session(student, "container")
+    theirs = TerminalSession.objects.create(user=student, kind="vm", server="another-server")
+    TerminalSession.objects.filter(pk__in=[mine.pk, theirs.pk]).update(status="live")
+    records.recover()
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, mine.end_reason) == ("ended", records.RESTARTED)
+    assert theirs.status == "live"
 
 
 @pytest.mark.sandbox
