@@ -69,18 +69,30 @@ def host_request(message: dict, *, timeout: float = HOST_TIMEOUT) -> dict:
 
 
 def open_sessions(user) -> list[TerminalSession]:
-    """The user's sessions that hold (or wait for) a sandbox. A row that was never
-    attached within the grace period belongs to a page that never connected: it is
-    closed here rather than counted."""
+    """The user's sessions on this server that hold (or wait for) a sandbox. A row
+    never attached within the grace period belongs to a page that never connected: it
+    is closed here rather than counted. (Rows of another web server of the class are
+    that server's: its terminal host holds them, and its limits count them.)"""
     stale = timezone.now() - timedelta(seconds=settings.VIRTLAB_TERMINAL_GRACE_SECONDS)
-    TerminalSession.objects.filter(
-        user=user, status=TerminalSession.Status.WAITING, created_at__lt=stale
-    ).update(
-        status=TerminalSession.Status.ENDED,
-        ended_at=timezone.now(),
-        end_reason="The page never connected.",
+    sessions = list(
+        TerminalSession.objects.filter(
+            user=user, status__in=TerminalSession.OPEN, server=ownership.instance().id
+        )
     )
-    return list(TerminalSession.objects.filter(user=user, status__in=TerminalSession.OPEN))
+    never_connected = [
+        session.pk
+        for session in sessions
+        if session.status == TerminalSession.Status.WAITING and session.created_at < stale
+    ]
+    if never_connected:  # a write only when there is one: panels render on many pages
+        TerminalSession.objects.filter(
+            pk__in=never_connected, status=TerminalSession.Status.WAITING
+        ).update(
+            status=TerminalSession.Status.ENDED,
+            ended_at=timezone.now(),
+            end_reason="The page never connected.",
+        )
+    return [session for session in sessions if session.pk not in never_connected]
 
 
 def start_session(user, kind: str, *, replace: bool = False) -> TerminalSession:

@@ -168,3 +168,14 @@ def test_the_owner_types_into_a_real_shell_through_the_websocket(
     assert states[-1] == {"state": "ended", "reason": "Ended by the student."}
     session.refresh_from_db()
     assert session.status == "ended"
+
+
+def test_a_terminal_on_another_server_does_not_count_against_the_limit_here(
+    transactional_db, student
+):
+    from terminals.services import open_sessions
+
+    TerminalSession.objects.create(user=student, kind="vm", server="another-server", status="live")
+    assert open_sessions(student) == []
+    here = start_session(student, "container")
+    assert [session.pk for session in open_sessions(student)] == [here.pk]
