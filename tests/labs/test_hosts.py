@@ -546,3 +546,64 @@ def test_a_runs_chart_names_the_machine_it_was_measured_on(student, student_clie
     )
     body = student_client.get(run.get_absolute_url()).content.decode()
     assert "Measured on this server (lab-node-2): Test CPU" in body
+
+
+# --- a host that dies, end to end ------------------------------------------------
+
+
+@pytest.mark.sandbox
+def test_a_killed_hosts_run_is_failed_by_another_host_and_reaped_by_its_own(
+    transactional_db, settings, host_capabilities, student, tmp_path
+):
+    """Host b (a real worker with a var/ instance of its own) is killed mid-run. Host
+    a's sweep fails the run once b has been silent past the timeout, and leaves b's
+    sandboxes alone; b's next worker reaps them when it starts."""
+    import signal
+
+    from labs.experiments import get_lab
+    from labs.services import run_create
+    from tests.conftest import DATABASE_BACKEND_TASKS, start_lab_worker, stop_lab_worker
+    from tests.labs.leftovers import leftovers, nothing_left
+    from tests.labs.test_worker import wait_for
+
+    settings.TASKS = DATABASE_BACKEND_TASKS
+    # "test-…" like the session's own, so a later session reaps it if this test dies.
+    host_b = {"VIRTLAB_HOST_ID": "lab-b", "VIRTLAB_INSTANCE": f"{ownership.instance().id}-b"}
+    worker = start_lab_worker(**host_b)
+    try:
+        wait_for(
+            lambda: LabHost.objects.filter(host_id="lab-b", capabilities__isnull=False).exists(),
+            120,
+            "host b to register",
+        )
+        run = run_create(user=student, lab=get_lab("networking"), params={"probes": 1})
+
+        def measuring():
+            run.refresh_from_db()
+            return run.status == "running" and run.samples
+
+        wait_for(measuring, 180, "host b to record a sample")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        stop_lab_worker(worker)
+    assert run.host == "lab-b"
+    assert any(leftovers(run.sandbox_id).values())  # b's servers and namespaces
+
+    settings.VIRTLAB_HOST_ID = "lab-a"  # this process sweeps as host a
+    settings.VIRTLAB_HOST_DEAD_AFTER = 3
+    wait_for(lambda: run.pk in stale.fail_stale_runs(), 60, "host a to fail host b's run")
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error == stale.DEAD_HOST_RUNNING
+    assert run.samples  # what b measured is kept
+    stale.sweep()  # host a's reaper: b's sandboxes are not its own
+    assert any(leftovers(run.sandbox_id).values())
+
+    log = tmp_path / "lab-b.log"
+    worker = start_lab_worker(log=log, **host_b)  # b comes back and sweeps first thing
+    try:
+        wait_for(lambda: nothing_left(run.sandbox_id), 120, "host b to reap what it left")
+    finally:
+        stop_lab_worker(worker)
+    started = [line for line in log.read_text().splitlines() if "lab worker on host lab-b" in line]
+    assert started and "leftovers: nothing to remove" not in started[0]  # b's reaper did it
