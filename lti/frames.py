@@ -61,7 +61,7 @@ class LtiFrameMiddleware:
         config = getattr(response, "_csp_config", settings.SECURE_CSP)
         if config:
             config = {**config, "frame-ancestors": [CSP.SELF, *origins]}
-            response.headers[CSP.HEADER_ENFORCE] = build_policy(config, get_nonce(request))
+            response.headers[str(CSP.HEADER_ENFORCE)] = build_policy(config, get_nonce(request))
         if request.is_secure():
             for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
                 if name in response.cookies:

@@ -196,6 +196,7 @@ def first_week(course, student, instructor):
         Visit("error-405-lesson-done", first_lesson_done, 405),
         # A class's assignments are its instructors' to manage.
         Visit("error-403-assignments", assignment_pages[0].url, 403),
+        Visit("error-403-lti-class", reverse("lti:class", args=[classroom.pk]), 403),
     ]
     instructor_pages = [
         Visit("home", "/"),
@@ -214,12 +215,65 @@ def first_week(course, student, instructor):
         *_authoring_pages(instructor, lessons[1]),
         *assignment_pages,
         Visit("terminals", reverse("terminals:index")),  # none open: the buttons
+        *_lti_pages(instructor, student, classroom),
     ]
     return {
         "anonymous": (None, anonymous),
         "student": (student, student_pages),
         "instructor": (instructor, instructor_pages),
     }
+
+
+def _lti_pages(instructor, student, classroom: Classroom) -> list[Visit]:
+    """LTI's administration pages (the instructor is given the right to register
+    platforms) and a class that came from an LMS, with a score the LMS refused."""
+    from django.contrib.auth.models import Permission
+    from lti_tool.models import LtiContext, LtiDeployment, LtiRegistration
+
+    from lti.models import ContextClass, GradeLink, PlatformAccount
+
+    instructor.user_permissions.add(Permission.objects.get(codename="change_ltiregistration"))
+    registration = LtiRegistration.objects.create(
+        name="School Moodle",
+        issuer="https://moodle.school.test",
+        client_id="AbC123",
+        auth_url="https://moodle.school.test/mod/lti/auth.php",
+        token_url="https://moodle.school.test/mod/lti/token.php",
+        keyset_url="https://moodle.school.test/mod/lti/certs.php",
+    )
+    deployment = LtiDeployment.objects.create(
+        registration=registration, deployment_id="1", is_active=True
+    )
+    LtiDeployment.objects.create(registration=registration, deployment_id="7", is_active=False)
+    context = LtiContext.objects.create(
+        deployment=deployment, id_on_platform="42", title="Virtualization A (Moodle)"
+    )
+    ContextClass.objects.create(
+        context=context,
+        classroom=classroom,
+        roster_imported_at=timezone.now(),
+        roster_summary="1 learners and 1 instructors in the LMS roster.",
+    )
+    account = PlatformAccount.objects.create(issuer=registration.issuer, sub="7", user=student)
+    for lesson, failures in zip(Lesson.objects.order_by("pk")[:2], (0, 2), strict=True):
+        GradeLink.objects.create(
+            account=account,
+            registration=registration,
+            lesson=lesson,
+            classroom=classroom,
+            lineitem_url=f"https://moodle.school.test/mod/lti/services.php/2/lineitems/{lesson.pk}/lineitem",
+            last_score=0.5 if not failures else None,
+            last_sent_at=timezone.now() if not failures else None,
+            last_error="The LMS answered HTTP 503: down for maintenance" if failures else "",
+            last_error_at=timezone.now() if failures else None,
+            failures=failures,
+        )
+    return [
+        Visit("lti-setup", reverse("lti:setup")),
+        Visit("lti-platform-new", reverse("lti:platform_new")),
+        Visit("lti-platform-edit", reverse("lti:platform_edit", args=[registration.pk])),
+        Visit("lti-class", reverse("lti:class", args=[classroom.pk])),
+    ]
 
 
 def _lab_servers() -> None:
@@ -467,4 +521,70 @@ def test_every_page_has_no_serious_accessibility_violation(
         f"{nodes} serious or critical accessibility problems (axe-core; all findings in "
         f"{out / 'axe.json'}):\n{_describe(failing)}"
     )
+    assert not wrong_status, "\n".join(wrong_status)
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_lti_launch_pages_have_no_serious_accessibility_violation(
+    browser, live_server, course, viewport, monkeypatch
+):
+    """The pages an LMS launch shows: the teacher's content picker (and its refusal of
+    an empty choice), a link to something missing, and the check that the LMS's frame
+    keeps cookies (shown over HTTPS; here without JavaScript, as its fallback reads)."""
+    import lti.views
+    from tests.browser.lti_platform import login_url, registered_platform
+    from tests.lti.platform import INSTRUCTOR
+
+    axe_source = _axe_source()
+    out = ARTIFACTS / viewport / "lti"
+    out.mkdir(parents=True, exist_ok=True)
+    lms = registered_platform(live_server)
+    failing: list[tuple[str, dict]] = []
+    wrong_status: list[str] = []
+
+    def check(page, name: str, status: int, response) -> None:
+        if response is not None and response.status != status:
+            wrong_status.append(f"{name}: HTTP {response.status}, not {status}")
+        _settle(page)
+        page.screenshot(path=out / f"{name}.png", full_page=True)
+        where = f"lti {viewport} {name}"
+        violations = _axe_violations(page, axe_source)
+        failing.extend((where, v) for v in violations if v["impact"] in FAILING_IMPACTS)
+
+    def new_page(**options):
+        context = browser.new_context(viewport=VIEWPORTS[viewport], **options)
+        contexts.append(context)
+        return context.new_page()
+
+    contexts = []
+    try:
+        teacher = new_page()
+        lms.next_claims = {
+            "sub": "teacher-1", "roles": [INSTRUCTOR], "message_type": "LtiDeepLinkingRequest",
+        }  # fmt: skip
+        with teacher.expect_response(lambda r: r.url.endswith("/lti/launch/")) as launched:
+            teacher.goto(login_url(live_server, lms))
+        teacher.get_by_role("heading", name="Choose what to add to your course").wait_for()
+        check(teacher, "picker", 200, launched.value)
+        with teacher.expect_response(lambda r: r.url.endswith("/lti/deep-link/")) as refused:
+            teacher.get_by_role("button", name="Add to the course").click()
+        teacher.get_by_text("Choose a lesson, quiz or lab.").wait_for()
+        check(teacher, "picker-nothing-chosen", 400, refused.value)
+
+        student = new_page()
+        lms.next_claims = {"target": "lesson/no-such-lesson"}
+        with student.expect_response(lambda r: r.url.endswith("/lti/launch/")) as missing:
+            student.goto(login_url(live_server, lms))
+        student.get_by_role("heading", name="This LMS link could not open virtlab").wait_for()
+        check(student, "link-to-nothing", 404, missing.value)
+
+        monkeypatch.setattr(lti.views, "_check_cookies", lambda request: True)
+        no_script = new_page(java_script_enabled=False)
+        check(no_script, "cookie-check", 200, no_script.goto(login_url(live_server, lms)))
+    finally:
+        for context in contexts:
+            context.close()
+        lms.close()
+    nodes = sum(len(v["nodes"]) for _, v in failing)
+    assert not failing, f"{nodes} serious or critical accessibility problems:\n{_describe(failing)}"
     assert not wrong_status, "\n".join(wrong_status)

@@ -11,6 +11,7 @@ platform signs them.
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -58,6 +59,12 @@ class Platform:
     issued_tokens: dict[str, str] = field(default_factory=dict)  # token → scope
     score_status: int = 200  # what the score endpoint answers (503: the LMS is down)
     members: list[dict] = field(default_factory=list)
+    # The host name in the platform's URLs. A browser test names it like the live
+    # server ("localhost"), so the two are one site and Lax cookies flow over plain HTTP.
+    host: str = "127.0.0.1"
+    # What the platform's auth endpoint signs into the id_token it posts back (the
+    # browser tests' launches): keyword arguments of claims().
+    next_claims: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -69,8 +76,7 @@ class Platform:
 
     @property
     def base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.server.server_address[1]}"
 
     @property
     def jwks_url(self) -> str:
@@ -198,6 +204,17 @@ def _handler(platform: Platform):
             path = urlsplit(self.path).path
             if path == "/jwks":
                 return self._send(200, platform.jwks())
+            if path == "/auth":
+                return self._auth(parse_qs(urlsplit(self.path).query))
+            if path == "/course":
+                # The LMS's page with virtlab in a frame, as Moodle and Canvas show tools.
+                login = parse_qs(urlsplit(self.path).query)["login"][0]
+                page = (
+                    '<!doctype html><html lang="en"><head><title>Course</title></head><body>'
+                    f'<h1>Course</h1><iframe title="virtlab" src="{html.escape(login)}" '
+                    'width="1000" height="700"></iframe></body></html>'
+                )
+                return self._send_html(page)
             if path == "/courses/7/memberships":
                 if not self._bearer_ok(recorded, "contextmembership.readonly"):
                     return self._send(401, {"error": "bad token"})
@@ -217,6 +234,8 @@ def _handler(platform: Platform):
             path = urlsplit(self.path).path
             if path == "/token":
                 return self._token(recorded)
+            if path == "/deep-link-return":
+                return self._send_html("<!doctype html><title>Added</title><p>Added.</p>")
             if path.endswith("/lineitem/scores"):
                 if not self._bearer_ok(recorded, "lti-ags/scope/score"):
                     return self._send(401, {"error": "bad token"})
@@ -224,6 +243,30 @@ def _handler(platform: Platform):
                     return self._send(platform.score_status, {"error": "down for maintenance"})
                 return self._send(200, {})
             return self._send(404, {"error": "no such path"})
+
+        def _send_html(self, page: str):
+            data = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _auth(self, query: dict):
+            """The platform's OIDC auth endpoint: the user is signed in to the LMS, so it
+            posts a signed id_token for the requested nonce back to the tool at once."""
+            params = {key: values[0] for key, values in query.items()}
+            claims = platform.claims(nonce=params["nonce"], **platform.next_claims)
+            token = platform.id_token(claims)
+            page = (
+                '<!doctype html><html lang="en"><head><title>Launching</title></head><body>'
+                f'<form method="post" action="{html.escape(params["redirect_uri"])}">'
+                f'<input type="hidden" name="id_token" value="{token}">'
+                f'<input type="hidden" name="state" value="{html.escape(params["state"])}">'
+                "<button>Continue</button></form>"
+                "<script>document.forms[0].submit()</script></body></html>"
+            )
+            return self._send_html(page)
 
         def _token(self, recorded: Recorded):
             """OAuth2 client credentials with a JWT assertion signed by the tool, checked
