@@ -4,6 +4,16 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.deps-installed
 
 .PHONY: run test setup lint bench doctor
+# What `make test` runs again on PostgreSQL (scripts/test-postgres): the run queue with
+# two lab hosts, hosts and the sweeper, run quotas, a real worker killed mid-run, quiz
+# answers surviving a killed server, predictions read from runs' JSON, and the
+# sign-in's address column. Kept small: a few minutes at most.
+POSTGRES_TESTS := tests/labs/test_two_hosts.py tests/labs/test_hosts.py tests/labs/test_stale.py \
+	tests/labs/test_views.py tests/labs/test_worker.py::test_killed_worker_leaves_nothing_after_the_sweep \
+	tests/courseware/test_crash_safety.py tests/courseware/test_grading.py \
+	tests/courseware/test_quiz_predict.py \
+	tests/courseware/test_throttling.py::test_a_forged_forwarded_address_still_signs_in \
+	tests/test_zz_no_leftovers.py
 
 # Reinstall Python packages only when the dependency list changes.
 $(STAMP): pyproject.toml scripts/make-venv
@@ -33,6 +43,10 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+	@# Then the modules that lean on what the database guarantees (the shared run queue,
+	@# two lab hosts, row locks, quotas, quiz answers) again on PostgreSQL: a throwaway
+	@# cluster in var/, on a unix socket only, removed afterwards even if they fail.
+	scripts/test-postgres run $(PY) -m pytest -p no:cacheprovider $(POSTGRES_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .
