@@ -44,7 +44,8 @@ RUNS = 10
 # A cheap real run that boots no VM (a guest booting under TCG on a busy machine may
 # time out): four small networks of namespaces, each pair probed once (seconds).
 LAB, PARAMS = "networking", {"probes": 1, "port_forward": 0}
-# What django-tasks-db's worker logs as it starts a task (django.tasks' own signal).
+# What django-tasks-db's worker logs as its loop starts, and as it starts a task.
+WORKER_STARTED = "Starting worker worker_id="
 TASK_STARTED = re.compile(r"Task id=(\S+) path=labs\.tasks\.run_lab_task state=RUNNING")
 
 
@@ -67,11 +68,19 @@ def started_tasks(log: Path) -> list[str]:
 
 
 def test_two_hosts_drain_the_queue_running_each_run_once(two_hosts, tmp_path):
-    def both_registered():
-        # A worker registers (with its capabilities) before it starts taking tasks.
-        return LabHost.objects.filter(host_id__in=HOSTS, capabilities__isnull=False).count() == 2
+    logs = {host: tmp_path / f"{host}.log" for host in HOSTS}
 
-    wait_for(both_registered, 180, "both lab workers to register their hosts")
+    def both_taking_tasks():
+        for host, process in two_hosts.items():
+            if process.poll() is not None:
+                pytest.fail(f"the {host} worker exited:\n{logs[host].read_text()[-3000:]}")
+        # Logged by each worker as its queue loop starts: after it registered its host
+        # and swept, so neither can drain the queue before the other has joined.
+        return all(WORKER_STARTED in logs[host].read_text() for host in HOSTS)
+
+    wait_for(both_taking_tasks, 300, "both lab workers to start taking tasks")
+    registered = LabHost.objects.filter(host_id__in=HOSTS, capabilities__isnull=False)
+    assert registered.count() == len(HOSTS)
     # A class pressing Run at once: one run per student (each has a quota of their own).
     users = get_user_model().objects
     runs = [
@@ -109,7 +118,7 @@ def test_two_hosts_drain_the_queue_running_each_run_once(two_hosts, tmp_path):
         worker_of_host[run.host].add(task.worker_ids[0])
     # Each worker's own log: every task started exactly once, in all, by the worker
     # of the host its run records.
-    started = {host: started_tasks(tmp_path / f"{host}.log") for host in HOSTS}
+    started = {host: started_tasks(logs[host]) for host in HOSTS}
     counts = Counter(task_id for host in HOSTS for task_id in started[host])
     assert counts == Counter({run.task_id: 1 for run in runs}), counts
     for run in runs:
