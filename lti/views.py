@@ -23,7 +23,7 @@ from lti_tool.utils import DjangoToolConfig, sync_data_from_launch
 from lti_tool.views import OIDCLoginInitView
 from pylti1p3.exception import LtiException, OIDCException
 
-from courseware.models import Attempt, Classroom
+from courseware.models import Attempt, Classroom, Question
 from virtlab.roles import instructor_required
 
 from . import deep_linking, grades
@@ -47,11 +47,17 @@ AGS_SCOPES = [
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
-def refused(request, message: str, *, status: int = 403, title: str | None = None):
+def refused(request, message: str, *, status: int = 403, signed_in: bool = False):
+    """The page for a launch virtlab does not accept (or a link to nothing); with
+    ``signed_in``, the launch itself was accepted and the user is signed in."""
     return render(
         request,
         "lti/refused.html",
-        {"title": title or "This LMS link could not open virtlab", "message": message},
+        {
+            "title": "This LMS link could not open virtlab",
+            "message": message,
+            "signed_in": signed_in,
+        },
         status=status,
     )
 
@@ -142,7 +148,9 @@ def launch(request):
     try:
         target = resolve(text)
     except TargetError as error:
-        return refused(request, f"{error} Ask your instructor to fix the link.", status=404)
+        return refused(
+            request, f"{error} Ask your instructor to fix the link.", status=404, signed_in=True
+        )
     if target.graded and not teaching:
         _remember_grade_link(lti_launch, account, target, classroom)
     return HttpResponseRedirect(target.url)
@@ -154,6 +162,9 @@ def _remember_grade_link(lti_launch, account, target, classroom) -> None:
     scopes = list(ags.get("scope") or [])
     if not ags.get("lineitem") or grades.SCORE_SCOPE not in scopes:
         return
+    if not Question.objects.active().filter(quiz__lesson=target.lesson).exists():
+        return  # a lesson without a quiz has no score to send
+
     link, _ = GradeLink.objects.update_or_create(
         account=account,
         lineitem_url=ags["lineitem"],
