@@ -15,6 +15,11 @@ an LTI launch started, only for the platform that launched it:
    marked so; Django's CSRF checks (token and Origin) still apply to every POST. Over
    plain HTTP nothing can be done: the cookies stay ``Lax`` and a cross-site frame
    cannot keep a session (docs/lti.md; the launch then offers a new window).
+
+The OIDC login comes before any session: it is the first page the LMS's frame loads,
+and over HTTPS it answers with a page (the cookie check), not a redirect. That page
+may be framed by the origins of the registration the login names (issuer and client
+id, or the registration's own login URL), so the LMS can show it at all.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.middleware.csp import get_nonce
 from django.utils.csp import CSP, build_policy
+from lti_tool.models import LtiRegistration
 
 FRAME_ORIGINS_KEY = "lti_frame_origins"
+LOGIN_VIEWS = {"lti:login", "lti:login_registration"}
 
 
 def origin_of(url: str) -> str | None:
@@ -44,6 +51,25 @@ def frame_origins(registration) -> list[str]:
     return sorted({origin for url in urls if (origin := origin_of(url))})
 
 
+def login_frame_origins(request) -> list[str]:
+    """At the OIDC login: the origins of the one active registration it names, else
+    none. The parameters are not signed, but they can only pick among registered
+    platforms, and the page they unlock only leads on to that platform's login."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.view_name not in LOGIN_VIEWS:
+        return []
+    params = request.POST if request.method == "POST" else request.GET
+    lookups = {"issuer": params.get("iss") or ""}
+    if params.get("client_id"):
+        lookups["client_id"] = params["client_id"]
+    if match.kwargs.get("registration_uuid"):
+        lookups["uuid"] = match.kwargs["registration_uuid"]
+    if len(lookups) == 1:  # an issuer alone may name several registrations
+        return []
+    found = list(LtiRegistration.objects.active().filter(**lookups)[:2])
+    return frame_origins(found[0]) if len(found) == 1 else []
+
+
 class LtiFrameMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -52,6 +78,8 @@ class LtiFrameMiddleware:
         response = self.get_response(request)
         session = getattr(request, "session", None)
         origins = session.get(FRAME_ORIGINS_KEY) if session is not None else None
+        if not origins:
+            origins = login_frame_origins(request)
         if not origins:
             return response
         if "X-Frame-Options" in response:

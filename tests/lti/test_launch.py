@@ -270,3 +270,32 @@ def test_over_https_the_login_first_checks_that_the_frame_keeps_cookies(lms):
     assert response.status_code == 200
     text = response.content.decode()
     assert "Open virtlab in a new window" in text and "lti1p3_new_window=1" in text
+
+
+def test_the_cookie_check_page_may_be_framed_by_the_platform_the_login_names(lms, registration):
+    # It is the first page the LMS's frame loads, before any session: with the usual
+    # frame-ancestors 'none' the browser would show nothing there at all.
+    login = {
+        "iss": lms.issuer,
+        "login_hint": "x",
+        "target_link_uri": "http://testserver/lti/launch/",
+        "client_id": lms.client_id,
+    }
+    response = Client().post(reverse("lti:login"), login, secure=True)
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    policy = response["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {lms.base} https://lms.example.test" in policy
+
+    by_uuid = Client().get(
+        reverse("lti:login_registration", args=[registration.uuid]),
+        {**login, "client_id": ""},
+        secure=True,
+    )
+    assert f"frame-ancestors 'self' {lms.base}" in by_uuid["Content-Security-Policy"]
+
+    # A login naming no registered platform may be framed by nobody.
+    unknown = Client().post(
+        reverse("lti:login"), {**login, "client_id": "someone-else"}, secure=True
+    )
+    assert "frame-ancestors 'none'" in unknown["Content-Security-Policy"]
