@@ -10,6 +10,10 @@ client id = ``aud``), the signature against the platform's JWKS (with ``exp`` an
 - **one use per id_token**: pylti1p3 remembers a state it validated with a given
   id_token and accepts the pair again (so a tool page can be reloaded); a launch signs
   someone in, so its nonce is recorded (``UsedLaunch``) and a second use refused;
+- **the token is for us alone**: pylti1p3 takes the first ``aud`` as the client id and
+  ignores the rest and ``azp``; the LTI security framework says to refuse a token that
+  also names audiences the tool does not trust, and one whose authorised party (``azp``)
+  is another client;
 - **deployments must be activated**: django-lti records a deployment id it has not
   seen as a new, inactive deployment (so an administrator can see and activate it);
   we refuse such launches before any of its data is stored.
@@ -66,6 +70,7 @@ def validated_launch(request) -> LtiLaunch:
         message.validate()
     except (LtiException, KeyError, TypeError, ValueError) as error:
         raise LaunchRefused(_explain(error)) from error
+    _check_audience(message.get_launch_data(), message.get_client_id())
     launch = LtiLaunch(message)
     if not launch.deployment.is_active:
         raise LaunchRefused(
@@ -91,6 +96,19 @@ def restored_launch(request, launch_id: str) -> LtiLaunch:
             "This LMS launch has expired. Open the link in your LMS again."
         ) from error
     return LtiLaunch(message)
+
+
+def _check_audience(claims: dict, client_id: str) -> None:
+    audiences = claims.get("aud")
+    if isinstance(audiences, list) and set(audiences) != {client_id}:
+        raise LaunchRefused(
+            "The launch was refused: its id_token is also meant for other tools "
+            f"(audiences {', '.join(map(str, audiences))})."
+        )
+    if "azp" in claims and claims["azp"] != client_id:
+        raise LaunchRefused(
+            f"The launch was refused: its id_token was issued to another tool (azp {claims['azp']})."
+        )
 
 
 def _use_once(issuer: str, nonce: str) -> None:

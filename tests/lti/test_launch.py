@@ -299,3 +299,21 @@ def test_the_cookie_check_page_may_be_framed_by_the_platform_the_login_names(lms
         reverse("lti:login"), {**login, "client_id": "someone-else"}, secure=True
     )
     assert "frame-ancestors 'none'" in unknown["Content-Security-Policy"]
+
+
+def test_a_token_also_meant_for_another_tool_is_refused(lms):
+    for claims, words in [
+        ({"aud": [lms.client_id, "another-tool"]}, "also meant for other tools"),
+        ({"azp": "another-tool"}, "issued to another tool"),
+    ]:
+        client = Client()
+        params = login_step(client, lms)
+        token = lms.id_token(lms.claims(nonce=params["nonce"], **claims))
+        refused(post_id_token(client, params, token), words)
+        assert not PlatformAccount.objects.exists() and signed_in_user(client) is None
+    # The same token naming only us, as a list and as our authorised party, is fine.
+    client = Client()
+    params = login_step(client, lms)
+    claims = lms.claims(nonce=params["nonce"], aud=[lms.client_id], azp=lms.client_id)
+    assert post_id_token(client, params, lms.id_token(claims)).status_code == 302
+    assert signed_in_user(client) is not None
