@@ -127,8 +127,15 @@ def end_session(session: TerminalSession, reason: str) -> None:
 
 
 def live_session(user, kind: str) -> TerminalSession | None:
+    """The user's live terminal of ``kind`` on this server: a check goes to this
+    server's terminal host, which holds only this server's shells."""
     return (
-        TerminalSession.objects.filter(user=user, kind=kind, status=TerminalSession.Status.LIVE)
+        TerminalSession.objects.filter(
+            user=user,
+            kind=kind,
+            status=TerminalSession.Status.LIVE,
+            server=ownership.instance().id,
+        )
         .order_by("-created_at")
         .first()
     )

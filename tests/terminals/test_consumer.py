@@ -179,3 +179,17 @@ def test_a_terminal_on_another_server_does_not_count_against_the_limit_here(
     assert open_sessions(student) == []
     here = start_session(student, "container")
     assert [session.pk for session in open_sessions(student)] == [here.pk]
+
+
+def test_a_check_runs_in_this_servers_live_terminal_not_anothers(transactional_db, student):
+    from terminals.services import live_session
+
+    here = TerminalSession.objects.create(user=student, kind="container", status="live")
+    # Newer, but its shell is in another web server's terminal host, which this
+    # server's host cannot reach: a check sent there would find nothing.
+    TerminalSession.objects.create(
+        user=student, kind="container", server="another-server", status="live"
+    )
+    assert live_session(student, "container") == here
+    TerminalSession.objects.filter(pk=here.pk).update(status="ended")
+    assert live_session(student, "container") is None
