@@ -7,6 +7,7 @@ runs are really still running, so it can tell it what to keep.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from datetime import timedelta
@@ -39,18 +40,46 @@ DEAD_HOST_RUNNING = (
 DEAD_HOST_WAITING = (
     "The lab server that took this run stopped answering before it started; please run it again."
 )
+# Leeway for the comparison above (clock adjustments since boot); a restarted worker
+# starts far later than this after the run its predecessor took.
+PID_START_SLACK_SECONDS = 5
 RUN_ID_IN_ENTRY = re.compile(r"(?:^|[/:])vl(\d+)-|\(run (\d+)\)")
 
 
-def process_alive(pid: int | None) -> bool:
+def process_alive(pid: int | None, *, took_run_at=None) -> bool:
+    """Whether ``pid`` is a live process, and, given when the run was taken (this
+    host's clock), one that had started by then: a process that started later only
+    reuses the pid. A restarted container numbers its processes the same way again,
+    so the worker that replaced a dead one often has its pid, and would otherwise keep
+    the dead one's run "running" until its deadline."""
     if not pid:
         return False
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+            fields = stat.read().rsplit(")", 1)[1].split()
+        state = fields[0]
+        started_ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+    except (OSError, IndexError, ValueError):
         return False
-    return state not in {"Z", "X"}
+    if state in {"Z", "X"}:
+        return False
+    if took_run_at is None:
+        return True
+    try:
+        started_at = _boot_time() + started_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return True  # cannot tell: the pid alone decides, as before
+    return started_at <= took_run_at.timestamp() + PID_START_SLACK_SECONDS
+
+
+def _boot_time() -> float:
+    # /proc/stat's btime is whole seconds (rounded down), so a start computed from it
+    # is never later than the real one: a live worker is never taken for a newer one.
+    with open("/proc/stat") as stat:
+        for line in stat:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
 
 
 def _taken_runs() -> tuple[list[LabRun], list[LabRun]]:
@@ -89,7 +118,7 @@ def fail_stale_runs() -> list[int]:
             worker_pid=run.worker_pid,
         )
     for run in (run for run in mine if run.status == LabRun.Status.RUNNING):
-        if not process_alive(run.worker_pid):
+        if not process_alive(run.worker_pid, took_run_at=run.started_at):
             fail(
                 run,
                 "The lab worker stopped while this run was in progress (it was restarted "

@@ -1,5 +1,6 @@
 """The sweeper's decisions, without a sandbox: which runs it fails and which it reaps."""
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -147,3 +148,33 @@ def test_the_sweeper_leaves_other_databases_sandboxes_alone(db, monkeypatch, set
     monkeypatch.setattr(reaper, "reap", lambda *, only: reaped.append(set(only)))
     stale.reap_leftovers()
     assert reaped == [{mine.sandbox_id}]
+
+
+def test_a_running_runs_pid_reused_by_a_newer_process_counts_as_dead(db):
+    """A restarted container numbers its processes as before: the new worker often has
+    the dead worker's pid. A process that started after the run did is not its worker."""
+    from django.utils import timezone
+
+    newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        reused = LabRun.objects.create(
+            lab="boot-race",
+            status="running",
+            worker_pid=newer.pid,
+            started_at=timezone.now() - timedelta(minutes=1),
+            deadline_at=timezone.now() + timedelta(minutes=10),
+        )
+        # This test process started before this run did: still its worker.
+        ours = LabRun.objects.create(
+            lab="boot-race",
+            status="running",
+            worker_pid=os.getpid(),
+            started_at=timezone.now(),
+            deadline_at=timezone.now() + timedelta(minutes=10),
+        )
+        assert stale.fail_stale_runs() == [reused.pk]
+        assert "lab worker stopped" in LabRun.objects.get(pk=reused.pk).error
+        assert LabRun.objects.get(pk=ours.pk).status == "running"
+    finally:
+        newer.kill()
+        newer.wait()
