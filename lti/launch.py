@@ -65,8 +65,10 @@ def oidc_login(request, tool_conf: DjangoToolConfig) -> DjangoOIDCLogin:
 
 def validated_launch(request) -> LtiLaunch:
     """The launch in this POST, fully checked, or LaunchRefused."""
-    message = message_launch(request)
     try:
+        # Over HTTPS the constructor already needs pylti1p3's session cookie, set at
+        # the OIDC login: a browser that lost it is refused like any other launch.
+        message = message_launch(request)
         message.validate()
     except (LtiException, KeyError, TypeError, ValueError) as error:
         raise LaunchRefused(_explain(error)) from error
@@ -127,6 +129,8 @@ def _explain(error: Exception) -> str:
     """A sentence for the person launching; pylti1p3's own message follows it."""
     text = str(error) or error.__class__.__name__
     hints = {
+        "cookie session-id": "the sign-in from your LMS did not come back to this browser "
+        "(cookies blocked in the frame?). Open the link in a new window",
         "State not found": "the sign-in from your LMS did not come back to this browser "
         "(cookies blocked in the frame?). Open the link in a new window",
         "Invalid Nonce": "this launch was not started by virtlab's login step, or it expired",

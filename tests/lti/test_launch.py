@@ -317,3 +317,15 @@ def test_a_token_also_meant_for_another_tool_is_refused(lms):
     claims = lms.claims(nonce=params["nonce"], aud=[lms.client_id], azp=lms.client_id)
     assert post_id_token(client, params, lms.id_token(claims)).status_code == 302
     assert signed_in_user(client) is not None
+
+
+def test_over_https_a_launch_without_the_login_cookies_is_refused_not_an_error(lms):
+    # Another browser, or one that dropped pylti1p3's session cookie after the login:
+    # pylti1p3 raises as the launch is read, before any check.
+    client = Client()
+    params = login_step(client, lms, secure=True)
+    token = lms.id_token(lms.claims(nonce=params["nonce"]))
+    refused(post_id_token(Client(), params, token, secure=True), "did not come back")
+    assert not PlatformAccount.objects.exists() and signed_in_user(client) is None
+    # The browser that logged in still launches.
+    assert post_id_token(client, params, token, secure=True).status_code == 302
