@@ -19,11 +19,14 @@ an LTI launch started, only for the platform that launched it:
 The OIDC login comes before any session: it is the first page the LMS's frame loads,
 and over HTTPS it answers with a page (the cookie check), not a redirect. That page
 may be framed by the origins of the registration the login names (issuer and client
-id, or the registration's own login URL), so the LMS can show it at all.
+id, or the registration's own login URL), so the LMS can show it at all; so may the
+page saying why a launch was refused, by the registration its id_token names.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -33,6 +36,7 @@ from lti_tool.models import LtiRegistration
 
 FRAME_ORIGINS_KEY = "lti_frame_origins"
 LOGIN_VIEWS = {"lti:login", "lti:login_registration"}
+LAUNCH_VIEW = "lti:launch"
 
 
 def origin_of(url: str) -> str | None:
@@ -52,22 +56,45 @@ def frame_origins(registration) -> list[str]:
 
 
 def login_frame_origins(request) -> list[str]:
-    """At the OIDC login: the origins of the one active registration it names, else
-    none. The parameters are not signed, but they can only pick among registered
-    platforms, and the page they unlock only leads on to that platform's login."""
+    """Before a session: the origins of the one active registration that the OIDC
+    login names, or that a refused launch's id_token names, else none. Neither is
+    verified here, but they can only pick among registered platforms, and the pages
+    they unlock (the cookie check, a refusal) only lead on to that platform's login
+    or say why nothing happened."""
     match = getattr(request, "resolver_match", None)
-    if match is None or match.view_name not in LOGIN_VIEWS:
+    if match is None:
         return []
-    params = request.POST if request.method == "POST" else request.GET
-    lookups = {"issuer": params.get("iss") or ""}
-    if params.get("client_id"):
-        lookups["client_id"] = params["client_id"]
-    if match.kwargs.get("registration_uuid"):
-        lookups["uuid"] = match.kwargs["registration_uuid"]
-    if len(lookups) == 1:  # an issuer alone may name several registrations
+    if match.view_name == LAUNCH_VIEW and request.method == "POST":
+        claims = _unverified_claims(request.POST.get("id_token", ""))
+        audience = claims.get("aud")
+        if isinstance(audience, list):
+            audience = audience[0] if audience else None
+        lookups = {"issuer": str(claims.get("iss") or ""), "client_id": str(audience or "")}
+    elif match.view_name in LOGIN_VIEWS:
+        params = request.POST if request.method == "POST" else request.GET
+        lookups = {"issuer": params.get("iss") or ""}
+        if params.get("client_id"):
+            lookups["client_id"] = params["client_id"]
+        if match.kwargs.get("registration_uuid"):
+            lookups["uuid"] = match.kwargs["registration_uuid"]
+        if len(lookups) == 1:  # an issuer alone may name several registrations
+            return []
+    else:
         return []
     found = list(LtiRegistration.objects.active().filter(**lookups)[:2])
     return frame_origins(found[0]) if len(found) == 1 else []
+
+
+def _unverified_claims(token: str) -> dict:
+    """A JWT's payload, unchecked ({} if it is not one): only to pick a registration."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 class LtiFrameMiddleware:

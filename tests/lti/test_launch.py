@@ -329,3 +329,18 @@ def test_over_https_a_launch_without_the_login_cookies_is_refused_not_an_error(l
     assert not PlatformAccount.objects.exists() and signed_in_user(client) is None
     # The browser that logged in still launches.
     assert post_id_token(client, params, token, secure=True).status_code == 302
+
+
+def test_a_refused_launch_can_be_read_in_the_lms_frame(lms):
+    # Refused before anyone is signed in, so no session names the platform: the page
+    # saying why is framed by the registration the id_token names, or by nobody.
+    client = Client()
+    params = login_step(client, lms)
+    token = lms.id_token(lms.claims(nonce=params["nonce"]))
+    response = post_id_token(client, {**params, "state": "state-forged"}, token)
+    refused(response, "State not found")
+    assert f"frame-ancestors 'self' {lms.base}" in response["Content-Security-Policy"]
+
+    garbage = post_id_token(Client(), params, "not.a-jwt")
+    assert garbage.status_code == 403
+    assert "frame-ancestors 'none'" in garbage["Content-Security-Policy"]
