@@ -37,11 +37,16 @@ class RosterResult:
 
     def summary(self) -> str:
         return (
-            f"{self.learners} learners and {self.instructors} instructors in the LMS roster; "
-            f"{self.new_accounts} new virtlab accounts, {self.joined} joined the class now"
+            f"{_count(self.learners, 'learner')} and {_count(self.instructors, 'instructor')} "
+            f"in the LMS roster; {_count(self.new_accounts, 'new virtlab account')}, "
+            f"{self.joined} joined the class now"
             + (f"; {self.inactive} inactive in the LMS, left as they were" if self.inactive else "")
             + "."
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def fetch_members(context: LtiContext) -> list[dict]:

@@ -252,7 +252,7 @@ def _lti_pages(instructor, student, classroom: Classroom) -> list[Visit]:
         context=context,
         classroom=classroom,
         roster_imported_at=timezone.now(),
-        roster_summary="1 learners and 1 instructors in the LMS roster.",
+        roster_summary="1 learner and 1 instructor in the LMS roster.",
     )
     account = PlatformAccount.objects.create(issuer=registration.issuer, sub="7", user=student)
     for lesson, failures in zip(Lesson.objects.order_by("pk")[:2], (0, 2), strict=True):
