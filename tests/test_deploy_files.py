@@ -44,6 +44,14 @@ READ_BY_OTHERS = {
 # The only node paths a pod may mount, each explained where it is mounted.
 HOST_PATHS = {"/sys/fs/cgroup", "/run/virtlab/sandboxes"}
 LAB_HOST_LABEL = "virtlab.io/lab-host"
+# The task backends the deployment runs with: the test suite switches every test to
+# the immediate backend (tests/conftest.py), whose queues db_worker's parser rejects.
+DEPLOYED_TASKS = settings.TASKS
+
+
+@pytest.fixture(autouse=True)
+def _deployed_task_backends(settings):
+    settings.TASKS = DEPLOYED_TASKS
 
 
 # --- reading the files -------------------------------------------------------------
@@ -380,6 +388,7 @@ def test_the_units_run_scripts_and_commands_that_exist():
     assert problems == []
     assert {unit.name for unit in unit_files()} == {
         "virtlab-web.service", "virtlab-terminals.service", "virtlab-lab-worker@.service",
+        "virtlab-tasks.service",
     }  # fmt: skip
 
 
