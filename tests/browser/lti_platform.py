@@ -5,25 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import requests
-from lti_tool.models import LtiDeployment, LtiRegistration
 
 from tests.lti.platform import Platform
+from tests.lti.registration import register_platform
 
 
 def registered_platform(live_server) -> Platform:
     # "localhost", like the live server: one site, so plain-HTTP cookies reach the frame.
     lms = Platform(host="localhost")
-    registration = LtiRegistration.objects.create(
-        name="Test LMS",
-        issuer=lms.issuer,
-        client_id=lms.client_id,
-        auth_url=lms.auth_url,
-        token_url=lms.token_url,
-        keyset_url=lms.jwks_url,
-    )
-    LtiDeployment.objects.create(
-        registration=registration, deployment_id=lms.deployment_id, is_active=True
-    )
+    register_platform(lms)
     lms.tool_jwks = requests.get(f"{live_server.url}/lti/jwks.json", timeout=30).json()
     return lms
 

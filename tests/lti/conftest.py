@@ -5,9 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
-from lti_tool.models import LtiDeployment, LtiRegistration
 
 from .platform import Platform
+from .registration import register_platform
 
 
 @pytest.fixture
@@ -19,17 +19,7 @@ def platform():
 
 @pytest.fixture
 def registration(db, platform):
-    registration = LtiRegistration.objects.create(
-        name="Test LMS",
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        auth_url=platform.auth_url,
-        token_url=platform.token_url,
-        keyset_url=platform.jwks_url,
-    )
-    LtiDeployment.objects.create(
-        registration=registration, deployment_id=platform.deployment_id, is_active=True
-    )
+    registration = register_platform(platform)
     # The platform fetches our keyset from our JWKS URL, as a real LMS does.
     platform.tool_jwks = Client().get(reverse("lti:jwks")).json()
     return registration
