@@ -285,12 +285,14 @@ def exercise_edit(request, slug: str, exercise: str | None = None):
     if action == "discard-draft":
         EditorDraft.objects.filter(user=request.user, lesson=lesson).delete()
         return redirect(request.path)
-    if action in ("remove", "remove-publish") and not new:
-        return _remove(request, lesson, head, exercise, publish=action == "remove-publish")
     try:
         based_on = int(post.get("based_on", ""))
     except ValueError:
         based_on = None
+    if action in ("remove", "remove-publish") and not new:
+        return _remove(
+            request, lesson, head, exercise, based_on, publish=action == "remove-publish"
+        )
     posted = _read_post(post, exercise)
     spec, problems = _check(lesson, posted, new=new, existing=existing)
     page = {
@@ -345,16 +347,20 @@ def exercise_edit(request, slug: str, exercise: str | None = None):
     return redirect("courseware:author_exercise", slug=lesson.slug, exercise=posted.slug)
 
 
-def _remove(request, lesson: Lesson, head: LessonRevision, slug: str, *, publish: bool):
+def _remove(
+    request,
+    lesson: Lesson,
+    head: LessonRevision,
+    slug: str,
+    based_on: int | None,
+    *,
+    publish: bool,
+):
     """Save (and, when asked, publish) the lesson's next revision without this
     exercise. It needs the confirmation box, and the revision the page was opened on
     must still be the newest: removing what someone else has just edited would throw
     their work out of the next revision unseen."""
     files = dict((head.content.get("exercises") or {})[slug])
-    try:
-        based_on = int(request.POST.get("based_on", ""))
-    except ValueError:
-        based_on = None
     if not request.POST.get("confirm_remove"):
         return _page(
             request,
