@@ -20,10 +20,8 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from labs.sandbox import ownership
-
 from . import protocol
-from .models import TerminalSession
+from .models import TerminalSession, this_server
 from .services import socket_path
 
 log = logging.getLogger(__name__)
@@ -53,26 +51,25 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.refuse()
             return
         await self.accept()
-        if session.server != ownership.instance().id:
+        if session.server != this_server():
             # Opened through another web server of the class (each has its own
             # terminal host); a load balancer without sticky routing sends a page here.
-            await self.send(text_data=json.dumps({"state": "ended", "reason": ELSEWHERE}))
-            await self.close()
+            await self.end_here(ELSEWHERE)
             return
         try:
             reader, writer = await asyncio.open_unix_connection(socket_path())
         except OSError as error:
             log.warning("terminal host unreachable: %s", error)
-            await self.send(
-                text_data=json.dumps(
-                    {"state": "ended", "reason": "The terminal server is not running."}
-                )
-            )
-            await self.close()
+            await self.end_here("The terminal server is not running.")
             return
         self.host_writer = writer
         writer.write(protocol.encode_json({"op": "attach", "session": public_id}))
         self.pump = asyncio.create_task(self.relay_from_host(reader))
+
+    async def end_here(self, reason: str) -> None:
+        """Tell the page its terminal has ended, and why, without reaching a host."""
+        await self.send(text_data=json.dumps({"state": "ended", "reason": reason}))
+        await self.close()
 
     async def refuse(self) -> None:
         # Accepted, then closed with our code: a WebSocket closed before it is accepted

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from labs.sandbox import naming, ownership, reaper
 
-from .models import TerminalSession
+from .models import TerminalSession, this_server
 
 log = logging.getLogger(__name__)
 RESTARTED = "The terminal server restarted; start a new terminal."
@@ -20,9 +20,7 @@ def load(public_id: str) -> TerminalSession | None:
     close_old_connections()
     try:
         # Only this server's sessions: another's shell lives in its own terminal host.
-        return TerminalSession.objects.filter(
-            public_id=public_id, server=ownership.instance().id
-        ).first()
+        return TerminalSession.objects.filter(public_id=public_id, server=this_server()).first()
     except Exception:  # not a UUID, say
         return None
 

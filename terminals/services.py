@@ -18,7 +18,7 @@ from django.utils import timezone
 from labs.sandbox import ownership
 
 from . import protocol
-from .models import TerminalSession
+from .models import TerminalSession, this_server
 
 log = logging.getLogger(__name__)
 HOST_TIMEOUT = 5.0
@@ -76,7 +76,7 @@ def open_sessions(user) -> list[TerminalSession]:
     stale = timezone.now() - timedelta(seconds=settings.VIRTLAB_TERMINAL_GRACE_SECONDS)
     sessions = list(
         TerminalSession.objects.filter(
-            user=user, status__in=TerminalSession.OPEN, server=ownership.instance().id
+            user=user, status__in=TerminalSession.OPEN, server=this_server()
         )
     )
     never_connected = [
@@ -134,7 +134,7 @@ def live_session(user, kind: str) -> TerminalSession | None:
             user=user,
             kind=kind,
             status=TerminalSession.Status.LIVE,
-            server=ownership.instance().id,
+            server=this_server(),
         )
         .order_by("-created_at")
         .first()
