@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from html import unescape
 
@@ -119,10 +120,29 @@ def _flatten_toc(tokens: list[dict]) -> list[dict]:
     return entries
 
 
+# Building a Markdown converter with our extensions costs several times more than
+# converting a quiz prompt with it (a course import renders over a thousand snippets),
+# so each thread keeps one and resets it between documents. A converter is not safe
+# to share between threads, hence one per thread.
+_converters = threading.local()
+
+
+def _converter() -> markdown.Markdown:
+    md = getattr(_converters, "md", None)
+    if md is None:
+        md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
+        _converters.md = md
+    return md
+
+
 def render_markdown(text: str) -> Rendered:
-    md = markdown.Markdown(extensions=EXTENSIONS, extension_configs=EXTENSION_CONFIGS)
-    html = sanitize(md.convert(text))
-    return Rendered(html=html, toc=_flatten_toc(getattr(md, "toc_tokens", [])))
+    md = _converter()
+    try:
+        html = sanitize(md.convert(text))
+        toc = _flatten_toc(getattr(md, "toc_tokens", []))
+    finally:
+        md.reset()  # what one document left (footnotes, ids, stashed HTML) never leaks
+    return Rendered(html=html, toc=toc)
 
 
 def render_inline(text: str) -> str:

@@ -74,3 +74,25 @@ def test_images_only_from_our_static_figures():
     assert html.count("<img") == 2
     assert "example.org" not in html and "secret" not in html and "data:" not in html
     assert "onerror" not in html
+
+
+def test_one_document_leaves_nothing_behind_for_the_next():
+    # Each thread reuses its converter: ids, the table of contents and stashed HTML
+    # must start afresh for every document.
+    first = render_markdown("## Intro\n\n<details><summary>a</summary>b</details>\n\n## Intro\n")
+    second = render_markdown("## Intro\n\ntext\n")
+    assert [entry["id"] for entry in first.toc] == ["intro", "intro_1"]
+    assert second.toc == [{"id": "intro", "name": "Intro", "level": 2}]
+    assert "details" not in second.html and "intro_1" not in second.html
+    assert render_markdown("## Intro\n\ntext\n") == second
+
+
+def test_each_thread_renders_with_its_own_converter():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"## Part {n}\n\n" + "word " * 2000 for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        rendered = list(pool.map(render_markdown, texts))
+    for n, result in enumerate(rendered):
+        assert result.toc == [{"id": f"part-{n}", "name": f"Part {n}", "level": 2}]
+        assert result.html.count("word") == 2000
