@@ -23,6 +23,8 @@ from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from virtlab import yamltext
+
 from .coursefiles.errors import ContentError
 
 GLOSSARY_FILE = "glossary.yaml"
@@ -53,7 +55,7 @@ def glossary_path() -> Path:
 
 def parse_glossary(text: str, where: str = GLOSSARY_FILE) -> list[Entry]:
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as exc:
         raise ContentError([f"{where}: invalid YAML: {exc}"]) from exc
     raw = data.get("terms") if isinstance(data, dict) else None

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from virtlab import yamltext
+
 from ..coursefiles.quiz_files import SETTINGS_DEFAULTS, SHOW_ANSWERS
 from ..quizzes.types import REGISTRY
 from ..quizzes.types.blanks import BLANK_MATCHES
@@ -183,7 +185,7 @@ def form_from_yaml(text: str) -> QuizForm:
     if not text.strip():
         return QuizForm()
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as exc:
         raise NotFormable("the quiz text is not valid YAML") from exc
     if not isinstance(data, dict):
@@ -494,7 +496,7 @@ LABEL_RE = re.compile(r"^question (?:'[^']*'|\d+): ")
 def question_lines(text: str) -> list[int]:
     """The line each question starts on in quiz text written by ``quiz_text``."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yamltext.compose(text)
     except yaml.YAMLError:
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -561,7 +563,7 @@ def changed_by_forms(text: str) -> list[str]:
     if not text.strip():
         return []
     form = form_from_yaml(text)
-    written, rebuilt = yaml.safe_load(text), quiz_data(form)
+    written, rebuilt = yamltext.load(text), quiz_data(form)
     changed = []
     if (written.get("settings") or {}) != rebuilt.get("settings", {}):
         changed.append("the settings")
@@ -576,6 +578,6 @@ def changed_by_forms(text: str) -> list[str]:
 def same_data(written: str, text: str) -> bool:
     """Whether two quiz texts hold the same quiz (comments and layout aside)."""
     try:
-        return yaml.safe_load(written) == yaml.safe_load(text)
+        return yamltext.load(written) == yamltext.load(text)
     except yaml.YAMLError:
         return False

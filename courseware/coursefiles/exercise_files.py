@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from virtlab import yamltext
+
 from .errors import ContentError
 
 EXERCISES_DIR = "exercises"
@@ -146,7 +148,7 @@ def parse_exercise(slug: str, files: dict[str, str], where: str) -> ExerciseSpec
             [*problems, f"{steps_where}: must start with YAML front matter between '---' lines"]
         )
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yamltext.load(match.group(1)) or {}
     except yaml.YAMLError as exc:
         raise ContentError(
             [*problems, f"{steps_where}: invalid YAML front matter: {exc}"]
@@ -214,7 +216,7 @@ def _parse_step(
     if _step_block(instructions) is not None:
         problems.append(f"{at}: step {heading!r} has more than one ```step block")
     try:
-        data = yaml.safe_load("\n".join(block)) or {}
+        data = yamltext.load("\n".join(block)) or {}
     except yaml.YAMLError as exc:
         problems.append(f"{at}: step {heading!r}: invalid YAML in its step block: {exc}")
         return None

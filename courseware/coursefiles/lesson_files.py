@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from virtlab import yamltext
+
 from ..quizzes.grading import is_prediction
 from ..quizzes.predictions import lesson_lab_problems, measure_problem
 from .errors import ContentError
@@ -77,7 +79,7 @@ def normalise_body(text: str) -> str:
 
 def _yaml_load(text: str, where: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yamltext.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

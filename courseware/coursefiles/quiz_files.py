@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from virtlab import yamltext
+
 from ..quizzes.types import REGISTRY, get_type
 from ..quizzes.types.base import is_text
 from .errors import ContentError
@@ -54,7 +56,7 @@ class _Lines:
 
     def __init__(self, text: str):
         try:
-            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.root = yamltext.compose(text)
         except yaml.YAMLError:
             self.root = None
 
@@ -137,7 +139,7 @@ def _check_settings(data: Any, where: str, lines: _Lines) -> tuple[dict, list[st
 def parse_quiz(text: str, where: str) -> QuizSpec:
     """Validate a quiz file; raises QuizFileError listing every "file:line: reason"."""
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

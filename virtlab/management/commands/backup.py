@@ -24,12 +24,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
+
+from virtlab import yamltext
 
 FORMAT_VERSION = 1
 DATA_FILE = "data.yaml"
@@ -59,7 +60,7 @@ def dump_rows() -> bytes:
 
 def row_counts(data: bytes) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for row in yaml.safe_load(data) or []:
+    for row in yamltext.load(data) or []:
         counts[row["model"]] = counts.get(row["model"], 0) + 1
     return dict(sorted(counts.items()))
 
