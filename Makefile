@@ -12,8 +12,7 @@ POSTGRES_TESTS := tests/labs/test_two_hosts.py tests/labs/test_hosts.py tests/la
 	tests/labs/test_views.py tests/labs/test_worker.py::test_killed_worker_leaves_nothing_after_the_sweep \
 	tests/courseware/test_crash_safety.py tests/courseware/test_grading.py \
 	tests/courseware/test_quiz_predict.py \
-	tests/courseware/test_throttling.py::test_a_forged_forwarded_address_still_signs_in \
-	tests/test_zz_no_leftovers.py
+	tests/courseware/test_throttling.py::test_a_forged_forwarded_address_still_signs_in
 
 # Reinstall Python packages only when the dependency list changes.
 $(STAMP): pyproject.toml scripts/make-venv

@@ -35,11 +35,48 @@ def _reap_what_killed_test_sessions_left():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _the_session_leaves_nothing_behind():
+    """After the last test of this test process, nothing named after one of its runs
+    may remain on the host: no process, cgroup, runc state, network namespace,
+    interface, nftables table, mount or scratch directory. Checked at the session's
+    end rather than by a "last" test, because under pytest-xdist no test runs last.
+
+    "Its runs" are the ids this process claimed (labs/sandbox/ownership.py): another
+    virtlab on the host, or the other test process, may be running labs right now, and
+    their sandboxes are not leftovers. A failure here is reported as an error in the
+    teardown of the process's last test."""
+    yield
+    from labs.sandbox import reaper
+
+    leftovers = {kind: names for kind, names in reaper.inventory(owned_only=True).items() if names}
+    assert leftovers == {}, f"the test session left these behind: {leftovers}"
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _sandbox_ids_of_our_own():
     from django.conf import settings
 
     settings.VIRTLAB_SANDBOX_ID_BASE = SANDBOX_ID_BASE
     settings.VIRTLAB_SANDBOX_ID_SPAN = 100_000
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Test accounts are hashed with a cheap hasher, as Django's testing docs advise:
+    the real one (PBKDF2 at 1.5 million rounds) costs 0.4 s of CPU per account or
+    sign-in, minutes over the suite. The PBKDF2 hasher stays listed, so a hash made
+    the real way still verifies. bench/ measures sign-in with the real settings."""
+    from django.test import override_settings
+
+    fast = override_settings(
+        PASSWORD_HASHERS=[
+            "django.contrib.auth.hashers.MD5PasswordHasher",
+            "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        ]
+    )
+    fast.enable()
+    yield
+    fast.disable()
 
 
 @pytest.fixture(autouse=True)
