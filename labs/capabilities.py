@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,14 @@ def refresh() -> list[Capability]:
     }
     path = cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(payload, indent=2))
-    os.replace(temporary, path)  # readers never see half a file
+    # A name of this process's own: two probes at once (two workers, a test process
+    # beside a server) must not write into, or rename, each other's half-written file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        temporary.write_text(json.dumps(payload, indent=2))
+        os.replace(temporary, path)  # readers never see half a file
+    finally:
+        temporary.unlink(missing_ok=True)  # only left when writing failed
     return found
 
 

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import secrets
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -195,10 +197,14 @@ def build_initramfs(
     programs: dict[str, bytes] | None = None,
 ) -> None:
     archive = cpio_newc(entries(busybox, modules, load_lists, programs))
-    tmp = destination.with_suffix(".tmp")
-    with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(archive)
-    tmp.replace(destination)
+    # Named for this process: two builders at once each rename a whole file of their own.
+    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            gz.write(archive)
+        tmp.replace(destination)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left when writing failed
 
 
 def is_static_elf(path: Path) -> bool:
