@@ -569,13 +569,16 @@ def test_a_killed_hosts_run_is_failed_by_another_host_and_reaped_by_its_own(
     settings.TASKS = DATABASE_BACKEND_TASKS
     # "test-…" like the session's own, so a later session reaps it if this test dies.
     host_b = {"VIRTLAB_HOST_ID": "lab-b", "VIRTLAB_INSTANCE": f"{ownership.instance().id}-b"}
-    worker = start_lab_worker(**host_b)
+    first_log = tmp_path / "lab-b-first.log"
+    worker = start_lab_worker(log=first_log, **host_b)
+
+    def registered() -> bool:
+        if worker.poll() is not None:
+            pytest.fail(f"host b's worker exited at start:\n{first_log.read_text()[-3000:]}")
+        return LabHost.objects.filter(host_id="lab-b", capabilities__isnull=False).exists()
+
     try:
-        wait_for(
-            lambda: LabHost.objects.filter(host_id="lab-b", capabilities__isnull=False).exists(),
-            120,
-            "host b to register",
-        )
+        wait_for(registered, 120, "host b to register")
         run = run_create(user=student, lab=get_lab("networking"), params={"probes": 1})
 
         def measuring():
@@ -600,10 +603,15 @@ def test_a_killed_hosts_run_is_failed_by_another_host_and_reaped_by_its_own(
     assert any(leftovers(run.sandbox_id).values())
 
     log = tmp_path / "lab-b.log"
+
+    def started_lines() -> list[str]:
+        return [line for line in log.read_text().splitlines() if "lab worker on host lab-b" in line]
+
     worker = start_lab_worker(log=log, **host_b)  # b comes back and sweeps first thing
     try:
         wait_for(lambda: nothing_left(run.sandbox_id), 120, "host b to reap what it left")
+        # The worker says what its sweep removed only once the sweep is over.
+        wait_for(started_lines, 60, "host b to report its start")
     finally:
         stop_lab_worker(worker)
-    started = [line for line in log.read_text().splitlines() if "lab worker on host lab-b" in line]
-    assert started and "leftovers: nothing to remove" not in started[0]  # b's reaper did it
+    assert "leftovers: nothing to remove" not in started_lines()[0]  # b's reaper did it
