@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from html import unescape
 
@@ -135,14 +136,62 @@ def _converter() -> markdown.Markdown:
     return md
 
 
-def render_markdown(text: str) -> Rendered:
+def _render(text: str) -> tuple[str, list[dict]]:
     md = _converter()
     try:
         html = sanitize(md.convert(text))
         toc = _flatten_toc(getattr(md, "toc_tokens", []))
     finally:
         md.reset()  # what one document left (footnotes, ids, stashed HTML) never leaks
-    return Rendered(html=html, toc=toc)
+    return html, toc
+
+
+class _RenderCache:
+    """Rendered Markdown by source text, least recently used first out, bounded by the
+    characters of source it holds. The same snippets are rendered again and again: a
+    course import renders every quiz prompt and choice, an exported course imported
+    back renders them all once more, an editor's preview re-renders a lesson on each
+    change. The output depends on the text alone (the extensions and the allow-list
+    are fixed), so a cached result is the result."""
+
+    def __init__(self, max_chars: int):
+        self.max_chars = max_chars
+        self._entries: OrderedDict[str, tuple[str, list[dict]]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> tuple[str, list[dict]] | None:
+        with self._lock:
+            found = self._entries.get(text)
+            if found is not None:
+                self._entries.move_to_end(text)
+            return found
+
+    def put(self, text: str, result: tuple[str, list[dict]]) -> None:
+        if len(text) > self.max_chars:
+            return
+        with self._lock:
+            if text in self._entries:
+                return
+            self._entries[text] = result
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                oldest, _ = self._entries.popitem(last=False)
+                self._chars -= len(oldest)
+
+
+# A few times the shipped course's 310,000 characters of Markdown.
+_cache = _RenderCache(max_chars=2_000_000)
+
+
+def render_markdown(text: str) -> Rendered:
+    found = _cache.get(text)
+    if found is None:
+        found = _render(text)
+        _cache.put(text, found)
+    html, toc = found
+    # Each caller gets its own table of contents, which a model may keep and change.
+    return Rendered(html=html, toc=[dict(entry) for entry in toc])
 
 
 def render_inline(text: str) -> str:

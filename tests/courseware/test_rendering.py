@@ -96,3 +96,24 @@ def test_each_thread_renders_with_its_own_converter():
     for n, result in enumerate(rendered):
         assert result.toc == [{"id": f"part-{n}", "name": f"Part {n}", "level": 2}]
         assert result.html.count("word") == 2000
+
+
+def test_a_rendered_snippet_is_reused_and_the_cache_stays_within_its_budget():
+    from virtlab.rendering import _RenderCache
+
+    cache = _RenderCache(max_chars=10)
+    cache.put("aaaa", ("<p>a</p>", []))
+    cache.put("bbbb", ("<p>b</p>", []))
+    assert cache.get("aaaa") == ("<p>a</p>", [])  # now the most recently used
+    cache.put("cccc", ("<p>c</p>", []))  # 12 characters: the least recent one goes
+    assert cache.get("bbbb") is None
+    assert cache.get("aaaa") and cache.get("cccc")
+    cache.put("x" * 11, ("<p>x</p>", []))  # over the whole budget: never kept
+    assert cache.get("x" * 11) is None and cache.get("cccc")
+
+
+def test_changing_a_returned_table_of_contents_changes_no_later_result():
+    first = render_markdown("## Kept\n")
+    first.toc[0]["name"] = "changed"
+    first.toc.append({"id": "x", "name": "x", "level": 2})
+    assert render_markdown("## Kept\n").toc == [{"id": "kept", "name": "Kept", "level": 2}]
