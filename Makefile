@@ -14,6 +14,13 @@ POSTGRES_TESTS := tests/labs/test_two_hosts.py tests/labs/test_hosts.py tests/la
 	tests/courseware/test_quiz_predict.py \
 	tests/courseware/test_throttling.py::test_a_forged_forwarded_address_still_signs_in
 
+# pytest-xdist's processes for `make test`: one per core here. The tests are written to
+# run beside each other (and beside a served virtlab): each process has its own test
+# database, sandbox ids and instance (tests/conftest.py). `make test TEST_PROCESSES=1`
+# runs them in one process; `TEST_PROCESSES=0` without pytest-xdist at all.
+TEST_PROCESSES ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
+
 # Reinstall Python packages only when the dependency list changes.
 $(STAMP): pyproject.toml scripts/make-venv
 	scripts/make-venv $(VENV)
@@ -41,11 +48,11 @@ test: setup
 	scripts/test-assets
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	$(PYTEST)
 	@# Then the modules that lean on what the database guarantees (the shared run queue,
 	@# two lab hosts, row locks, quotas, quiz answers) again on PostgreSQL: a throwaway
 	@# cluster in var/, on a unix socket only, removed afterwards even if they fail.
-	scripts/test-postgres run $(PY) -m pytest -p no:cacheprovider $(POSTGRES_TESTS)
+	scripts/test-postgres run $(PYTEST) -p no:cacheprovider $(POSTGRES_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check --fix .
