@@ -58,6 +58,16 @@ def live_hosts():
     return LabHost.objects.filter(last_heartbeat__gte=dead_since())
 
 
+def forget(host_id: str) -> bool:
+    """Remove a silent host's row (a machine retired for good) from the lab servers
+    page. One conditional DELETE: a host whose heartbeat came back in the meantime is
+    kept. Its runs keep the host's name; any still marked as running are failed by the
+    next sweep, as they would have been anyway. A worker that starts there again
+    registers afresh."""
+    deleted, _ = LabHost.objects.filter(host_id=host_id, last_heartbeat__lt=dead_since()).delete()
+    return bool(deleted)
+
+
 def run_host_is_dead() -> Q:
     """For LabRun querysets: the run's host has no live row (it stopped heartbeating,
     or its row is gone). Evaluated inside the UPDATE that fails the run, so a host

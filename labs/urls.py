@@ -7,6 +7,7 @@ app_name = "labs"
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("servers/", views.hosts_overview, name="hosts"),  # before the lab slugs
+    path("servers/<str:host_id>/forget/", views.host_forget, name="host-forget"),
     path("<slug:slug>/", views.lab_detail, name="detail"),
     path("<slug:slug>/run/", views.run_start, name="start"),
     path("<slug:slug>/students/", views.lab_runs_for_instructor, name="instructor_runs"),

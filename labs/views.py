@@ -30,7 +30,8 @@ from .distribution import (
 from .experiments import all_labs, get_lab
 from .forms import lab_form
 from .host_list import host_views, queue_view
-from .models import LabRun
+from .hosts import forget as forget_silent_host
+from .models import LabHost, LabRun
 from .presenters import present
 from .services import RunRefused, run_cancel, run_create
 
@@ -170,6 +171,23 @@ def hosts_overview(request):
             "dead_after": settings.VIRTLAB_HOST_DEAD_AFTER,
         },
     )
+
+
+@instructor_required
+@require_POST
+def host_forget(request, host_id: str):
+    """The "Remove from this list" button of a server that has stopped answering."""
+    if forget_silent_host(host_id):
+        messages.success(request, f"Removed {host_id} from the lab servers.")
+    elif LabHost.objects.filter(host_id=host_id).exists():
+        messages.error(
+            request,
+            f"{host_id} is answering again, so it stays: only a server that has stopped "
+            "answering can be removed.",
+        )
+    else:
+        messages.info(request, f"{host_id} is no longer listed.")
+    return redirect("labs:hosts")
 
 
 @login_required

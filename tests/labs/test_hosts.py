@@ -421,6 +421,50 @@ def test_students_and_visitors_do_not_see_the_lab_servers(student_client, client
 
     assert student_client.get(reverse("labs:hosts")).status_code == 403
     assert client.get(reverse("labs:hosts")).status_code == 302  # to the login page
+    host_row("lab-b", seen_ago=3600)
+    forget = reverse("labs:host-forget", args=["lab-b"])
+    assert student_client.post(forget).status_code == 403
+    assert client.post(forget).status_code == 302
+    assert LabHost.objects.filter(host_id="lab-b").exists()
+
+
+def test_a_silent_server_can_be_removed_from_the_list_and_a_working_one_cannot(
+    instructor_client, settings
+):
+    from django.urls import reverse
+
+    settings.VIRTLAB_HOST_DEAD_AFTER = 90
+    host_row("lab-a", seen_ago=3, hostname="lab-node-1")
+    host_row("lab-b", seen_ago=3600, hostname="lab-node-2")
+    run = LabRun.objects.create(lab="boot-race", host="lab-b", status="succeeded")
+    page = instructor_client.get(reverse("labs:hosts")).content.decode()
+    # Only the silent one offers the button.
+    assert "Remove lab-node-2 from this list" in page
+    assert "Remove lab-node-1 from this list" not in page
+    assert instructor_client.get(reverse("labs:host-forget", args=["lab-b"])).status_code == 405
+
+    response = instructor_client.post(reverse("labs:host-forget", args=["lab-a"]), follow=True)
+    assert "lab-a is answering again, so it stays" in response.content.decode()
+    assert LabHost.objects.filter(host_id="lab-a").exists()
+
+    response = instructor_client.post(reverse("labs:host-forget", args=["lab-b"]), follow=True)
+    assert "Removed lab-b from the lab servers" in response.content.decode()
+    assert "lab-node-2" not in response.content.decode()
+    assert not LabHost.objects.filter(host_id="lab-b").exists()
+    run.refresh_from_db()
+    assert run.host == "lab-b"  # its runs keep the name of the machine they ran on
+    # A second click (another tab) is told so, and changes nothing.
+    response = instructor_client.post(reverse("labs:host-forget", args=["lab-b"]), follow=True)
+    assert "lab-b is no longer listed" in response.content.decode()
+    assert LabHost.objects.count() == 1
+
+
+def test_a_server_that_answers_again_before_the_delete_is_kept(db, settings):
+    settings.VIRTLAB_HOST_DEAD_AFTER = 90
+    host_row("lab-b", seen_ago=3600)
+    LabHost.objects.filter(host_id="lab-b").update(last_heartbeat=timezone.now())  # it is back
+    assert not hosts.forget("lab-b")
+    assert LabHost.objects.filter(host_id="lab-b").exists()
 
 
 # --- the class spread, by host ---------------------------------------------------
