@@ -12,7 +12,7 @@ from virtlab.prepared import Param, Prepared
 from virtlab.roles import is_instructor
 
 from .models import Course, Lesson, LessonProgress, Module
-from .quizzes.scores import LessonQuizScore, lesson_scores, overall_score
+from .quizzes.scores import LessonQuizScore, overall_score, student_lesson_scores
 
 
 @dataclass
@@ -41,14 +41,16 @@ def build_outline(user) -> tuple[Course | None, list[OutlineModule], Lesson | No
     lessons = published_lessons()
     states = LessonProgress.objects.states_by_lesson(user)
     scores = (
-        lesson_scores([user.pk], [lesson.pk for lesson in lessons]) if user.is_authenticated else {}
+        student_lesson_scores(user.pk, [lesson.pk for lesson in lessons])
+        if user.is_authenticated
+        else {}
     )
     modules: list[OutlineModule] = []
     for lesson in lessons:
         if not modules or modules[-1].title != lesson.module.title:
             modules.append(OutlineModule(lesson.module.title, []))
         state = states.get(lesson.pk, LessonProgress.State.NOT_STARTED)
-        modules[-1].lessons.append(OutlineLesson(lesson, state, scores.get((user.pk, lesson.pk))))
+        modules[-1].lessons.append(OutlineLesson(lesson, state, scores.get(lesson.pk)))
     course = lessons[0].module.course if lessons else Course.objects.first()
     return course, modules, continue_lesson(user, lessons, states)
 

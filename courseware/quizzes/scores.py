@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Count
 
 from virtlab.prepared import Param, Prepared
 
@@ -199,6 +200,43 @@ def lesson_scores(
                 score=lesson_score(results),
             )
     return scores
+
+
+def student_lesson_scores(user_id: int, lesson_ids: Iterable[int]) -> dict[int, LessonQuizScore]:
+    """``lesson_scores`` for one student, by lesson id, reading only the questions the
+    student has answered: the course outline asks for every lesson on every view of the
+    home page, and building every question of the course there cost more than the rest
+    of the page. An unanswered question scores 0 whatever it is, so a lesson's score is
+    the sum of its answered questions' scores over its number of active questions."""
+    lesson_ids = list(lesson_ids)
+    active = Question.objects.active().filter(quiz__lesson_id__in=lesson_ids)
+    sizes = dict(
+        active.order_by()
+        .values("quiz__lesson_id")
+        .annotate(n=Count("pk"))
+        .values_list("quiz__lesson_id", "n")
+    )
+    mine: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in Attempt.objects.filter(user_id=user_id, question__in=active).order_by(
+        "created_at", "pk"
+    ):
+        mine[attempt.question_id].append(attempt)
+    answered = list(
+        active.filter(pk__in=list(mine)).select_related("quiz").order_by("quiz__lesson_id", "order")
+    )
+    found = measurements_for([user_id], answered)
+    totals: dict[int, float] = defaultdict(float)
+    counts: dict[int, int] = defaultdict(int)
+    for question in answered:
+        attempts = mine[question.pk]
+        measured = measurement_of(question, user_id, found, predicted_at=prediction_time(attempts))
+        lesson_id = question.quiz.lesson_id
+        totals[lesson_id] += question_result(question, attempts, measured).score
+        counts[lesson_id] += 1
+    return {
+        lesson_id: LessonQuizScore(lesson_id, size, counts[lesson_id], totals[lesson_id] / size)
+        for lesson_id, size in sizes.items()
+    }
 
 
 def overall_score(scores: Iterable[LessonQuizScore]) -> float | None:

@@ -244,3 +244,45 @@ def test_the_run_that_scores_a_prediction_says_predicted_measured_scored(
     admin.force_login(superuser)
     html = run_panel(admin, running)
     assert f"Run #{running.pk}" in html and "You predicted" not in html
+
+
+def test_the_outlines_one_student_scores_match_the_class_scores(student_client, student, question):
+    """The home page reads only the questions a student answered
+    (``student_lesson_scores``); its scores must be the gradebook's, to the last bit:
+    right and wrong answers, practice after the answer was shown, a prediction scored by
+    a later run and another still waiting, in several lessons."""
+    from courseware.quizzes.grading import is_prediction
+    from courseware.quizzes.scores import student_lesson_scores
+
+    from .quiz_helpers import correct_form, record, wrong_form
+
+    other = get_user_model().objects.create_user("other")
+    lessons = list(Lesson.objects.published())
+    active = list(Question.objects.active().select_related("quiz").order_by("pk"))
+    plain = [
+        q
+        for q in active
+        if q.spec["type"] in {"single", "multiple", "true_false", "numeric"}
+        and not is_prediction(q.spec)
+    ]
+    for n, q in enumerate(plain[::7]):
+        form = correct_form(q) if n % 3 else wrong_form(q)
+        record(student, q, form, minutes_ago=30 - n * 0.1)
+        if n % 4 == 0:
+            record(student, q, correct_form(q), minutes_ago=1)  # a later try
+        record(other, q, correct_form(q), minutes_ago=5)  # never the student's
+    student_client.post(url(question), {"value": "60"}, **HTMX)
+    run(student, 100, minutes_ago=-2)  # scores the prediction
+    waiting = next(q for q in active if is_prediction(q.spec) and q.pk != question.pk)
+    record(student, waiting, correct_form(waiting), minutes_ago=0)  # no run after it yet
+
+    ids = [lesson.pk for lesson in lessons]
+    everyone = lesson_scores([student.pk], ids)
+    mine = student_lesson_scores(student.pk, ids)
+    assert mine == {lesson_id: score for (_, lesson_id), score in everyone.items()}
+    assert sum(score.answered for score in mine.values()) == len(plain[::7]) + 2
+    assert any(0 < score.score < 1 for score in mine.values())
+    # A student with no attempt at all: every quiz lesson, none answered.
+    nobody = get_user_model().objects.create_user("nobody")
+    empty = student_lesson_scores(nobody.pk, ids)
+    assert set(empty) == set(mine) and all(s.answered == 0 == s.score for s in empty.values())
