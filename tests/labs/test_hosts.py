@@ -627,6 +627,8 @@ def test_a_killed_hosts_run_is_failed_by_another_host_and_reaped_by_its_own(
 
         def measuring():
             run.refresh_from_db()
+            if run.status in ("failed", "succeeded", "cancelled"):
+                pytest.fail(f"the run ended before it was killed: {run.status} {run.error}")
             return run.status == "running" and run.samples
 
         wait_for(measuring, 180, "host b to record a sample")
