@@ -100,12 +100,14 @@ def fail_stale_runs() -> list[int]:
     now = timezone.now()
     failed = []
 
-    def fail(run: LabRun, reason: str, *conditions, **unchanged) -> None:
+    def fail(run: LabRun, reason: str, *conditions, worker_gone=True, **unchanged) -> None:
         # Only if the run is still as we saw it: a worker may have moved it on meanwhile,
         # or another host's sweeper failed it first (exactly one UPDATE matches).
         still = LabRun.objects.filter(*conditions, pk=run.pk, status=run.status, **unchanged)
         if still.update(status=LabRun.Status.FAILED, error=reason, finished_at=now):
             failed.append(run.pk)
+            if worker_gone:
+                _end_orphaned_task(run, reason, now)
 
     mine, of_dead_hosts = _taken_runs()
     for run in of_dead_hosts:
@@ -126,7 +128,8 @@ def fail_stale_runs() -> list[int]:
                 "please run it again.",
             )
         elif run.deadline_at and now > run.deadline_at + DEADLINE_GRACE:
-            fail(run, "The run went past its time limit and was stopped.")
+            # Its worker is alive and ends the task itself when the run stops.
+            fail(run, "The run went past its time limit and was stopped.", worker_gone=False)
     # A worker that took a run's task and died waiting for a sandbox slot: the task
     # queue will not hand it out again, so the run would stay queued for ever.
     for run in (run for run in mine if run.status == LabRun.Status.QUEUED):
@@ -139,6 +142,27 @@ def fail_stale_runs() -> list[int]:
     for run in _lost_queued_runs(now):
         fail(run, "This run lost its place in the queue and never started; please run it again.")
     return failed
+
+
+class LabWorkerGone(Exception):
+    """What a run's task row names as its error when the sweeper ended it."""
+
+
+def _end_orphaned_task(run: LabRun, reason: str, now) -> None:
+    """The task of a run failed because its worker is gone: the task queue would keep
+    it as running for ever (only the worker that claimed a task ends it), so its row is
+    ended as failed with the run's reason, and the queue's records (the admin, pruning
+    old results) agree with the run. Only a task still marked running is touched."""
+    from django_tasks_db.models import DBTaskResult
+
+    if task_id := _uuid(run.task_id):
+        DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=now,
+            exception_class_path=f"{__name__}.{LabWorkerGone.__qualname__}",
+            traceback=f"{LabWorkerGone.__qualname__}: {reason}\n",
+            return_value=None,
+        )
 
 
 def _lost_queued_runs(now) -> list[LabRun]:

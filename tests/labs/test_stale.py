@@ -78,6 +78,40 @@ def test_queued_runs_whose_task_is_lost_are_failed(db):
     assert "lost its place in the queue" in LabRun.objects.get(pk=no_task.pk).error
     for kept in (waiting_its_turn, waiting_for_a_slot, just_submitted):
         assert LabRun.objects.get(pk=kept.pk).status == "queued"
+    # The lost worker's task is ended with the run's reason; the others are untouched.
+    task = DBTaskResult.objects.get(pk=taken_by_a_lost_worker.task_id)
+    assert task.status == TaskResultStatus.FAILED and task.finished_at is not None
+    assert "lost its place in the queue" in task.traceback
+    assert task.exception_class_path == "labs.stale.LabWorkerGone"
+    assert DBTaskResult.objects.get(pk=task_ended.task_id).traceback == ""
+    assert DBTaskResult.objects.get(pk=waiting_for_a_slot.task_id).status == "RUNNING"
+
+
+def test_the_task_of_a_run_whose_worker_died_is_ended_but_not_an_overrunning_ones(db):
+    """Only the worker that claimed a task ends it: when that worker is gone, the
+    sweeper ends it with the run; a run past its deadline still has its worker."""
+    from django.tasks.base import TaskResultStatus
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+
+    def running_run(worker_pid, **values):
+        task = DBTaskResult.objects.create(
+            status=TaskResultStatus.RUNNING, started_at=now, args_kwargs={}, task_path="x",
+            backend_name="default", queue_name="labs", run_after=now,
+        )  # fmt: skip
+        return LabRun.objects.create(
+            lab="boot-race", status="running", task_id=str(task.id), worker_pid=worker_pid,
+            started_at=now, **values,
+        )  # fmt: skip
+
+    orphan = running_run(dead_pid())
+    overran = running_run(os.getpid(), deadline_at=now - stale.DEADLINE_GRACE * 2)
+    assert sorted(stale.fail_stale_runs()) == sorted([orphan.pk, overran.pk])
+    ended = DBTaskResult.objects.get(pk=orphan.task_id)
+    assert ended.status == TaskResultStatus.FAILED and "lab worker stopped" in ended.traceback
+    assert DBTaskResult.objects.get(pk=overran.task_id).status == TaskResultStatus.RUNNING
 
 
 def test_a_run_failed_by_the_sweeper_is_not_written_to_again(db, monkeypatch):
