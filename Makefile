@@ -48,7 +48,9 @@ test: setup
 	scripts/test-assets
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PYTEST)
+	$(PYTEST) -m "not exclusive"
+	@# Tests that compare CPU throughput with a whole core's, alone on the machine.
+	$(PY) -m pytest -p no:cacheprovider -m exclusive
 	@# Then the modules that lean on what the database guarantees (the shared run queue,
 	@# two lab hosts, row locks, quotas, quiz answers) again on PostgreSQL: a throwaway
 	@# cluster in var/, on a unix socket only, removed afterwards even if they fail.

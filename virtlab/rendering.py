@@ -142,7 +142,7 @@ def _render(text: str) -> tuple[str, list[dict]]:
         html = sanitize(md.convert(text))
         toc = _flatten_toc(getattr(md, "toc_tokens", []))
     finally:
-        md.reset()  # what one document left (footnotes, ids, stashed HTML) never leaks
+        md.reset()  # what one document left (its contents list, stashed HTML) never leaks
     return html, toc
 
 

@@ -87,6 +87,7 @@ def test_endless_output_is_truncated_and_stopped(run_id, runtime, no_leftovers, 
     no_leftovers(run_id)
 
 
+@pytest.mark.exclusive  # an uncapped loop against a capped one: needs the cores to itself
 def test_busy_loop_is_held_to_its_cpu_quota(run_id, runtime, no_leftovers):
     def burn(percent: int) -> containers.ContainerResult:
         limits = Limits(wall_seconds=1.5, cpu_percent=percent)
