@@ -12,7 +12,6 @@ the glossary byte for byte.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -24,6 +23,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from virtlab import yamltext
+from virtlab.files import replace_file
 
 from .coursefiles.errors import ContentError
 
@@ -229,7 +229,5 @@ def install_glossary(text: str) -> str:
     state = "updated" if served.exists() else "created"
     target = Path(settings.VIRTLAB_GLOSSARY_INSTALLED)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{GLOSSARY_FILE}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)
+    replace_file(target, text.encode("utf-8"))
     return state

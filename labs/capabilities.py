@@ -12,8 +12,6 @@ those rows, or the file when no worker has registered.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from django.utils import timezone
 from labs.sandbox import doctor
 from labs.sandbox.capability import Capability
 from labs.sandbox.paths import var_dir
+from virtlab.files import replace_file
 
 from .experiments.base import Lab
 from .hosts import live_hosts
@@ -39,14 +38,7 @@ def refresh() -> list[Capability]:
     }
     path = cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of this process's own: two probes at once (two workers, a test process
-    # beside a server) must not write into, or rename, each other's half-written file.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        temporary.write_text(json.dumps(payload, indent=2))
-        os.replace(temporary, path)  # readers never see half a file
-    finally:
-        temporary.unlink(missing_ok=True)  # only left when writing failed
+    replace_file(path, json.dumps(payload, indent=2).encode())
     return found
 
 

@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import secrets
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from virtlab.files import replace_file
 
 BOOT_MARKER = "VIRTLAB-BOOTED"
 
@@ -197,14 +197,8 @@ def build_initramfs(
     programs: dict[str, bytes] | None = None,
 ) -> None:
     archive = cpio_newc(entries(busybox, modules, load_lists, programs))
-    # Named for this process: two builders at once each rename a whole file of their own.
-    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-            gz.write(archive)
-        tmp.replace(destination)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left when writing failed
+    # No file name or time in the gzip header: the same inputs give the same bytes.
+    replace_file(destination, gzip.compress(archive, mtime=0))
 
 
 def is_static_elf(path: Path) -> bool:
