@@ -16,6 +16,16 @@ def dead_pid() -> int:
     return child.pid
 
 
+def task_row(status, *, started_at, run_after):
+    """A lab run's row in django-tasks-db's queue, in the given state."""
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult.objects.create(
+        status=status, started_at=started_at, args_kwargs={}, task_path="x",
+        backend_name="default", queue_name="labs", run_after=run_after,
+    )  # fmt: skip
+
+
 def test_a_run_claimed_during_the_inventory_keeps_its_sandbox(db, monkeypatch):
     run = LabRun.objects.create(lab="boot-race", status="queued")
     gone = LabRun.objects.create(lab="boot-race", status="failed")
@@ -56,11 +66,7 @@ def test_queued_runs_whose_task_is_lost_are_failed(db):
     def queued_run(task_status=None, started_at=None, created_at=old):
         task_id = ""
         if task_status is not None:
-            task = DBTaskResult.objects.create(
-                status=task_status, started_at=started_at, args_kwargs={}, task_path="x",
-                backend_name="default", queue_name="labs", run_after=old,
-            )  # fmt: skip
-            task_id = str(task.id)
+            task_id = str(task_row(task_status, started_at=started_at, run_after=old).id)
         return LabRun.objects.create(
             lab="boot-race", status="queued", task_id=task_id, created_at=created_at
         )
@@ -97,10 +103,7 @@ def test_the_task_of_a_run_whose_worker_died_is_ended_but_not_an_overrunning_one
     now = timezone.now()
 
     def running_run(worker_pid, **values):
-        task = DBTaskResult.objects.create(
-            status=TaskResultStatus.RUNNING, started_at=now, args_kwargs={}, task_path="x",
-            backend_name="default", queue_name="labs", run_after=now,
-        )  # fmt: skip
+        task = task_row(TaskResultStatus.RUNNING, started_at=now, run_after=now)
         return LabRun.objects.create(
             lab="boot-race", status="running", task_id=str(task.id), worker_pid=worker_pid,
             started_at=now, **values,
